@@ -1,0 +1,177 @@
+//! evtriage-gen: writes event logs. `xml2evtx` turns Event XML into .evtx, `samples` writes the
+//! bundles under `samples/`, `logs` writes large benchmark logs with planted incidents.
+
+use clap::{Parser, Subcommand};
+use evtriage::evtxwrite::{self, verify};
+use evtriage::synth::samples;
+use std::fs;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "evtriage-gen",
+    version,
+    about = "Write .evtx files: from Event XML, the bundled samples, or large benchmark logs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert Event XML (an <Events> export from Event Viewer or `wevtutil qe /f:xml`) into .evtx.
+    Xml2evtx {
+        /// The Event XML file.
+        input: PathBuf,
+        /// The .evtx file to write.
+        output: PathBuf,
+        /// Read the result back and compare it with the XML, event by event.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Write the sample bundles (Event XML sources and .evtx) into a folder.
+    Samples {
+        /// Where the bundle folders go.
+        #[arg(long, default_value = "samples")]
+        out: PathBuf,
+        /// Do not write: check that the folder holds exactly what would be written.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write large Application/System logs with planted incidents (see the README).
+    Logs(evtriage::synth::biglog::Options),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Xml2evtx {
+            input,
+            output,
+            verify,
+        } => xml2evtx(&input, &output, verify),
+        Command::Samples { out, check } => write_samples(&out, check),
+        Command::Logs(options) => evtriage::synth::biglog::run(&options).map(|manifest| {
+            eprintln!(
+                "wrote {} hosts, {} records, {} incidents planted; manifest: {}",
+                manifest.hosts.len(),
+                manifest
+                    .hosts
+                    .iter()
+                    .map(|h| h.application.records + h.system.records)
+                    .sum::<u64>(),
+                manifest
+                    .hosts
+                    .iter()
+                    .map(|h| h.incidents.len())
+                    .sum::<usize>(),
+                options.out.join("manifest.json").display()
+            );
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("evtriage-gen: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn xml2evtx(input: &Path, output: &Path, check: bool) -> Result<(), String> {
+    let xml = fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let summary = write_evtx_atomically(&xml, output)?;
+    eprintln!(
+        "{}: {} records in {} chunks",
+        output.display(),
+        summary.records,
+        summary.chunks
+    );
+    if check {
+        verify_against_xml(&xml, output)?;
+        eprintln!(
+            "{}: read back and matches {}",
+            output.display(),
+            input.display()
+        );
+    }
+    Ok(())
+}
+
+fn write_evtx_atomically(xml: &str, output: &Path) -> Result<evtxwrite::WriteSummary, String> {
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (file, summary) = evtxwrite::write_xml(xml, BufWriter::new(tmp))
+        .map_err(|e| format!("{}: {e}", output.display()))?;
+    let tmp = file
+        .into_inner()
+        .map_err(|e| format!("{}: {}", output.display(), e.error()))?;
+    tmp.persist(output)
+        .map_err(|e| format!("{}: {}", output.display(), e.error))?;
+    Ok(summary)
+}
+
+fn verify_against_xml(xml: &str, evtx_path: &Path) -> Result<(), String> {
+    let mut written = Vec::new();
+    evtriage::xmltree::parse_each(xml, 1, |e| {
+        written.push(e);
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    let read = verify::read_back(evtx_path)?;
+    verify::compare(&written, &read).map_err(|e| format!("{}: {e}", evtx_path.display()))
+}
+
+fn write_samples(out: &Path, check: bool) -> Result<(), String> {
+    let mut stale = Vec::new();
+    for bundle in samples::all() {
+        let dir = out.join(bundle.name);
+        if !check {
+            fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        for (log, events) in [
+            ("Application", &bundle.application),
+            ("System", &bundle.system),
+        ] {
+            let xml = samples::events_xml(events);
+            let xml_path = dir.join(format!("{log}.xml"));
+            let evtx_path = dir.join(format!("{log}.evtx"));
+            if check {
+                let mut expected = Vec::new();
+                evtxwrite::write_xml(&xml, std::io::Cursor::new(&mut expected))
+                    .map_err(|e| format!("{}: {e}", evtx_path.display()))?;
+                if fs::read_to_string(&xml_path).ok().as_deref() != Some(xml.as_str()) {
+                    stale.push(xml_path.display().to_string());
+                }
+                if fs::read(&evtx_path).ok() != Some(expected) {
+                    stale.push(evtx_path.display().to_string());
+                }
+                continue;
+            }
+            fs::write(&xml_path, &xml).map_err(|e| format!("{}: {e}", xml_path.display()))?;
+            let summary = write_evtx_atomically(&xml, &evtx_path)?;
+            verify_against_xml(&xml, &evtx_path)?;
+            eprintln!(
+                "{}: {} records, {} chunks",
+                evtx_path.display(),
+                summary.records,
+                summary.chunks
+            );
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "these files differ from what `evtriage-gen samples` writes: {}",
+            stale.join(", ")
+        ))
+    }
+}

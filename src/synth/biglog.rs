@@ -1,0 +1,360 @@
+//! Large logs for benchmarks: N hosts, each an `Application.evtx` and a `System.evtx` of a requested
+//! size, filled with the ordinary traffic of [`super::noise`] and K incidents planted at known places
+//! (evenly spaced by size), deterministic from a seed, with a `manifest.json` of what was planted.
+//! A host's logs are produced a day at a time and streamed to the writer, so memory stays flat
+//! whatever the size.
+
+use super::host::{Host, Lang, Pids, mailbox_cas_services};
+use super::incident::{self, Holder, Outcome};
+use super::noise::{self, Profile};
+use super::samples::{self, EXCHANGE_SHELL, ROLLUP_ERROR, ROLLUP_TITLE};
+use crate::evtxwrite::{EvtxWriter, WriteSummary};
+use crate::xmltree::Element;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Folder to write into: one sub-folder per host, and manifest.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Size of each host's two logs together (e.g. 64MiB, 1GiB, 4GiB).
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub size: u64,
+    /// Number of hosts (servers), each in its own folder.
+    #[arg(long, default_value_t = 1)]
+    pub hosts: u32,
+    /// Incidents planted per host, evenly spaced through its logs.
+    #[arg(long, default_value_t = 4)]
+    pub incidents: u32,
+    /// Seed for everything random; the same seed writes the same files.
+    #[arg(long, default_value_t = 940006)]
+    pub seed: u64,
+    /// Traffic density: how many servers' worth of ordinary events each day holds.
+    #[arg(long, default_value_t = 8)]
+    pub busy: u32,
+}
+
+/// `1GiB`, `512MiB`, `100MB`, `4096` (bytes).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let num: f64 = num.parse().map_err(|_| format!("'{s}' is not a size"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit '{other}' (use KiB, MiB, GiB)")),
+    };
+    Ok((num * mult as f64) as u64)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub seed: u64,
+    pub size_per_host: u64,
+    pub hosts: Vec<HostManifest>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostManifest {
+    pub computer: String,
+    pub dir: String,
+    pub application: LogManifest,
+    pub system: LogManifest,
+    pub incidents: Vec<Planted>,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct LogManifest {
+    pub file: String,
+    pub records: u64,
+    pub chunks: u64,
+    pub bytes: u64,
+}
+
+/// An incident and what a correct diagnosis of it says.
+#[derive(Debug, Serialize, Clone)]
+pub struct Planted {
+    pub kind: &'static str,
+    pub started: DateTime<Utc>,
+    pub signature: &'static str,
+    pub status: &'static str,
+    pub update: String,
+    pub locked_files: Vec<(String, String, u32)>,
+    pub disabled_services: Vec<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    RollupFailedThenRestored,
+    RollupSucceededRestartPending,
+    RollupFailedUnresolved,
+}
+
+impl Kind {
+    fn planted(self, started: DateTime<Utc>, holder: &Holder) -> Planted {
+        let services = mailbox_cas_services();
+        let (kind, signature, status, disabled) = match self {
+            Kind::RollupFailedThenRestored => (
+                "rollup-failed-then-restored",
+                "exchange-rollup-file-in-use",
+                "resolved",
+                true,
+            ),
+            Kind::RollupFailedUnresolved => (
+                "rollup-failed",
+                "exchange-rollup-file-in-use",
+                "unresolved",
+                true,
+            ),
+            Kind::RollupSucceededRestartPending => (
+                "rollup-succeeded-restart-pending",
+                "restart-pending",
+                "info",
+                false,
+            ),
+        };
+        Planted {
+            kind,
+            started,
+            signature,
+            status,
+            update: ROLLUP_TITLE.to_string(),
+            locked_files: vec![(
+                holder.file.to_string(),
+                holder.process.to_string(),
+                holder.pid,
+            )],
+            disabled_services: if disabled {
+                services.iter().map(|s| s.key.to_string()).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+pub fn run(options: &Options) -> Result<Manifest, String> {
+    fs::create_dir_all(&options.out).map_err(|e| format!("{}: {e}", options.out.display()))?;
+    let hosts: Result<Vec<HostManifest>, String> = (0..options.hosts)
+        .into_par_iter()
+        .map(|i| write_host(options, i))
+        .collect();
+    let manifest = Manifest {
+        seed: options.seed,
+        size_per_host: options.size,
+        hosts: hosts?,
+    };
+    let path = options.out.join("manifest.json");
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+    fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(manifest)
+}
+
+struct Log {
+    writer: EvtxWriter<BufWriter<File>>,
+    target: u64,
+    written_bytes: u64,
+    path: PathBuf,
+}
+
+impl Log {
+    fn create(path: PathBuf, target: u64) -> Result<Self, String> {
+        let file = File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let writer = EvtxWriter::new(BufWriter::with_capacity(1 << 20, file))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Log {
+            writer,
+            target,
+            written_bytes: 0,
+            path,
+        })
+    }
+
+    fn full(&self) -> bool {
+        self.written_bytes >= self.target
+    }
+
+    fn write(&mut self, events: Vec<Element>) -> Result<(), String> {
+        for e in events {
+            self.writer
+                .write_event(&e)
+                .map_err(|err| format!("{}: {err}", self.path.display()))?;
+        }
+        // Chunk count is what the file size follows; records only approximate it.
+        self.written_bytes = self.writer.bytes_so_far();
+        Ok(())
+    }
+
+    fn finish(self, dir: &Path) -> Result<LogManifest, String> {
+        let (_, s): (_, WriteSummary) = self
+            .writer
+            .finish()
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        Ok(LogManifest {
+            file: self
+                .path
+                .strip_prefix(dir)
+                .unwrap_or(&self.path)
+                .display()
+                .to_string(),
+            records: s.records,
+            chunks: s.chunks,
+            bytes: s.bytes,
+        })
+    }
+}
+
+fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
+    let computer = format!("EX{:04}.contoso.local", index + 1);
+    let dir_name = format!("host{:04}", index + 1);
+    let dir = options.out.join(&dir_name);
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ (u64::from(index) << 32));
+    let half = options.size / 2;
+    let mut app = Log::create(dir.join("Application.evtx"), half)?;
+    let mut sys = Log::create(dir.join("System.evtx"), options.size - half)?;
+
+    let pids = Pids {
+        services: 492 + rng.random_range(0..8) * 4,
+        wu: 900 + rng.random_range(0..40) * 4,
+        msiserver: 2800 + rng.random_range(0..100) * 4,
+        w32time: 1000 + rng.random_range(0..40) * 4,
+    };
+    let admin = format!(
+        "S-1-5-21-1004336348-1177238915-682003330-{}",
+        1100 + index % 400
+    );
+    let mut day = Utc
+        .with_ymd_and_hms(2011, 10, 10, 0, 0, 0)
+        .single()
+        .expect("valid")
+        + Duration::days(i64::from(index % 97));
+    let (mut app_id, mut sys_id) = (1u64, 1u64);
+    let mut planted = Vec::new();
+    let mut next_incident = 0u32;
+    // Exchange is down from an unresolved failure to the end of the logs.
+    let mut down_since: Option<DateTime<Utc>> = None;
+
+    while !(app.full() && sys.full()) {
+        let mut host = Host::new(&computer, Lang::English, &admin, pids, app_id, sys_id);
+        let (from, to) = (day, day + Duration::days(1));
+        let mut running = vec![(from, to)];
+        // Plant the next incident once the Application log has reached its share of the target.
+        let due = options.incidents > next_incident
+            && app.written_bytes * u64::from(options.incidents + 1)
+                >= half * u64::from(next_incident + 1);
+        if let Some(since) = down_since {
+            running = vec![(from, from.max(since))];
+        } else if due {
+            let kind = if next_incident + 1 == options.incidents {
+                Kind::RollupFailedUnresolved
+            } else if next_incident % 2 == 0 {
+                Kind::RollupFailedThenRestored
+            } else {
+                Kind::RollupSucceededRestartPending
+            };
+            let t0 = from + Duration::hours(3) + Duration::seconds(rng.random_range(0..600));
+            let holder = Holder {
+                pid: 2000 + rng.random_range(0..1500) * 4,
+                ..EXCHANGE_SHELL
+            };
+            let services = mailbox_cas_services();
+            let rollup = samples::exchange_rollup(ROLLUP_TITLE);
+            let failure = Outcome::FailsOnFileInUse {
+                installer_error: ROLLUP_ERROR,
+                log_file: "C:\\Windows\\TEMP\\MSI4f2a1.LOG",
+            };
+            match kind {
+                Kind::RollupFailedThenRestored => {
+                    incident::install(
+                        &mut host,
+                        t0,
+                        &rollup,
+                        &services,
+                        std::slice::from_ref(&holder),
+                        &failure,
+                    );
+                    let restored = t0 + Duration::hours(4);
+                    incident::admin_restores(&mut host, restored, &services);
+                    running = vec![
+                        (from, t0 + Duration::seconds(60)),
+                        (restored + Duration::minutes(12), to),
+                    ];
+                }
+                Kind::RollupSucceededRestartPending => {
+                    incident::install(
+                        &mut host,
+                        t0,
+                        &rollup,
+                        &services,
+                        std::slice::from_ref(&holder),
+                        &Outcome::SucceedsRestartPending,
+                    );
+                    running = vec![
+                        (from, t0 + Duration::seconds(60)),
+                        (t0 + Duration::minutes(20), to),
+                    ];
+                }
+                Kind::RollupFailedUnresolved => {
+                    incident::install(
+                        &mut host,
+                        t0,
+                        &rollup,
+                        &services,
+                        std::slice::from_ref(&holder),
+                        &failure,
+                    );
+                    running = vec![(from, t0 + Duration::seconds(60))];
+                    down_since = Some(t0 + Duration::seconds(60));
+                }
+            }
+            planted.push(kind.planted(t0, &holder));
+            next_incident += 1;
+        }
+        for pass in 0..options.busy.max(1) {
+            let profile = Profile {
+                exchange_running: if pass == 0 {
+                    running.clone()
+                } else {
+                    Vec::new()
+                },
+                windows_updates: pass == 0 && day.timestamp() % 7 == 0,
+            };
+            noise::fill(&mut host, &mut rng, from, to, &profile);
+        }
+        let (a, s) = (host.app.into_events(), host.sys.into_events());
+        // A log that reached its size stops growing (its record IDs with it, so they stay
+        // contiguous); a day with an incident is written to both logs regardless.
+        if !app.full() || due {
+            app_id += a.len() as u64;
+            app.write(a)?;
+        }
+        if !sys.full() || due {
+            sys_id += s.len() as u64;
+            sys.write(s)?;
+        }
+        day = to;
+    }
+    Ok(HostManifest {
+        computer,
+        dir: dir_name,
+        application: app.finish(&options.out)?,
+        system: sys.finish(&options.out)?,
+        incidents: planted,
+    })
+}

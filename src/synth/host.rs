@@ -1,0 +1,314 @@
+//! One simulated server: its identity (name, language, Exchange services) and its two logs as
+//! timelines. Events are collected with the moment Windows wrote them and numbered in that order
+//! when the logs are written, so classic whole-second records can carry a time slightly earlier than
+//! records written before them, as real logs do (`domain.md` §2.1.1, observation b).
+
+use super::events::{self, Stamp};
+use crate::xmltree::Element;
+use chrono::{DateTime, Duration, Utc};
+
+/// Language of the start-type and state strings that Service Control Manager stores in its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    English,
+    Japanese,
+}
+
+impl Lang {
+    pub fn start_type(self, t: StartType) -> &'static str {
+        match (self, t) {
+            (Lang::English, StartType::Auto) => "auto start",
+            (Lang::English, StartType::Demand) => "demand start",
+            (Lang::English, StartType::Disabled) => "disabled",
+            (Lang::Japanese, StartType::Auto) => "自動的な開始",
+            (Lang::Japanese, StartType::Demand) => "要求による開始",
+            (Lang::Japanese, StartType::Disabled) => "無効",
+        }
+    }
+
+    pub fn state(self, running: bool) -> &'static str {
+        match (self, running) {
+            (Lang::English, true) => "running",
+            (Lang::English, false) => "stopped",
+            (Lang::Japanese, true) => "実行中",
+            (Lang::Japanese, false) => "停止",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartType {
+    Auto,
+    Demand,
+    Disabled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub key: &'static str,
+    pub display: &'static str,
+    pub start: StartType,
+}
+
+const fn svc(key: &'static str, display: &'static str, start: StartType) -> Service {
+    Service {
+        key,
+        display,
+        start,
+    }
+}
+
+/// Exchange 2007 services of a Mailbox + Client Access server (`domain.md` §4.1), in the order a
+/// rollup stops them: dependants first, Active Directory Topology last.
+pub fn mailbox_cas_services() -> Vec<Service> {
+    use StartType::*;
+    vec![
+        svc(
+            "MSExchangeMonitoring",
+            "Microsoft Exchange Monitoring",
+            Demand,
+        ),
+        svc("MSExchangePOP3", "Microsoft Exchange POP3", Demand),
+        svc("MSExchangeIMAP4", "Microsoft Exchange IMAP4", Demand),
+        svc(
+            "MSExchangeMailboxAssistants",
+            "Microsoft Exchange Mailbox Assistants",
+            Auto,
+        ),
+        svc(
+            "MSExchangeMailSubmission",
+            "Microsoft Exchange Mail Submission",
+            Auto,
+        ),
+        svc(
+            "MSExchangeSearch",
+            "Microsoft Exchange Search Indexer",
+            Auto,
+        ),
+        svc("msftesql-Exchange", "Microsoft Search (Exchange)", Auto),
+        svc(
+            "MSExchangeRepl",
+            "Microsoft Exchange Replication Service",
+            Auto,
+        ),
+        svc(
+            "MSExchangeTransportLogSearch",
+            "Microsoft Exchange Transport Log Search",
+            Auto,
+        ),
+        svc(
+            "MSExchangeServiceHost",
+            "Microsoft Exchange Service Host",
+            Auto,
+        ),
+        svc(
+            "MSExchangeFDS",
+            "Microsoft Exchange File Distribution",
+            Auto,
+        ),
+        svc("MSExchangeIS", "Microsoft Exchange Information Store", Auto),
+        svc("MSExchangeSA", "Microsoft Exchange System Attendant", Auto),
+        svc(
+            "MSExchangeADTopology",
+            "Microsoft Exchange Active Directory Topology Service",
+            Auto,
+        ),
+    ]
+}
+
+/// Exchange 2007 services of a Hub Transport server.
+pub fn hub_services() -> Vec<Service> {
+    use StartType::*;
+    vec![
+        svc(
+            "MSExchangeMonitoring",
+            "Microsoft Exchange Monitoring",
+            Demand,
+        ),
+        svc("MSExchangeEdgeSync", "Microsoft Exchange EdgeSync", Auto),
+        svc(
+            "MSExchangeAntispamUpdate",
+            "Microsoft Exchange Anti-spam Update",
+            Auto,
+        ),
+        svc(
+            "MSExchangeTransportLogSearch",
+            "Microsoft Exchange Transport Log Search",
+            Auto,
+        ),
+        svc("MSExchangeTransport", "Microsoft Exchange Transport", Auto),
+        svc(
+            "MSExchangeServiceHost",
+            "Microsoft Exchange Service Host",
+            Auto,
+        ),
+        svc(
+            "MSExchangeADTopology",
+            "Microsoft Exchange Active Directory Topology Service",
+            Auto,
+        ),
+    ]
+}
+
+struct Pending {
+    written: DateTime<Utc>,
+    seq: u64,
+    event: Element,
+}
+
+/// A log under construction.
+pub struct Timeline {
+    pub first_record_id: u64,
+    pending: Vec<Pending>,
+    seq: u64,
+}
+
+impl Timeline {
+    pub fn new(first_record_id: u64) -> Self {
+        Timeline {
+            first_record_id,
+            pending: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    pub fn push(&mut self, written: DateTime<Utc>, event: Element) {
+        self.seq += 1;
+        self.pending.push(Pending {
+            written,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    /// The events in write order, numbered from `first_record_id`.
+    pub fn into_events(mut self) -> Vec<Element> {
+        self.pending.sort_by_key(|p| (p.written, p.seq));
+        self.pending
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut p)| {
+                events::set_record_id(&mut p.event, self.first_record_id + i as u64);
+                p.event
+            })
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+/// Process IDs that recur in a server's records.
+#[derive(Debug, Clone, Copy)]
+pub struct Pids {
+    /// services.exe: the Execution process of every SCM record.
+    pub services: u32,
+    /// svchost hosting wuauserv: WindowsUpdateClient's process, and the MSI client of WU installs.
+    pub wu: u32,
+    /// msiexec.exe /V, the Windows Installer service, which opens Restart Manager sessions.
+    pub msiserver: u32,
+    pub w32time: u32,
+}
+
+pub struct Host {
+    pub computer: String,
+    pub lang: Lang,
+    pub admin_sid: String,
+    pub pids: Pids,
+    pub app: Timeline,
+    pub sys: Timeline,
+    thread: u32,
+}
+
+impl Host {
+    pub fn new(
+        computer: &str,
+        lang: Lang,
+        admin_sid: &str,
+        pids: Pids,
+        app_first: u64,
+        sys_first: u64,
+    ) -> Self {
+        Host {
+            computer: computer.to_string(),
+            lang,
+            admin_sid: admin_sid.to_string(),
+            pids,
+            app: Timeline::new(app_first),
+            sys: Timeline::new(sys_first),
+            thread: 1100,
+        }
+    }
+
+    pub fn stamp(&self, time: DateTime<Utc>) -> Stamp<'_> {
+        Stamp {
+            computer: &self.computer,
+            time,
+        }
+    }
+
+    /// A plausible, changing thread ID for the Execution element.
+    pub fn tid(&mut self) -> u32 {
+        self.thread = 1100 + (self.thread * 7 + 13) % 2900;
+        self.thread
+    }
+
+    pub fn scm(&mut self) -> (u32, u32) {
+        (self.pids.services, self.tid())
+    }
+
+    pub fn service_state(&mut self, t: DateTime<Utc>, s: &Service, running: bool) {
+        let p = self.scm();
+        let e = events::scm_state(
+            &self.stamp(t),
+            p,
+            s.display,
+            self.lang.state(running),
+            s.key,
+            if running { 4 } else { 1 },
+        );
+        self.sys.push(t, e);
+    }
+
+    pub fn start_type(
+        &mut self,
+        t: DateTime<Utc>,
+        s: &Service,
+        sid: &str,
+        from: StartType,
+        to: StartType,
+    ) {
+        let p = self.scm();
+        let (old, new) = (self.lang.start_type(from), self.lang.start_type(to));
+        let e = events::scm_start_type(&self.stamp(t), p, sid, s.display, old, new, s.key);
+        self.sys.push(t, e);
+    }
+
+    /// A shutdown and the boot after it, as the System log records them.
+    pub fn reboot(&mut self, down: DateTime<Utc>) {
+        let e = events::eventlog(&self.stamp(down), 6006, &[]);
+        self.sys.push(down, e);
+        let up = down + Duration::seconds(95);
+        let boot = events::kernel_boot(
+            &self.stamp(up - Duration::seconds(20)),
+            up - Duration::seconds(20),
+        );
+        self.sys.push(up - Duration::seconds(20), boot);
+        let version = [
+            Some("6.01."),
+            Some("7601"),
+            Some("Service Pack 1"),
+            Some("Multiprocessor Free"),
+            Some("17514"),
+        ];
+        let e = events::eventlog(&self.stamp(up), 6009, &version);
+        self.sys.push(up, e);
+        let e = events::eventlog(&self.stamp(up), 6005, &[]);
+        self.sys.push(up + Duration::milliseconds(1), e);
+    }
+}

@@ -1,0 +1,11 @@
+//! Synthetic logs: the sample bundles under `samples/` and the large benchmark logs. No public log
+//! holds an Exchange rollup failing on a file in use, so the project writes its own, laid out as
+//! Windows writes them ([`events`]), around one server at a time ([`host`]), with the installs that
+//! fail or succeed ([`incident`]) inside ordinary traffic ([`noise`]).
+
+pub mod biglog;
+pub mod events;
+pub mod host;
+pub mod incident;
+pub mod noise;
+pub mod samples;
