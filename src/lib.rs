@@ -5,6 +5,13 @@
 //! event type, [`diagnosis`] correlates events into findings with evidence, [`report`] prints them.
 //! [`evtxwrite`] writes .evtx files (samples, tests and benchmarks need logs that no public source has).
 
+pub mod app;
+pub mod cli;
+pub mod diagnosis;
+pub mod event;
 pub mod evtxwrite;
+pub mod input;
+pub mod knowledge;
+pub mod report;
 pub mod synth;
 pub mod xmltree;

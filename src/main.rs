@@ -1,1 +1,38 @@
-fn main() {}
+//! The evtriage binary: parse the command line and run (see `evtriage --help`).
+
+use clap::Parser;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match evtriage::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                evtriage::cli::EXIT_USAGE_OR_NO_INPUT
+            } else {
+                0
+            });
+        }
+    };
+    let term = evtriage::app::Terminal {
+        stdout_is_tty: std::io::stdout().is_terminal(),
+        stderr_is_tty: std::io::stderr().is_terminal(),
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        width: terminal_width(),
+    };
+    let code = evtriage::app::run(
+        &cli,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+        term,
+    );
+    ExitCode::from(code)
+}
+
+fn terminal_width() -> Option<u16> {
+    let t = comfy_table::Table::new();
+    t.width()
+}

@@ -1,0 +1,282 @@
+//! One run: load the signatures, find and read the inputs in parallel, diagnose, write the report,
+//! and choose the exit code. The binary is this plus argument parsing.
+
+use crate::cli::{self, Cli, ColorChoice};
+use crate::diagnosis::{Diagnoser, Matched};
+use crate::event::Event;
+use crate::input::{self, EventSink, InputReport, InputStatus};
+use crate::report::{self, Report, Style};
+use chrono::{DateTime, Utc};
+use std::io::{self, Read, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the run knows about where it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Terminal {
+    pub stdout_is_tty: bool,
+    pub stderr_is_tty: bool,
+    pub no_color: bool,
+    pub width: Option<u16>,
+}
+
+struct Collector<'a> {
+    diagnoser: &'a Diagnoser,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    computers: Vec<String>,
+    matched: Mutex<Vec<Matched>>,
+    progress: Option<indicatif::ProgressBar>,
+    bytes: AtomicU64,
+}
+
+fn computer_matches(wanted: &str, computer: &str) -> bool {
+    let c = computer.to_lowercase();
+    c == wanted || c.split('.').next() == Some(wanted)
+}
+
+impl EventSink for Collector<'_> {
+    fn wants_event_id(&self, id: u16) -> bool {
+        self.diagnoser.wants_event_id(id)
+    }
+
+    fn accept(&self, event: Event) -> bool {
+        if self.since.is_some_and(|s| event.time < s) || self.until.is_some_and(|u| event.time > u)
+        {
+            return false;
+        }
+        if !self.computers.is_empty()
+            && !self
+                .computers
+                .iter()
+                .any(|w| computer_matches(w, &event.computer))
+        {
+            return false;
+        }
+        match self.diagnoser.match_event(event) {
+            Some(m) => {
+                self.matched
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(m);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn progress(&self, bytes: u64) {
+        if let Some(p) = &self.progress {
+            let done = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+            p.set_position(done.min(p.length().unwrap_or(u64::MAX)));
+        }
+    }
+}
+
+fn progress_bar(total: u64, files: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {wide_bar} {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(format!("{files} file(s)"));
+    bar
+}
+
+/// Run evtriage; returns the exit code.
+pub fn run(
+    cli: &Cli,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    term: Terminal,
+) -> u8 {
+    let diagnoser = match &cli.signatures {
+        None => Diagnoser::builtin(),
+        Some(dir) => match Diagnoser::with_dir(dir) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = writeln!(stderr, "evtriage: {e}");
+                return cli::EXIT_USAGE_OR_NO_INPUT;
+            }
+        },
+    };
+    if cli.list_signatures {
+        for s in diagnoser.signatures() {
+            let _ = writeln!(
+                stdout,
+                "{:<36} {:<8} {}{}",
+                s.def.id,
+                format!("{:?}", s.def.severity).to_lowercase(),
+                s.def.title,
+                s.def
+                    .kb
+                    .as_deref()
+                    .map(|k| format!(" ({k})"))
+                    .unwrap_or_default()
+            );
+        }
+        return cli::EXIT_NOTHING_TO_DO;
+    }
+    if let (Some(s), Some(u)) = (cli.since, cli.until)
+        && s > u
+    {
+        let _ = writeln!(
+            stderr,
+            "evtriage: --since is after --until: no event can match"
+        );
+        return cli::EXIT_USAGE_OR_NO_INPUT;
+    }
+
+    let discovery = input::discover(&cli.paths, stdin);
+    let total: u64 = discovery.files.iter().map(|f| f.size).sum();
+    let show_progress = term.stderr_is_tty && !cli.quiet && total > 0;
+    let collector = Collector {
+        diagnoser: &diagnoser,
+        since: cli.since,
+        until: cli.until,
+        computers: cli
+            .computer
+            .iter()
+            .map(|c| c.trim().to_lowercase())
+            .collect(),
+        matched: Mutex::new(Vec::new()),
+        progress: show_progress.then(|| progress_bar(total, discovery.files.len())),
+        bytes: AtomicU64::new(0),
+    };
+
+    let threads = cli.threads.map(usize::from).unwrap_or(0);
+    let read = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(|| input::read_all(&discovery.files, &collector)),
+        Err(e) => {
+            let _ = writeln!(stderr, "evtriage: cannot start worker threads: {e}");
+            return cli::EXIT_USAGE_OR_NO_INPUT;
+        }
+    };
+    if let Some(p) = &collector.progress {
+        p.finish_and_clear();
+    }
+
+    let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
+    let matched = collector
+        .matched
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    let findings = diagnoser.diagnose(matched, &file_names);
+
+    let mut inputs: Vec<InputReport> = read;
+    inputs.extend(discovery.rejected);
+    drop(discovery.stdin_spool);
+
+    if !cli.quiet {
+        for i in inputs.iter().filter(|i| i.is_problem()) {
+            let what = match i.status {
+                InputStatus::Unreadable => "not read",
+                _ => "read incompletely",
+            };
+            let first = i.errors.first().map(String::as_str).unwrap_or("");
+            let more = i.errors.len() as u64 + i.errors_not_shown - 1;
+            let more = if i.errors.is_empty() || more == 0 {
+                String::new()
+            } else {
+                format!(" (and {more} more problems: see the report)")
+            };
+            let _ = writeln!(
+                stderr,
+                "evtriage: {}: {what}: {}{more}",
+                report::printable(&i.path),
+                report::printable(first)
+            );
+        }
+    }
+    let readable = inputs
+        .iter()
+        .any(|i| matches!(i.status, InputStatus::Complete | InputStatus::Incomplete));
+    let problems = inputs.iter().any(InputReport::is_problem);
+
+    let report = Report::new(findings, inputs);
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => cli.output.is_none() && term.stdout_is_tty && !term.no_color,
+    };
+    let style = Style {
+        color,
+        // Off a terminal, tables fit a common width rather than growing with their longest cell.
+        width: if cli.output.is_none() && term.stdout_is_tty {
+            term.width
+        } else {
+            Some(120)
+        },
+    };
+    if let Err(e) = write_report(cli, &report, style, stdout) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            // `evtriage … | head`: the reader has what it wanted.
+        } else {
+            let target = cli
+                .output
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "standard output".into());
+            let _ = writeln!(stderr, "evtriage: cannot write the report to {target}: {e}");
+            return cli::EXIT_USAGE_OR_NO_INPUT;
+        }
+    }
+
+    if !readable {
+        let _ = writeln!(
+            stderr,
+            "evtriage: no readable event log among the inputs{}",
+            if report.inputs.is_empty() {
+                " (none given or found)"
+            } else {
+                ""
+            }
+        );
+        return cli::EXIT_USAGE_OR_NO_INPUT;
+    }
+    if report.summary.action_required > 0 {
+        cli::EXIT_ACTION_REQUIRED
+    } else if problems {
+        cli::EXIT_INPUT_PROBLEMS
+    } else {
+        cli::EXIT_NOTHING_TO_DO
+    }
+}
+
+/// To standard output, or to `--output` through a temporary file renamed into place, so that a
+/// failed run never leaves a partial or empty report behind.
+fn write_report(
+    cli: &Cli,
+    report: &Report,
+    style: Style,
+    stdout: &mut dyn Write,
+) -> io::Result<()> {
+    let writer = report::writer(cli.format);
+    match &cli.output {
+        None => {
+            let mut out = io::BufWriter::new(stdout);
+            writer.write(report, &mut out, style)?;
+            out.flush()
+        }
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            {
+                let mut out = io::BufWriter::new(tmp.as_file_mut());
+                writer.write(report, &mut out, style)?;
+                out.flush()?;
+            }
+            tmp.as_file().sync_all()?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            Ok(())
+        }
+    }
+}

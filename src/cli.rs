@@ -1,0 +1,137 @@
+//! The command line: options, their parsing, and the exit codes they lead to.
+
+use crate::report::Format;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+pub const EXIT_NOTHING_TO_DO: u8 = 0;
+pub const EXIT_ACTION_REQUIRED: u8 = 1;
+pub const EXIT_USAGE_OR_NO_INPUT: u8 = 2;
+pub const EXIT_INPUT_PROBLEMS: u8 = 3;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  nothing to act on (no finding, or only information and resolved ones)
+  1  at least one finding to act on
+  2  usage error, or no readable input at all
+  3  nothing to act on, but some input could not be read completely
+
+Examples:
+  evtriage samples/kb940006-rollup-failed
+  evtriage --format json --output report.json /cases/1234/*.evtx
+  evtriage --format jsonl --computer EXMBX01 /exports/";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "evtriage",
+    version,
+    about = "Diagnose failed Windows Installer and Windows Update installs from exported .evtx logs",
+    long_about = "Diagnose failed Windows Installer and Windows Update installs from exported .evtx logs.\n\n\
+evtriage reads Application and System logs (from one server or many), correlates installer, Restart \
+Manager, Windows Update and Service Control Manager events per computer, and reports each failure with \
+its evidence and the steps to fix it. It knows the Exchange rollup that fails on a file in use and \
+leaves Exchange services disabled (KB 940006) in particular.",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// Logs to read: .evtx files, folders (searched recursively), glob patterns, or - for standard input.
+    /// Files are recognized by content, not by name.
+    #[arg(required_unless_present = "list_signatures")]
+    pub paths: Vec<String>,
+
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Write the report to this file (complete or not at all: it is written aside and renamed).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Worker threads (default: one per CPU).
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
+    /// Ignore events before this time (UTC): 2011-11-09, 2011-11-09T03:00:00Z or "2011-11-09 03:00".
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+
+    /// Ignore events after this time (UTC), same forms as --since.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<DateTime<Utc>>,
+
+    /// Only events of this computer (case-insensitive; repeat for several; a short name matches the FQDN).
+    #[arg(long, value_name = "NAME")]
+    pub computer: Vec<String>,
+
+    /// No progress bar and no warnings on stderr; only the report and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Colors in the table output; auto uses them on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    /// Also load the signature files (*.toml) in this folder; one with a built-in's ID replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+
+    /// List the signatures and exit.
+    #[arg(long)]
+    pub list_signatures: bool,
+}
+
+/// Times as a person types them; without a zone they are UTC.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    Err(format!(
+        "'{s}' is not a time: use 2011-11-09, 2011-11-09T03:00:00Z or \"2011-11-09 03:00\""
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_the_forms_people_type() {
+        assert_eq!(
+            parse_time("2011-11-09").unwrap().to_rfc3339(),
+            "2011-11-09T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2011-11-09 03:00").unwrap().to_rfc3339(),
+            "2011-11-09T03:00:00+00:00"
+        );
+        assert_eq!(
+            parse_time("2011-11-09T03:00:00+01:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2011-11-09T02:00:00+00:00"
+        );
+        assert!(parse_time("yesterday").is_err());
+    }
+}

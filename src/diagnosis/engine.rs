@@ -1,0 +1,661 @@
+//! Correlation: per computer, anchors close in time form incidents; each incident gathers the other
+//! evidence inside its windows and joins (same PID, same service, same product), is checked against
+//! what the signature requires, and becomes a finding with a status, a confidence and remediation.
+//! Signatures run in priority order, and an event that explains one finding cannot anchor another,
+//! so an Exchange rollup failure is not reported again as a generic installer failure.
+
+use super::finding::*;
+use super::remediation;
+use super::signature::{Bound, Fields, Role, Severity, Signature};
+use crate::event::{Event, parse_number};
+use crate::knowledge;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// One event that some evidence definition matched, with the fields each match extracted.
+#[derive(Debug, Clone)]
+pub struct Matched {
+    pub event: Arc<Event>,
+    pub hits: Vec<Hit>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub signature: usize,
+    pub evidence: usize,
+    pub fields: Fields,
+}
+
+/// Whole-second classic records can be stamped up to a second before manifest records written
+/// earlier (`domain.md` §2.1.1): windows get this much slack.
+const SLACK_SECONDS: i64 = 2;
+
+#[derive(Clone, Copy)]
+struct Item<'a> {
+    /// Index into the computer's sorted events.
+    at: usize,
+    time: DateTime<Utc>,
+    fields: &'a Fields,
+}
+
+/// Evidence gathered for one incident.
+struct Incident<'a> {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    anchors: Vec<(usize, Item<'a>)>,
+    selected: Vec<Vec<Item<'a>>>,
+}
+
+impl Incident<'_> {
+    fn found(&self, sig: &Signature, id: &str) -> bool {
+        if id == "anchor" {
+            return !self.anchors.is_empty();
+        }
+        sig.evidence
+            .iter()
+            .position(|e| e.id == id)
+            .is_some_and(|i| !self.selected[i].is_empty())
+    }
+}
+
+fn key_eq(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+}
+
+/// Run every signature over every computer's events; findings come out sorted by computer and time.
+pub fn diagnose(
+    signatures: &[Signature],
+    matched: Vec<Matched>,
+    file_names: &[String],
+) -> Vec<Finding> {
+    let mut by_computer: BTreeMap<String, Vec<Matched>> = BTreeMap::new();
+    for m in matched {
+        by_computer
+            .entry(m.event.computer.trim().to_lowercase())
+            .or_default()
+            .push(m);
+    }
+    let mut order: Vec<usize> = (0..signatures.len()).collect();
+    order.sort_by_key(|&i| (signatures[i].def.priority, signatures[i].def.id.clone()));
+
+    let mut findings = Vec::new();
+    for (_, mut events) in by_computer {
+        // A total order independent of the order files were read in.
+        events.sort_by(|a, b| {
+            (
+                a.event.time,
+                &file_names[a.event.source as usize],
+                a.event.record_id,
+            )
+                .cmp(&(
+                    b.event.time,
+                    &file_names[b.event.source as usize],
+                    b.event.record_id,
+                ))
+        });
+        let mut consumed = vec![false; events.len()];
+        for &si in &order {
+            findings.extend(run_signature(
+                signatures,
+                si,
+                &events,
+                &mut consumed,
+                file_names,
+            ));
+        }
+    }
+    findings.sort_by(|a, b| {
+        (&a.computer, a.first_seen, &a.signature).cmp(&(&b.computer, b.first_seen, &b.signature))
+    });
+    findings
+}
+
+fn run_signature(
+    signatures: &[Signature],
+    si: usize,
+    events: &[Matched],
+    consumed: &mut [bool],
+    file_names: &[String],
+) -> Vec<Finding> {
+    let sig = &signatures[si];
+    // Items per evidence definition, in time order.
+    let mut items: Vec<Vec<Item>> = vec![Vec::new(); sig.evidence.len()];
+    for (at, m) in events.iter().enumerate() {
+        for h in m.hits.iter().filter(|h| h.signature == si) {
+            items[h.evidence].push(Item {
+                at,
+                time: m.event.time,
+                fields: &h.fields,
+            });
+        }
+    }
+    let mut anchors: Vec<(usize, Item)> = sig
+        .evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.role == Role::Anchor)
+        .flat_map(|(ei, _)| items[ei].iter().map(move |it| (ei, *it)))
+        .filter(|(_, it)| !consumed[it.at])
+        .collect();
+    anchors.sort_by_key(|(ei, it)| (it.time, it.at, *ei));
+
+    // Cluster anchors into incidents.
+    let mut clusters: Vec<Vec<(usize, Item)>> = Vec::new();
+    for a in anchors {
+        let joins = clusters.last().is_some_and(|c| {
+            let last = c.last().expect("non-empty");
+            a.1.time - last.1.time <= sig.gap && !cluster_conflict(sig, c, &a)
+        });
+        if joins {
+            clusters.last_mut().expect("checked").push(a);
+        } else {
+            clusters.push(vec![a]);
+        }
+    }
+
+    let mut out = Vec::new();
+    for cluster in clusters {
+        let start = cluster.first().expect("non-empty").1.time;
+        let end = cluster.last().expect("non-empty").1.time;
+        let mut inc = Incident {
+            start,
+            end,
+            anchors: cluster,
+            selected: vec![Vec::new(); sig.evidence.len()],
+        };
+        for (ei, ev) in sig.evidence.iter().enumerate() {
+            if ev.role == Role::Anchor {
+                inc.selected[ei] = inc
+                    .anchors
+                    .iter()
+                    .filter(|(a, _)| *a == ei)
+                    .map(|(_, it)| *it)
+                    .collect();
+                continue;
+            }
+            let lo = match ev.before {
+                Bound::Unbounded => None,
+                Bound::Within(d) => Some(start - d - Duration::seconds(SLACK_SECONDS)),
+            };
+            let hi = match ev.after {
+                Bound::Unbounded => None,
+                Bound::Within(d) => Some(end + d + Duration::seconds(SLACK_SECONDS)),
+            };
+            let candidates = &items[ei];
+            let from = lo.map_or(0, |lo| candidates.partition_point(|it| it.time < lo));
+            let to = hi.map_or(candidates.len(), |hi| {
+                candidates.partition_point(|it| it.time <= hi)
+            });
+            let mut chosen: Vec<Item> = candidates[from..to.max(from)].to_vec();
+            for j in &ev.joins {
+                let targets: Vec<&str> = match j.evidence {
+                    None => inc
+                        .anchors
+                        .iter()
+                        .filter_map(|(_, it)| it.fields.get(&j.target_field))
+                        .collect(),
+                    Some(t) => inc.selected[t]
+                        .iter()
+                        .filter_map(|it| it.fields.get(&j.target_field))
+                        .collect(),
+                };
+                if targets.is_empty() && j.if_present {
+                    continue;
+                }
+                chosen.retain(|it| {
+                    it.fields
+                        .get(&j.field)
+                        .is_some_and(|v| targets.iter().any(|t| same(v, t)))
+                });
+            }
+            inc.selected[ei] = chosen;
+        }
+        if sig
+            .evidence
+            .iter()
+            .enumerate()
+            .any(|(ei, e)| e.role == Role::Exclusion && !inc.selected[ei].is_empty())
+        {
+            continue;
+        }
+        if !sig
+            .def
+            .requires
+            .iter()
+            .all(|group| group.iter().any(|id| inc.found(sig, id)))
+        {
+            continue;
+        }
+        let status = status_of(sig, &inc);
+        if sig.def.report_when == super::signature::ReportWhen::Unresolved
+            && status == Status::Resolved
+        {
+            continue;
+        }
+        for (ei, ev) in sig.evidence.iter().enumerate() {
+            if ev.role != Role::Recovery {
+                for it in &inc.selected[ei] {
+                    consumed[it.at] = true;
+                }
+            }
+        }
+        out.push(build_finding(sig, &inc, status, events, file_names));
+    }
+    out
+}
+
+/// Two values name the same thing: numerically, or ignoring case.
+fn same(a: &str, b: &str) -> bool {
+    match (parse_number(a), parse_number(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => key_eq(a, b),
+    }
+}
+
+fn cluster_conflict(sig: &Signature, cluster: &[(usize, Item)], a: &(usize, Item)) -> bool {
+    let Some(key) = &sig.evidence[a.0].cluster_key else {
+        return false;
+    };
+    let Some(value) = a.1.fields.get(key) else {
+        return false;
+    };
+    cluster.iter().any(|(ei, it)| {
+        sig.evidence[*ei].cluster_key.as_ref() == Some(key)
+            && it.fields.get(key).is_some_and(|v| !same(v, value))
+    })
+}
+
+/// For `each` items, the latest per key within the incident, and the restore that followed it.
+fn restores<'a>(sig: &Signature, inc: &Incident<'a>) -> Vec<(Item<'a>, Option<Item<'a>>)> {
+    let Some(st) = &sig.def.status else {
+        return Vec::new();
+    };
+    let (Some(each), Some(key), Some(by)) = (&st.each, &st.key, &st.restored_by) else {
+        return Vec::new();
+    };
+    let idx = |id: &str| {
+        sig.evidence
+            .iter()
+            .position(|e| &e.id == id)
+            .expect("validated")
+    };
+    let (each, by) = (idx(each), idx(by));
+    let mut latest: Vec<Item> = Vec::new();
+    for it in &inc.selected[each] {
+        let Some(k) = it.fields.get(key) else {
+            continue;
+        };
+        match latest
+            .iter_mut()
+            .find(|l| l.fields.get(key).is_some_and(|lk| same(lk, k)))
+        {
+            Some(l) if l.time <= it.time => *l = *it,
+            Some(_) => {}
+            None => latest.push(*it),
+        }
+    }
+    latest
+        .into_iter()
+        .map(|d| {
+            let k = d.fields.get(key).unwrap_or_default();
+            let restore = inc.selected[by]
+                .iter()
+                .find(|r| {
+                    r.time >= d.time
+                        && r.at != d.at
+                        && r.fields.get(key).is_some_and(|rk| same(rk, k))
+                })
+                .copied();
+            (d, restore)
+        })
+        .collect()
+}
+
+fn status_of(sig: &Signature, inc: &Incident) -> Status {
+    let Some(st) = &sig.def.status else {
+        return if sig.def.severity == Severity::Info {
+            Status::Informational
+        } else {
+            Status::Unresolved
+        };
+    };
+    if st.resolved_by.iter().any(|by| inc.found(sig, by)) {
+        return Status::Resolved;
+    }
+    if st.each.is_some() {
+        let r = restores(sig, inc);
+        let restored = r.iter().filter(|(_, x)| x.is_some()).count();
+        return if r.is_empty() || restored == 0 {
+            if sig.def.severity == Severity::Info && r.is_empty() {
+                Status::Informational
+            } else {
+                Status::Unresolved
+            }
+        } else if restored == r.len() {
+            Status::Resolved
+        } else {
+            Status::PartiallyResolved
+        };
+    }
+    if sig.def.severity == Severity::Info {
+        Status::Informational
+    } else {
+        Status::Unresolved
+    }
+}
+
+fn confidence_of(sig: &Signature, inc: &Incident) -> Confidence {
+    let holds = |groups: &[Vec<String>]| {
+        !groups.is_empty() && groups.iter().all(|g| g.iter().any(|id| inc.found(sig, id)))
+    };
+    let level = if holds(&sig.def.confidence.high) {
+        ConfidenceLevel::High
+    } else if holds(&sig.def.confidence.medium) {
+        ConfidenceLevel::Medium
+    } else {
+        ConfidenceLevel::Low
+    };
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for (ei, e) in sig.evidence.iter().enumerate() {
+        if matches!(e.role, Role::Exclusion) {
+            continue;
+        }
+        let n = inc.selected[ei].len();
+        if n > 0 {
+            found.push(if n > 1 {
+                format!("{} ({n} events)", e.describe)
+            } else {
+                e.describe.clone()
+            });
+        } else if !matches!(e.role, Role::Recovery | Role::Context | Role::Impact) {
+            missing.push(e.describe.clone());
+        }
+    }
+    Confidence {
+        level,
+        found,
+        missing,
+    }
+}
+
+/// The first value of `field` among the incident's items, in evidence order.
+fn first<'a>(inc: &'a Incident, field: &str) -> Option<&'a str> {
+    inc.selected
+        .iter()
+        .flatten()
+        .find_map(|it| it.fields.get(field))
+        .filter(|v| !v.is_empty())
+}
+
+fn build_finding(
+    sig: &Signature,
+    inc: &Incident,
+    status: Status,
+    events: &[Matched],
+    file_names: &[String],
+) -> Finding {
+    let computer = events[inc.anchors[0].1.at].event.computer.to_string();
+    let title = first(inc, "update").map(str::to_string);
+    let update = UpdateInfo {
+        kb: title.as_deref().and_then(knowledge::kb_of),
+        title,
+        product: first(inc, "product").map(str::to_string),
+        package: first(inc, "package").map(str::to_string),
+    };
+
+    let msi = inc
+        .selected
+        .iter()
+        .flatten()
+        .filter_map(|it| it.fields.get("msi_error").and_then(parse_number))
+        .find(|c| *c != 0);
+    let logged_hresult = first(inc, "hresult")
+        .and_then(parse_number)
+        .and_then(|h| u32::try_from(h).ok());
+    let (hresult, hresult_source) =
+        match (logged_hresult, msi.and_then(knowledge::hresult_from_win32)) {
+            (Some(h), _) => (Some(h), Some("windows_update")),
+            (None, Some(h)) => (Some(h), Some("derived_from_msi")),
+            (None, None) => (None, None),
+        };
+    let msi_info = msi.and_then(knowledge::msi_code);
+    let hr_info = hresult.and_then(knowledge::hresult);
+    let error = ErrorInfo {
+        hresult: hresult.map(|h| format!("0x{h:08X}")),
+        hresult_source,
+        hresult_name: hr_info.map(|i| i.name),
+        msi,
+        msi_name: msi_info.map(|i| i.name),
+        meaning: msi_info.or(hr_info).map(|i| i.meaning),
+        installer_message: first(inc, "message").map(str::to_string),
+        log_file: first(inc, "log_file").map(str::to_string),
+    };
+
+    let locked_files = locked_files(sig, inc);
+    let services = services(sig, inc);
+    let confidence = confidence_of(sig, inc);
+    let severity = sig.def.severity;
+    let done = sig
+        .def
+        .done_when
+        .iter()
+        .all(|group| group.iter().any(|id| inc.found(sig, id)));
+    let action_required = severity != Severity::Info && !(status == Status::Resolved && done);
+
+    let mut evidence = Vec::new();
+    for (ei, e) in sig.evidence.iter().enumerate() {
+        for it in &inc.selected[ei] {
+            let ev = &events[it.at].event;
+            evidence.push(EvidenceRef {
+                evidence: e.id.clone(),
+                role: e.role,
+                describe: e.describe.clone(),
+                file: file_names[ev.source as usize].clone(),
+                record_id: ev.record_id,
+                header_record_id: ev.header_record_id,
+                time: ev.time,
+                provider: ev.provider.to_string(),
+                event_id: ev.event_id,
+                fields: it
+                    .fields
+                    .0
+                    .iter()
+                    .map(|(n, _, raw)| (n.clone(), raw.clone()))
+                    .collect(),
+            });
+        }
+    }
+    evidence.sort_by(|a, b| (a.time, &a.file, a.record_id).cmp(&(b.time, &b.file, b.record_id)));
+
+    let mut finding = Finding {
+        signature: sig.def.id.clone(),
+        title: sig.def.title.clone(),
+        kb_article: sig.def.kb.clone(),
+        severity,
+        status,
+        action_required,
+        confidence,
+        computer,
+        first_seen: evidence.first().map_or(inc.start, |e| e.time),
+        last_seen: evidence.last().map_or(inc.end, |e| e.time),
+        summary: String::new(),
+        update,
+        error,
+        locked_files,
+        services,
+        remediation: Vec::new(),
+        evidence,
+    };
+    let (summary, steps) = remediation::render(sig, &finding, done);
+    finding.summary = summary;
+    finding.remediation = steps;
+    finding
+}
+
+fn locked_files(sig: &Signature, inc: &Incident) -> Vec<LockedFile> {
+    let mut out: Vec<LockedFile> = Vec::new();
+    for (ei, e) in sig.evidence.iter().enumerate() {
+        if e.role != Role::Cause {
+            continue;
+        }
+        for it in &inc.selected[ei] {
+            let pid = it
+                .fields
+                .get("pid")
+                .and_then(parse_number)
+                .and_then(|p| u32::try_from(p).ok());
+            let path = it.fields.get("path").map(str::to_string);
+            let image = it.fields.get("image").map(str::to_string);
+            let process = it.fields.get("process").map(str::to_string).or_else(|| {
+                image.as_deref().map(|i| {
+                    let base = i.rsplit(['\\', '/']).next().unwrap_or(i);
+                    base.strip_suffix(".exe").unwrap_or(base).to_string()
+                })
+            });
+            if pid.is_none() && path.is_none() {
+                continue;
+            }
+            // Restart Manager names the process of a file Windows Installer already named: merge.
+            if let Some(existing) = out.iter_mut().find(|l| {
+                l.pid.is_some()
+                    && l.pid == pid
+                    && (l.path.is_none() || path.is_none() || l.path == path)
+            }) {
+                if existing.path.is_none() {
+                    existing.path = path;
+                }
+                if existing.image.is_none() {
+                    existing.image = image;
+                }
+                if existing.process.is_none() {
+                    existing.process = process;
+                }
+                continue;
+            }
+            if out.iter().any(|l| l.pid == pid && l.path == path) {
+                continue;
+            }
+            out.push(LockedFile {
+                path,
+                process,
+                pid,
+                image,
+            });
+        }
+    }
+    out
+}
+
+fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
+    let Some(key) = sig.def.status.as_ref().and_then(|s| s.key.as_deref()) else {
+        return Vec::new();
+    };
+    let effect_items: Vec<&Item> = sig
+        .evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.role, Role::Effect))
+        .flat_map(|(ei, _)| inc.selected[ei].iter())
+        .collect();
+    let impact_items: Vec<&Item> = sig
+        .evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.role == Role::Impact)
+        .flat_map(|(ei, _)| inc.selected[ei].iter())
+        .collect();
+    let mut out: Vec<ServiceInfo> = restores(sig, inc)
+        .into_iter()
+        .map(|(d, r)| {
+            let name = d.fields.get(key).unwrap_or_default().to_string();
+            let display = d.fields.get("display_name").map(str::to_string);
+            let was_running = effect_items.iter().any(|it| {
+                it.fields.get("state").is_some_and(|s| s == "1")
+                    && it.fields.get(key).is_some_and(|k| same(k, &name))
+                    && it.time <= d.time + Duration::minutes(10)
+            });
+            let start_refused = impact_items
+                .iter()
+                .filter(|it| {
+                    it.time >= d.time
+                        && (it.fields.get(key).is_some_and(|k| same(k, &name))
+                            || display.as_deref().is_some_and(|dn| {
+                                it.fields.get("display_name").is_some_and(|x| same(x, dn))
+                            }))
+                })
+                .count() as u32;
+            ServiceInfo {
+                display_name: display,
+                original_start: d.fields.get("old_start").unwrap_or("unknown").to_string(),
+                disabled_at: d.time,
+                disabled_by: d.fields.get("sid").map(str::to_string),
+                was_running,
+                still_disabled: r.is_none(),
+                restored_at: r.map(|r| r.time),
+                restored_to: r
+                    .and_then(|r| r.fields.get("new_start"))
+                    .map(str::to_string),
+                restored_by: r.and_then(|r| r.fields.get("sid")).map(str::to_string),
+                start_refused,
+                name,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (
+            knowledge::start_order(&a.name),
+            a.disabled_at,
+            a.name.to_lowercase(),
+        )
+            .cmp(&(
+                knowledge::start_order(&b.name),
+                b.disabled_at,
+                b.name.to_lowercase(),
+            ))
+    });
+    let mut seen = HashSet::new();
+    out.retain(|s| seen.insert(s.name.to_lowercase()));
+    out
+}
+
+/// Index from (provider, event ID) to the evidence definitions that may match, for the readers'
+/// early filter and for matching.
+#[derive(Debug, Default)]
+pub struct EvidenceIndex {
+    by_key: HashMap<(String, u16), Vec<(usize, usize)>>,
+    event_ids: HashSet<u16>,
+}
+
+impl EvidenceIndex {
+    pub fn new(signatures: &[Signature]) -> Self {
+        let mut idx = EvidenceIndex::default();
+        for (si, s) in signatures.iter().enumerate() {
+            for (ei, e) in s.evidence.iter().enumerate() {
+                for p in &e.providers {
+                    for id in &e.event_ids {
+                        idx.by_key
+                            .entry((p.clone(), *id))
+                            .or_default()
+                            .push((si, ei));
+                        idx.event_ids.insert(*id);
+                    }
+                }
+            }
+        }
+        idx
+    }
+
+    /// Whether any signature looks at this event ID (whatever the provider).
+    pub fn wants_id(&self, id: u16) -> bool {
+        self.event_ids.contains(&id)
+    }
+
+    pub fn candidates(&self, provider: &str, id: u16) -> &[(usize, usize)] {
+        self.by_key
+            .get(&(provider.to_lowercase(), id))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}

@@ -1,0 +1,145 @@
+//! What a diagnosis says: findings with their evidence, as every report format prints them. The
+//! JSON schema (`docs/json-schema.md`) is this module serialized.
+
+use super::signature::{Role, Severity};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The failure's effects are still in place at the end of the logs.
+    Unresolved,
+    /// Some effects were undone later, some were not.
+    PartiallyResolved,
+    /// Everything the failure did was undone later.
+    Resolved,
+    /// Not a failure: information only.
+    Informational,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Unresolved => "unresolved",
+            Status::PartiallyResolved => "partially resolved",
+            Status::Resolved => "resolved",
+            Status::Informational => "information",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfidenceLevel {
+    High,
+    Medium,
+    Low,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Confidence {
+    pub level: ConfidenceLevel,
+    /// The evidence that was found, in the signature's words.
+    pub found: Vec<String>,
+    /// The evidence that was looked for and not found.
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UpdateInfo {
+    pub title: Option<String>,
+    pub kb: Option<String>,
+    pub product: Option<String>,
+    pub package: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ErrorInfo {
+    /// As Windows Update reported it, or derived from the installer's code when it did not.
+    pub hresult: Option<String>,
+    pub hresult_source: Option<&'static str>,
+    pub hresult_name: Option<&'static str>,
+    pub msi: Option<u64>,
+    pub msi_name: Option<&'static str>,
+    pub meaning: Option<&'static str>,
+    /// The installer's own sentence about the failure (Error-table events 10005, 11xxx).
+    pub installer_message: Option<String>,
+    pub log_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LockedFile {
+    pub path: Option<String>,
+    pub process: Option<String>,
+    pub pid: Option<u32>,
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub display_name: Option<String>,
+    /// The start type before it was disabled: auto, demand, boot, system (or unknown:<text>).
+    pub original_start: String,
+    pub disabled_at: DateTime<Utc>,
+    pub disabled_by: Option<String>,
+    /// Setup stopped it during the install, so it was running before.
+    pub was_running: bool,
+    pub still_disabled: bool,
+    pub restored_at: Option<DateTime<Utc>>,
+    pub restored_to: Option<String>,
+    pub restored_by: Option<String>,
+    /// Later attempts to start it that failed because it was disabled.
+    pub start_refused: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    pub powershell: Vec<String>,
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceRef {
+    pub evidence: String,
+    pub role: Role,
+    pub describe: String,
+    pub file: String,
+    pub record_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_record_id: Option<u64>,
+    pub time: DateTime<Utc>,
+    pub provider: String,
+    pub event_id: u16,
+    /// The fields the signature used, as the log shows them.
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub signature: String,
+    pub title: String,
+    /// The Microsoft article that describes the problem.
+    pub kb_article: Option<String>,
+    pub severity: Severity,
+    pub status: Status,
+    /// Whether someone has to do something: false for information, and for failures whose effects
+    /// were undone and whose update was installed later.
+    pub action_required: bool,
+    pub confidence: Confidence,
+    pub computer: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub summary: String,
+    pub update: UpdateInfo,
+    pub error: ErrorInfo,
+    pub locked_files: Vec<LockedFile>,
+    pub services: Vec<ServiceInfo>,
+    pub remediation: Vec<Step>,
+    pub evidence: Vec<EvidenceRef>,
+}

@@ -1,0 +1,694 @@
+//! The signature language: what a signature file (TOML, see `docs/signatures.md`) may say, checked
+//! when it is loaded, and the two things evaluated per event — pulling named fields out of a record
+//! and testing conditions on them. Correlation, status and reporting live in `engine.rs`.
+
+use crate::event::{Event, parse_number};
+use crate::knowledge;
+use chrono::Duration;
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Marks an incident: the failure itself. Anchors close together form one incident.
+    Anchor,
+    /// Explains why it failed (the file in use, the process holding it).
+    Cause,
+    /// What the failure did (services stopped and disabled).
+    Effect,
+    /// What followed from it (services that could not start).
+    Impact,
+    /// Surrounding facts worth quoting (the transaction, the package).
+    Context,
+    /// Undoes an effect, or shows the update installed after all.
+    Recovery,
+    /// Its presence means the incident is something else.
+    Exclusion,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Literal {
+    Number(i64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionDef {
+    pub field: Option<String>,
+    /// A regex, or the name of one in the file's `[patterns]`.
+    pub matches: Option<String>,
+    pub equals: Option<Literal>,
+    pub not_equals: Option<Literal>,
+    #[serde(rename = "in")]
+    pub in_: Option<Vec<Literal>>,
+    pub not_in: Option<Vec<Literal>>,
+    /// Whether the field is present (and not `(NULL)`).
+    pub present: Option<bool>,
+    /// True when any of these holds.
+    pub any: Option<Vec<ConditionDef>>,
+    /// True when all of these hold.
+    pub all: Option<Vec<ConditionDef>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowDef {
+    /// How long before the incident's first anchor: "3h", "10m", "90s", or "start" (of the logs).
+    pub before: Option<String>,
+    /// How long after the incident's last anchor, or "end" (of the logs).
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinDef {
+    pub field: String,
+    /// `evidence_id.field`, or `anchor.field` for the incident's anchors.
+    pub to: String,
+    /// When the evidence joined to has no item, keep everything instead of nothing.
+    #[serde(default)]
+    pub if_present: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceDef {
+    pub id: String,
+    pub role: Role,
+    pub describe: String,
+    pub provider: OneOrMany,
+    pub event_ids: Vec<u16>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default, rename = "where")]
+    pub conditions: Vec<ConditionDef>,
+    pub window: Option<WindowDef>,
+    #[serde(default)]
+    pub join: Vec<JoinDef>,
+    /// For anchors: anchors whose values of this field differ belong to different incidents.
+    pub cluster_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentDef {
+    /// Anchors further apart than this start a new incident.
+    pub gap: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusDef {
+    /// Resolved when any of this evidence was found (e.g. the update installed later).
+    #[serde(default)]
+    pub resolved_by: Vec<String>,
+    /// Resolved when every item of `each` has a later item of `restored_by` with the same `key`.
+    pub each: Option<String>,
+    pub key: Option<String>,
+    pub restored_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfidenceDef {
+    /// Each level is a list of groups; a group holds when any evidence in it was found.
+    #[serde(default)]
+    pub high: Vec<Vec<String>>,
+    #[serde(default)]
+    pub medium: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    /// Only when this list is non-empty or this flag is true (see `docs/signatures.md`).
+    pub when: Option<String>,
+    /// Repeat the commands for each item of this list.
+    pub foreach: Option<String>,
+    #[serde(default)]
+    pub powershell: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportWhen {
+    #[default]
+    Always,
+    Unresolved,
+}
+
+/// A signature file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureDef {
+    pub id: String,
+    pub title: String,
+    pub kb: Option<String>,
+    pub severity: Severity,
+    pub priority: u32,
+    /// What happened, one or two sentences, with `{placeholders}`.
+    pub summary: String,
+    #[serde(default)]
+    pub patterns: BTreeMap<String, String>,
+    pub incident: IncidentDef,
+    pub evidence: Vec<EvidenceDef>,
+    /// All groups must hold; a group holds when any evidence in it was found.
+    pub requires: Vec<Vec<String>>,
+    pub status: Option<StatusDef>,
+    /// Findings whose status is resolved still need action unless these groups hold too (a group
+    /// holds when any evidence in it was found).
+    #[serde(default)]
+    pub done_when: Vec<Vec<String>>,
+    #[serde(default)]
+    pub report_when: ReportWhen,
+    #[serde(default)]
+    pub confidence: ConfidenceDef,
+    #[serde(default)]
+    pub remediation: Vec<StepDef>,
+}
+
+/// Where a field's value comes from, and how it is normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Positional(usize),
+    Named(String),
+    Binary,
+    UserSid,
+    ProcessId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transform {
+    None,
+    Number,
+    StartType,
+    Hresult,
+    Kb,
+    Basename,
+    MsiProductCode,
+    MsiPatchCode,
+    MsiBinaryCode,
+    MsiMessageProduct,
+    ScmKey,
+    ScmState,
+}
+
+#[derive(Debug, Clone)]
+pub struct FieldSpec {
+    pub name: String,
+    /// Tried in order; the first present one is used (`param4|param1`).
+    pub sources: Vec<Source>,
+    pub transform: Transform,
+    pub source_text: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Condition {
+    Matches(String, Regex),
+    Equals(String, Literal),
+    NotEquals(String, Literal),
+    In(String, Vec<Literal>),
+    NotIn(String, Vec<Literal>),
+    Present(String, bool),
+    Any(Vec<Condition>),
+    All(Vec<Condition>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    Unbounded,
+    Within(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct Join {
+    pub field: String,
+    /// `None` for the incident's anchors.
+    pub evidence: Option<usize>,
+    pub target_field: String,
+    pub if_present: bool,
+}
+
+/// An evidence definition ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub id: String,
+    pub role: Role,
+    pub describe: String,
+    /// Lowercased provider names.
+    pub providers: Vec<String>,
+    pub event_ids: Vec<u16>,
+    pub fields: Vec<FieldSpec>,
+    pub conditions: Vec<Condition>,
+    pub before: Bound,
+    pub after: Bound,
+    pub joins: Vec<Join>,
+    pub cluster_key: Option<String>,
+}
+
+/// A loaded, checked signature.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub def: SignatureDef,
+    pub evidence: Vec<Evidence>,
+    pub gap: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("signature {file}: {message}")]
+pub struct SignatureError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Values pulled out of one event for one evidence definition: (name, normalized value, how
+/// evidence quotes it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields(pub Vec<(String, String, String)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, _)| v.as_str())
+    }
+}
+
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: i64 = num.parse().ok()?;
+    match unit {
+        "s" => Some(Duration::seconds(n)),
+        "m" => Some(Duration::minutes(n)),
+        "h" => Some(Duration::hours(n)),
+        "d" => Some(Duration::days(n)),
+        _ => None,
+    }
+}
+
+fn parse_bound(s: Option<&str>, unbounded_word: &str) -> Result<Bound, String> {
+    match s {
+        None => Ok(Bound::Within(Duration::zero())),
+        Some(w) if w == unbounded_word => Ok(Bound::Unbounded),
+        Some(d) => parse_duration(d).map(Bound::Within).ok_or_else(|| {
+            format!("'{d}' is not a duration (use 90s, 10m, 3h, 2d or {unbounded_word})")
+        }),
+    }
+}
+
+fn parse_field(name: &str, spec: &str) -> Result<FieldSpec, String> {
+    let (src, transform) = match spec.rsplit_once(':') {
+        Some((s, t)) => (s, Some(t)),
+        None => (spec, None),
+    };
+    let sources = src
+        .split('|')
+        .map(|one| {
+            Ok(if let Some(rest) = one.strip_prefix("Data[") {
+                let n = rest
+                    .strip_suffix(']')
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| format!("field {name}: '{one}' is not Data[n]"))?;
+                Source::Positional(n)
+            } else {
+                match one {
+                    "Binary" => Source::Binary,
+                    "UserSid" => Source::UserSid,
+                    "ProcessId" => Source::ProcessId,
+                    "" => return Err(format!("field {name}: empty source")),
+                    named => Source::Named(named.to_string()),
+                }
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let transform = match transform {
+        None => Transform::None,
+        Some("number") => Transform::Number,
+        Some("start_type") => Transform::StartType,
+        Some("hresult") => Transform::Hresult,
+        Some("kb") => Transform::Kb,
+        Some("basename") => Transform::Basename,
+        Some("msi_product_code") => Transform::MsiProductCode,
+        Some("msi_patch_code") => Transform::MsiPatchCode,
+        Some("msi_binary_code") => Transform::MsiBinaryCode,
+        Some("msi_message_product") => Transform::MsiMessageProduct,
+        Some("scm_key") => Transform::ScmKey,
+        Some("scm_state") => Transform::ScmState,
+        Some(other) => return Err(format!("field {name}: unknown transform '{other}'")),
+    };
+    let binary_only = matches!(
+        transform,
+        Transform::MsiProductCode
+            | Transform::MsiPatchCode
+            | Transform::MsiBinaryCode
+            | Transform::ScmKey
+            | Transform::ScmState
+    );
+    if binary_only != (sources == [Source::Binary]) {
+        return Err(format!(
+            "field {name}: transform and source do not fit ('{spec}')"
+        ));
+    }
+    Ok(FieldSpec {
+        name: name.to_string(),
+        sources,
+        transform,
+        source_text: src.to_string(),
+    })
+}
+
+fn compile_condition(
+    c: &ConditionDef,
+    patterns: &BTreeMap<String, String>,
+    fields: &[FieldSpec],
+) -> Result<Condition, String> {
+    for (list, all) in [(&c.any, false), (&c.all, true)] {
+        if let Some(list) = list {
+            let inner = list
+                .iter()
+                .map(|c| compile_condition(c, patterns, fields))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(if all {
+                Condition::All(inner)
+            } else {
+                Condition::Any(inner)
+            });
+        }
+    }
+    let field = c
+        .field
+        .clone()
+        .ok_or("a condition needs `field` (or `any`)")?;
+    if !fields.iter().any(|f| f.name == field) {
+        return Err(format!(
+            "condition on '{field}', which the evidence does not extract"
+        ));
+    }
+    let set = [
+        c.matches.is_some(),
+        c.equals.is_some(),
+        c.not_equals.is_some(),
+        c.in_.is_some(),
+        c.not_in.is_some(),
+        c.present.is_some(),
+    ];
+    if set.iter().filter(|s| **s).count() != 1 {
+        return Err(format!("condition on '{field}' must have exactly one test"));
+    }
+    Ok(if let Some(m) = &c.matches {
+        let pattern = patterns.get(m).unwrap_or(m);
+        let re = Regex::new(pattern).map_err(|e| format!("pattern '{m}': {e}"))?;
+        Condition::Matches(field, re)
+    } else if let Some(v) = &c.equals {
+        Condition::Equals(field, v.clone())
+    } else if let Some(v) = &c.not_equals {
+        Condition::NotEquals(field, v.clone())
+    } else if let Some(v) = &c.in_ {
+        Condition::In(field, v.clone())
+    } else if let Some(v) = &c.not_in {
+        Condition::NotIn(field, v.clone())
+    } else {
+        Condition::Present(field, c.present.unwrap_or(true))
+    })
+}
+
+impl Signature {
+    /// Parse and check a signature file; `file` names it in error messages.
+    pub fn from_toml(file: &str, text: &str) -> Result<Signature, SignatureError> {
+        let err = |message: String| SignatureError {
+            file: file.to_string(),
+            message,
+        };
+        let def: SignatureDef = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let gap = parse_duration(&def.incident.gap).ok_or_else(|| {
+            err(format!(
+                "incident gap '{}' is not a duration",
+                def.incident.gap
+            ))
+        })?;
+        let mut evidence: Vec<Evidence> = Vec::new();
+        for e in &def.evidence {
+            let ctx = |m: String| err(format!("evidence {}: {m}", e.id));
+            if evidence.iter().any(|x| x.id == e.id) {
+                return Err(ctx("defined twice".into()));
+            }
+            if e.event_ids.is_empty() {
+                return Err(ctx("no event_ids".into()));
+            }
+            let fields = e
+                .fields
+                .iter()
+                .map(|(n, s)| parse_field(n, s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ctx)?;
+            let conditions = e
+                .conditions
+                .iter()
+                .map(|c| compile_condition(c, &def.patterns, &fields))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ctx)?;
+            let (before, after) = match &e.window {
+                None => (
+                    Bound::Within(Duration::zero()),
+                    Bound::Within(Duration::zero()),
+                ),
+                Some(w) => (
+                    parse_bound(w.before.as_deref(), "start").map_err(ctx)?,
+                    parse_bound(w.after.as_deref(), "end").map_err(ctx)?,
+                ),
+            };
+            let mut joins = Vec::new();
+            for j in &e.join {
+                if !fields.iter().any(|f| f.name == j.field) {
+                    return Err(ctx(format!(
+                        "join on '{}', which the evidence does not extract",
+                        j.field
+                    )));
+                }
+                let (target, target_field) = j
+                    .to
+                    .split_once('.')
+                    .ok_or_else(|| ctx(format!("join target '{}' is not evidence.field", j.to)))?;
+                let evidence_index = if target == "anchor" {
+                    None
+                } else {
+                    let i = evidence
+                        .iter()
+                        .position(|x| x.id == target)
+                        .ok_or_else(|| {
+                            ctx(format!(
+                                "join target '{target}' is not an evidence defined above"
+                            ))
+                        })?;
+                    if !evidence[i].fields.iter().any(|f| f.name == target_field) {
+                        return Err(ctx(format!(
+                            "join target '{target}' has no field '{target_field}'"
+                        )));
+                    }
+                    Some(i)
+                };
+                joins.push(Join {
+                    field: j.field.clone(),
+                    evidence: evidence_index,
+                    target_field: target_field.to_string(),
+                    if_present: j.if_present,
+                });
+            }
+            if let Some(k) = &e.cluster_key
+                && !fields.iter().any(|f| &f.name == k)
+            {
+                return Err(ctx(format!("cluster_key '{k}' is not an extracted field")));
+            }
+            evidence.push(Evidence {
+                id: e.id.clone(),
+                role: e.role,
+                describe: e.describe.clone(),
+                providers: e
+                    .provider
+                    .to_vec()
+                    .iter()
+                    .map(|p| p.to_lowercase())
+                    .collect(),
+                event_ids: e.event_ids.clone(),
+                fields,
+                conditions,
+                before,
+                after,
+                joins,
+                cluster_key: e.cluster_key.clone(),
+            });
+        }
+        if !evidence.iter().any(|e| e.role == Role::Anchor) {
+            return Err(err("no evidence has role = \"anchor\"".into()));
+        }
+        let known = |id: &str| id == "anchor" || evidence.iter().any(|e| e.id == id);
+        let mut named: Vec<&str> = def.requires.iter().flatten().map(String::as_str).collect();
+        named.extend(def.done_when.iter().flatten().map(String::as_str));
+        named.extend(
+            def.confidence
+                .high
+                .iter()
+                .chain(&def.confidence.medium)
+                .flatten()
+                .map(String::as_str),
+        );
+        if let Some(s) = &def.status {
+            named.extend(s.resolved_by.iter().map(String::as_str));
+            named.extend(
+                [&s.each, &s.restored_by]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str),
+            );
+            if s.each.is_some() != s.restored_by.is_some() || s.each.is_some() != s.key.is_some() {
+                return Err(err("status needs each, key and restored_by together".into()));
+            }
+        }
+        if let Some(unknown) = named.iter().find(|n| !known(n)) {
+            return Err(err(format!("'{unknown}' names no evidence")));
+        }
+        Ok(Signature { def, evidence, gap })
+    }
+}
+
+/// Extract the evidence's fields from `event`, then test its conditions; `None` when it does not match.
+pub fn evaluate(ev: &Evidence, event: &Event) -> Option<Fields> {
+    let mut out = Vec::with_capacity(ev.fields.len());
+    for f in &ev.fields {
+        // The first source that is present and survives the transform.
+        let found = f.sources.iter().find_map(|source| {
+            let raw = match source {
+                Source::Positional(i) => event.payload.positional(*i).map(str::to_string),
+                Source::Named(n) => event.payload.named(n).map(str::to_string),
+                Source::Binary => event
+                    .payload
+                    .binary
+                    .as_ref()
+                    .map(|b| crate::evtxwrite::values::to_hex_upper(b)),
+                Source::UserSid => event.user_sid.clone(),
+                Source::ProcessId => event.process_id.map(|p| p.to_string()),
+            }?;
+            transform(f.transform, &raw, event).map(|v| {
+                let shown = quote(f.transform, &v, &raw);
+                (v, shown)
+            })
+        });
+        if let Some((value, shown)) = found {
+            out.push((f.name.clone(), value, shown));
+        }
+    }
+    let fields = Fields(out);
+    ev.conditions
+        .iter()
+        .all(|c| holds(c, &fields))
+        .then_some(fields)
+}
+
+/// How evidence shows a field: the log's own words, next to the normalized value where they differ
+/// (`auto ("自動的な開始")`), and decoded rather than hex for values read from the binary.
+fn quote(t: Transform, value: &str, raw: &str) -> String {
+    match t {
+        Transform::None => raw.to_string(),
+        Transform::StartType | Transform::Number | Transform::Hresult if value != raw.trim() => {
+            format!("{value} (\"{}\")", raw.trim())
+        }
+        _ => value.to_string(),
+    }
+}
+
+fn transform(t: Transform, raw: &str, event: &Event) -> Option<String> {
+    let binary = || event.payload.binary.as_deref().unwrap_or(&[]);
+    match t {
+        Transform::None => Some(raw.trim().to_string()),
+        Transform::Number => parse_number(raw).map(|n| n.to_string()),
+        Transform::StartType => Some(
+            knowledge::start_type(raw)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| format!("unknown:{}", raw.trim())),
+        ),
+        Transform::Hresult => parse_number(raw)
+            .and_then(|n| u32::try_from(n).ok())
+            .map(|n| format!("0x{n:08x}")),
+        Transform::Kb => knowledge::kb_of(raw),
+        Transform::Basename => {
+            let name = raw.trim().rsplit(['\\', '/']).next().unwrap_or(raw);
+            Some(
+                name.strip_suffix(".exe")
+                    .or_else(|| name.strip_suffix(".EXE"))
+                    .unwrap_or(name)
+                    .to_string(),
+            )
+        }
+        Transform::MsiProductCode => knowledge::msi_binary(binary()).0,
+        Transform::MsiPatchCode => knowledge::msi_binary(binary()).1,
+        Transform::MsiBinaryCode => knowledge::msi_binary(binary()).2.map(|c| c.to_string()),
+        Transform::MsiMessageProduct => knowledge::msi_message_product(raw).map(str::to_string),
+        Transform::ScmKey => knowledge::scm_binary(binary()).map(|(k, _)| k),
+        Transform::ScmState => knowledge::scm_binary(binary())
+            .and_then(|(_, s)| s)
+            .map(|s| s.to_string()),
+    }
+}
+
+/// Equality as a person means it: numerically when both sides are numbers, else ignoring case.
+pub fn same_value(value: &str, lit: &Literal) -> bool {
+    match lit {
+        Literal::Number(n) => parse_number(value).is_some_and(|v| i64::try_from(v) == Ok(*n)),
+        Literal::Text(t) => match (parse_number(value), parse_number(t)) {
+            (Some(a), Some(b)) => a == b,
+            _ => value.eq_ignore_ascii_case(t) || value.to_lowercase() == t.to_lowercase(),
+        },
+    }
+}
+
+fn holds(c: &Condition, fields: &Fields) -> bool {
+    match c {
+        Condition::Matches(f, re) => fields.get(f).is_some_and(|v| re.is_match(v)),
+        Condition::Equals(f, lit) => fields.get(f).is_some_and(|v| same_value(v, lit)),
+        Condition::NotEquals(f, lit) => fields.get(f).is_some_and(|v| !same_value(v, lit)),
+        Condition::In(f, lits) => fields
+            .get(f)
+            .is_some_and(|v| lits.iter().any(|l| same_value(v, l))),
+        Condition::NotIn(f, lits) => fields
+            .get(f)
+            .is_some_and(|v| !lits.iter().any(|l| same_value(v, l))),
+        Condition::Present(f, want) => fields.get(f).is_some_and(|v| !v.is_empty()) == *want,
+        Condition::Any(cs) => cs.iter().any(|c| holds(c, fields)),
+        Condition::All(cs) => cs.iter().all(|c| holds(c, fields)),
+    }
+}

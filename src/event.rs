@@ -1,0 +1,483 @@
+//! The one normalized event type every reader produces and every signature reads: where the record
+//! came from, its System fields, and its payload whichever shape the log stored it in (named
+//! `<EventData>`, classic unnamed `<Data>` plus `<Binary>`, or `<UserData>`). A payload value is kept
+//! as text as the log rendered it, `(NULL)` becomes absent, and numbers are read the same way whether
+//! the producer stored them as numbers or as strings.
+
+use chrono::{DateTime, Utc};
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event as XmlEvent};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Index of an input file in the run's list of inputs.
+pub type SourceId = u32;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub source: SourceId,
+    /// The EventRecordID inside the record: what Event Viewer shows.
+    pub record_id: u64,
+    /// The record number in the record header, when it differs (logs saved with "Save As" are
+    /// renumbered from 1 in their headers while keeping the original EventRecordIDs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_record_id: Option<u64>,
+    pub time: DateTime<Utc>,
+    pub computer: Arc<str>,
+    pub channel: Arc<str>,
+    pub provider: Arc<str>,
+    /// The 16-bit event ID, Qualifiers masked off.
+    pub event_id: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualifiers: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process_id: Option<u32>,
+    pub payload: Payload,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Payload {
+    /// Payload values in document order: `<Data>` elements, or the leaves under `<UserData>`.
+    pub fields: Vec<Field>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<Vec<u8>>,
+    /// The element under `<UserData>` (e.g. `RmUnsupportedRestartEvent`), namespace stripped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Field {
+    /// `Name` attribute of a `<Data>`, or the element name of a `<UserData>` leaf.
+    pub name: Option<String>,
+    /// `None` for `(NULL)`, the literal classic sources write for absent strings.
+    pub value: Option<String>,
+}
+
+impl Payload {
+    /// The `index`-th `<Data>` / leaf, counting all of them.
+    pub fn positional(&self, index: usize) -> Option<&str> {
+        self.fields.get(index).and_then(|f| f.value.as_deref())
+    }
+
+    /// The first field with this name.
+    pub fn named(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|f| f.name.as_deref() == Some(name))
+            .and_then(|f| f.value.as_deref())
+    }
+
+    /// Every field with this name (repeated UserData leaves such as `<Application>`).
+    pub fn all_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields
+            .iter()
+            .filter(move |f| f.name.as_deref() == Some(name))
+            .filter_map(|f| f.value.as_deref())
+    }
+}
+
+/// A number as a log renders it: decimal or `0x` hexadecimal, surrounding blanks ignored.
+pub fn parse_number(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse().ok()
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventXmlError {
+    #[error("rendered XML is malformed: {0}")]
+    Malformed(String),
+    #[error("record has no {0}")]
+    Missing(&'static str),
+    #[error("record has an unreadable {0}: {1:?}")]
+    Invalid(&'static str, String),
+}
+
+/// Where the parser is inside the document.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    Outside,
+    System,
+    EventData,
+    UserData,
+}
+
+/// System fields read while parsing, before they are checked.
+#[derive(Default)]
+struct SystemFields {
+    provider: Option<String>,
+    event_id: Option<String>,
+    qualifiers: Option<String>,
+    level: Option<String>,
+    time: Option<String>,
+    record_id: Option<String>,
+    channel: Option<String>,
+    computer: Option<String>,
+    sid: Option<String>,
+    pid: Option<String>,
+}
+
+/// Interned strings repeated by every record of a file (computer, channel, provider names), so
+/// the events of a large log do not each carry their own copies.
+#[derive(Default)]
+pub struct Interner {
+    strings: std::collections::HashSet<Arc<str>>,
+}
+
+impl Interner {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(found) = self.strings.get(s) {
+            return found.clone();
+        }
+        let arc: Arc<str> = Arc::from(s);
+        // A hostile log could make every record name a new computer; past a bound, stop sharing.
+        if self.strings.len() < 4096 {
+            self.strings.insert(arc.clone());
+        }
+        arc
+    }
+}
+
+fn attr(start: &BytesStart, name: &[u8]) -> Option<String> {
+    start
+        .attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name)
+        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+}
+
+/// Element names without a namespace: `{ns}Name` (as some writers store it) and `prefix:Name`.
+fn local(name: &[u8]) -> &[u8] {
+    let name = match name.iter().rposition(|&b| b == b'}') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    match name.iter().rposition(|&b| b == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Turn one record's Event XML (as the evtx crate or Event Viewer renders it) into an [`Event`].
+pub fn from_event_xml(
+    xml: &str,
+    source: SourceId,
+    header_record_id: u64,
+    interner: &mut Interner,
+) -> Result<Event, EventXmlError> {
+    let mut reader = Reader::from_str(xml);
+    let mut zone = Zone::Outside;
+    let mut depth = 0usize;
+    let mut sys = SystemFields::default();
+    let mut payload = Payload::default();
+    // The element whose text is being collected, and its text so far.
+    let mut current: Option<(Vec<u8>, Option<String>)> = None;
+    let mut text = String::new();
+    let mut in_binary = false;
+    let mut user_data_depth = 0usize;
+
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| EventXmlError::Malformed(e.to_string()))?;
+        match ev {
+            XmlEvent::Start(ref start) | XmlEvent::Empty(ref start) => {
+                let is_empty = matches!(ev, XmlEvent::Empty(_));
+                let name = local(start.name().as_ref()).to_vec();
+                depth += 1;
+                match (zone, depth, name.as_slice()) {
+                    (_, 2, b"System") => zone = Zone::System,
+                    (_, 2, b"EventData") => zone = Zone::EventData,
+                    (_, 2, b"UserData") => {
+                        zone = Zone::UserData;
+                        user_data_depth = depth;
+                    }
+                    (Zone::System, 3, tag) => match tag {
+                        b"Provider" => sys.provider = attr(start, b"Name"),
+                        b"EventID" => {
+                            sys.qualifiers = attr(start, b"Qualifiers");
+                            current = Some((name.clone(), None));
+                        }
+                        b"TimeCreated" => sys.time = attr(start, b"SystemTime"),
+                        b"Security" => sys.sid = attr(start, b"UserID"),
+                        b"Execution" => sys.pid = attr(start, b"ProcessID"),
+                        b"Level" | b"EventRecordID" | b"Channel" | b"Computer" => {
+                            current = Some((name.clone(), None))
+                        }
+                        _ => {}
+                    },
+                    (Zone::EventData, 3, b"Data") => {
+                        current = Some((name.clone(), attr(start, b"Name")));
+                    }
+                    (Zone::EventData, 3, b"Binary") => in_binary = true,
+                    (Zone::UserData, d, tag) if d == user_data_depth + 1 => {
+                        payload.user_data = Some(String::from_utf8_lossy(tag).into_owned());
+                    }
+                    (Zone::UserData, d, _) if d > user_data_depth + 1 => {
+                        current = Some((
+                            name.clone(),
+                            Some(String::from_utf8_lossy(&name).into_owned()),
+                        ));
+                    }
+                    _ => {}
+                }
+                text.clear();
+                if is_empty {
+                    close_element(
+                        &mut zone,
+                        &mut depth,
+                        &name,
+                        &mut current,
+                        &mut text,
+                        &mut in_binary,
+                        &mut sys,
+                        &mut payload,
+                    );
+                }
+            }
+            XmlEvent::Text(t) => {
+                if current.is_some() || in_binary {
+                    let raw = t
+                        .xml_content()
+                        .map_err(|e| EventXmlError::Malformed(e.to_string()))?;
+                    text.push_str(&raw);
+                }
+            }
+            XmlEvent::GeneralRef(r) => {
+                if current.is_some() || in_binary {
+                    if let Ok(Some(ch)) = r.resolve_char_ref() {
+                        text.push(ch);
+                    } else if let Ok(name) = r.decode()
+                        && let Some(s) = quick_xml::escape::resolve_predefined_entity(&name)
+                    {
+                        text.push_str(s);
+                    }
+                }
+            }
+            XmlEvent::CData(c) => {
+                if current.is_some() {
+                    text.push_str(&String::from_utf8_lossy(&c));
+                }
+            }
+            XmlEvent::End(end) => {
+                let name = local(end.name().as_ref()).to_vec();
+                close_element(
+                    &mut zone,
+                    &mut depth,
+                    &name,
+                    &mut current,
+                    &mut text,
+                    &mut in_binary,
+                    &mut sys,
+                    &mut payload,
+                );
+            }
+            XmlEvent::Eof => break,
+            _ => {}
+        }
+    }
+
+    let provider = sys
+        .provider
+        .ok_or(EventXmlError::Missing("Provider Name"))?;
+    let id_text = sys.event_id.ok_or(EventXmlError::Missing("EventID"))?;
+    let raw_id =
+        parse_number(&id_text).ok_or_else(|| EventXmlError::Invalid("EventID", id_text.clone()))?;
+    let time_text = sys.time.ok_or(EventXmlError::Missing("TimeCreated"))?;
+    let time = crate::evtxwrite::values::parse_system_time(&time_text)
+        .ok_or_else(|| EventXmlError::Invalid("TimeCreated", time_text.clone()))?;
+    let record_id = sys
+        .record_id
+        .as_deref()
+        .and_then(parse_number)
+        .unwrap_or(header_record_id);
+    Ok(Event {
+        source,
+        record_id,
+        header_record_id: (record_id != header_record_id).then_some(header_record_id),
+        time,
+        computer: interner.get(sys.computer.as_deref().unwrap_or("").trim()),
+        channel: interner.get(sys.channel.as_deref().unwrap_or("").trim()),
+        provider: interner.get(provider.trim()),
+        event_id: (raw_id & 0xffff) as u16,
+        qualifiers: sys
+            .qualifiers
+            .as_deref()
+            .and_then(parse_number)
+            .and_then(|q| u16::try_from(q).ok())
+            .or_else(|| u16::try_from(raw_id >> 16).ok().filter(|q| *q != 0)),
+        level: sys
+            .level
+            .as_deref()
+            .and_then(parse_number)
+            .and_then(|l| u8::try_from(l).ok()),
+        user_sid: sys.sid.filter(|s| !s.is_empty()),
+        process_id: sys
+            .pid
+            .as_deref()
+            .and_then(parse_number)
+            .and_then(|p| u32::try_from(p).ok()),
+        payload,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn close_element(
+    zone: &mut Zone,
+    depth: &mut usize,
+    name: &[u8],
+    current: &mut Option<(Vec<u8>, Option<String>)>,
+    text: &mut String,
+    in_binary: &mut bool,
+    sys: &mut SystemFields,
+    payload: &mut Payload,
+) {
+    if let Some((open, field_name)) = current.take_if(|(open, _)| open.as_slice() == name) {
+        let value = std::mem::take(text);
+        match *zone {
+            Zone::System => {
+                let slot = match open.as_slice() {
+                    b"EventID" => &mut sys.event_id,
+                    b"Level" => &mut sys.level,
+                    b"EventRecordID" => &mut sys.record_id,
+                    b"Channel" => &mut sys.channel,
+                    b"Computer" => &mut sys.computer,
+                    _ => return finish_depth(zone, depth),
+                };
+                *slot = Some(value);
+            }
+            Zone::EventData | Zone::UserData => {
+                payload.fields.push(Field {
+                    name: field_name,
+                    value: (value != "(NULL)").then_some(value),
+                });
+            }
+            Zone::Outside => {}
+        }
+    } else if *in_binary && name == b"Binary" {
+        *in_binary = false;
+        let hex = std::mem::take(text);
+        payload.binary = decode_hex(&hex);
+    }
+    finish_depth(zone, depth);
+}
+
+fn finish_depth(zone: &mut Zone, depth: &mut usize) {
+    if *depth == 2 {
+        *zone = Zone::Outside;
+    }
+    *depth = depth.saturating_sub(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Event {
+        from_event_xml(xml, 0, 7, &mut Interner::default()).unwrap()
+    }
+
+    #[test]
+    fn classic_record_keeps_positions_and_nulls() {
+        let e = parse(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System><Provider Name="MsiInstaller"/>
+<EventID Qualifiers="0">1025</EventID><Level>4</Level><TimeCreated SystemTime="2016-09-01T20:48:12.000000000Z"/>
+<EventRecordID>1749</EventRecordID><Channel>Application</Channel><Computer>IE10Win7</Computer>
+<Security UserID="S-1-5-18"/></System><EventData><Data>Microsoft .NET Framework 4.5</Data>
+<Data>C:\x &amp; y.dll</Data><Data>powershell_ise</Data><Data>2332</Data><Data>(NULL)</Data><Data/>
+<Binary>7B39467D</Binary></EventData></Event>"#,
+        );
+        assert_eq!(e.event_id, 1025);
+        assert_eq!(e.record_id, 1749);
+        assert_eq!(e.header_record_id, Some(7));
+        assert_eq!(e.payload.positional(1), Some("C:\\x & y.dll"));
+        assert_eq!(e.payload.positional(3).and_then(parse_number), Some(2332));
+        assert_eq!(e.payload.positional(4), None);
+        assert_eq!(e.payload.fields[5].value.as_deref(), Some(""));
+        assert_eq!(e.payload.binary.as_deref(), Some(&b"{9F}"[..]));
+        assert_eq!(e.user_sid.as_deref(), Some("S-1-5-18"));
+    }
+
+    #[test]
+    fn user_data_leaves_and_lists_become_fields() {
+        let e = parse(
+            r#"<Event><System><Provider Name="Microsoft-Windows-RestartManager"/><EventID>10005</EventID>
+<TimeCreated SystemTime="2016-09-01T20:48:03.0374050Z"/><EventRecordID>7</EventRecordID></System>
+<UserData><RmRestartEvent xmlns="http://www.microsoft.com/2005/08/Windows/Reliability/RestartManager/">
+<RmSessionId>0</RmSessionId><Applications><Application>A</Application><Application>B</Application></Applications>
+<RebootReasons>18</RebootReasons></RmRestartEvent></UserData></Event>"#,
+        );
+        assert_eq!(e.payload.user_data.as_deref(), Some("RmRestartEvent"));
+        assert_eq!(
+            e.payload.all_named("Application").collect::<Vec<_>>(),
+            ["A", "B"]
+        );
+        assert_eq!(e.payload.named("RebootReasons"), Some("18"));
+        assert_eq!(e.header_record_id, None);
+    }
+
+    #[test]
+    fn clark_names_and_string_numbers_are_normalized() {
+        let e = parse(
+            r#"<Event><System><Provider Name="Microsoft-Windows-RestartManager"/><EventID>0x271A</EventID>
+<TimeCreated SystemTime="2009-11-03T02:32:09.881000000Z"/></System><UserData>
+<{http://www.microsoft.com/2005/08/Windows/Reliability/RestartManager/}RmUnsupportedRestartEvent/></UserData></Event>"#,
+        );
+        assert_eq!(e.event_id, 10010);
+        assert_eq!(
+            e.payload.user_data.as_deref(),
+            Some("RmUnsupportedRestartEvent")
+        );
+        assert!(e.payload.fields.is_empty());
+    }
+
+    #[test]
+    fn qualifiers_in_a_32_bit_instance_id_are_masked() {
+        let e = parse(
+            r#"<Event><System><Provider Name="Service Control Manager"/><EventID>1073748864</EventID>
+<TimeCreated SystemTime="2012-03-14T08:12:06.529547000Z"/></System></Event>"#,
+        );
+        assert_eq!(e.event_id, 7040);
+        assert_eq!(e.qualifiers, Some(16384));
+    }
+
+    #[test]
+    fn missing_system_fields_are_errors_not_panics() {
+        let mut i = Interner::default();
+        assert_eq!(
+            from_event_xml("<Event><System></System></Event>", 0, 1, &mut i).unwrap_err(),
+            EventXmlError::Missing("Provider Name")
+        );
+        assert!(
+            from_event_xml(
+                "<Event><System><Provider Name='x'/><EventID>abc</EventID>",
+                0,
+                1,
+                &mut i
+            )
+            .is_err()
+        );
+    }
+}

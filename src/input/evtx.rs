@@ -1,0 +1,271 @@
+//! The .evtx reader, on the evtx crate. Chunks are read in order and parsed on the rayon pool
+//! (never through the crate's own threads, which deadlock when nested in a pool). A record is only
+//! rendered when its event ID, read from the template's substitution values, is one a signature
+//! wants; records without a standard System template (logs written without templates) are always
+//! rendered. Damage is accounted for per chunk and per record, and reading goes on past it.
+
+use super::{EventSink, InputFile, InputReport, InputStatus, LogReader};
+use crate::event::{Interner, from_event_xml};
+use evtx::binxml::value_variant::BinXmlValue;
+use evtx::{EvtxChunkData, EvtxParser, EvtxRecord, HeaderFlags, ParserSettings};
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+pub struct EvtxReader;
+
+const FILE_HEADER: u64 = 4096;
+const CHUNK: u64 = 65536;
+
+impl LogReader for EvtxReader {
+    fn format(&self) -> &'static str {
+        "evtx"
+    }
+
+    fn recognizes(&self, head: &[u8]) -> bool {
+        head.starts_with(b"ElfFile\0")
+    }
+
+    fn read(&self, input: &InputFile, sink: &dyn EventSink) -> InputReport {
+        let mut report = InputReport::new(&input.display, Some("evtx"), input.size);
+        let file = match File::open(&input.path) {
+            Ok(f) => f,
+            Err(e) => {
+                return InputReport::failed(
+                    &input.display,
+                    Some("evtx"),
+                    input.size,
+                    InputStatus::Unreadable,
+                    format!("cannot open: {e}"),
+                );
+            }
+        };
+        let mut parser = match EvtxParser::from_read_seek(BufReader::with_capacity(1 << 16, file)) {
+            Ok(p) => p,
+            Err(e) => {
+                return InputReport::failed(
+                    &input.display,
+                    Some("evtx"),
+                    input.size,
+                    InputStatus::Unreadable,
+                    format!("not a readable EVTX file header: {e}"),
+                );
+            }
+        };
+        let header = parser.header();
+        if !header.validate_checksum() {
+            report.error(
+                "file header CRC32 does not match (the header is damaged; chunks are read anyway)"
+                    .into(),
+            );
+        }
+        if header.flags.contains(HeaderFlags::DIRTY) {
+            report.notes.push(
+                "the log was not closed cleanly (dirty flag): it may have been copied while in use"
+                    .into(),
+            );
+        }
+        if header.major_version != 3 {
+            report.notes.push(format!(
+                "unexpected format version {}.{}",
+                header.major_version, header.minor_version
+            ));
+        }
+        let counted = input.size.saturating_sub(FILE_HEADER) / CHUNK;
+        if u64::from(header.chunk_count) < counted && header.chunk_count != u16::MAX {
+            report.notes.push(format!(
+                "the header counts {} chunks, the file holds {counted}; all are read",
+                header.chunk_count
+            ));
+        }
+
+        let settings = Arc::new(
+            ParserSettings::new()
+                .num_threads(1)
+                .validate_checksums(false),
+        );
+        let partial = (input.size.saturating_sub(FILE_HEADER)) % CHUNK;
+        let parts: Vec<InputReport> = parser
+            .chunks()
+            .enumerate()
+            .par_bridge()
+            .map(|(i, chunk)| {
+                sink.progress(CHUNK);
+                read_chunk(i as u64, chunk, &settings, input, sink)
+            })
+            .collect();
+        for p in parts {
+            report.absorb(p);
+        }
+        if partial > 0 {
+            let tail = read_partial_chunk(input, counted, partial, &settings, sink);
+            report.absorb(tail);
+        }
+        report.settle();
+        report
+    }
+}
+
+/// The event ID of a record written with Windows' System template (slot 3, next to a FILETIME in
+/// slot 6 and the record ID in slot 10), or `None` when the record is laid out some other way.
+fn template_event_id(record: &EvtxRecord) -> Option<u16> {
+    let instances = record.template_instances().ok()?;
+    let values = &instances.first()?.values;
+    match (values.get(3)?, values.get(6)?, values.get(10)?) {
+        (BinXmlValue::UInt16Type(id), BinXmlValue::FileTimeType(_), BinXmlValue::UInt64Type(_)) => {
+            Some(*id)
+        }
+        _ => None,
+    }
+}
+
+fn chunk_name(number: Option<u64>, ordinal: u64) -> String {
+    match number {
+        Some(n) => format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK),
+        None => format!("chunk #{ordinal}"),
+    }
+}
+
+fn read_chunk(
+    ordinal: u64,
+    chunk: evtx::err::Result<EvtxChunkData>,
+    settings: &Arc<ParserSettings>,
+    input: &InputFile,
+    sink: &dyn EventSink,
+) -> InputReport {
+    let mut report = InputReport::new(&input.display, Some("evtx"), 0);
+    report.chunks = 1;
+    let mut data = match chunk {
+        Ok(d) => d,
+        Err(e) => {
+            report.chunks_damaged = 1;
+            report.error(format!("{e}; its records are lost"));
+            return report;
+        }
+    };
+    let name = chunk_name(data.number, ordinal);
+    if !data.validate_header_checksum() {
+        report.chunks_damaged = 1;
+        report.error(format!(
+            "{name}: header CRC32 does not match; records read anyway"
+        ));
+    } else if !data.validate_data_checksum() {
+        report.chunks_damaged = 1;
+        report.error(format!(
+            "{name}: record data CRC32 does not match; records read anyway"
+        ));
+    }
+    let declared = data
+        .header
+        .last_event_record_id
+        .checked_sub(data.header.first_event_record_id)
+        .map(|d| d + 1);
+    let mut chunk = match data.parse(settings.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            report.chunks_damaged = 1;
+            report.error(format!(
+                "{name}: cannot be parsed ({e}); its records are lost"
+            ));
+            return report;
+        }
+    };
+    let mut interner = Interner::default();
+    let mut seen = 0u64;
+    for record in chunk.iter() {
+        seen += 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                report.records_failed += 1;
+                report.error(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        report.records_read += 1;
+        if let Some(id) = template_event_id(&record)
+            && !sink.wants_event_id(id)
+        {
+            continue;
+        }
+        let header_id = record.event_record_id;
+        match record.into_xml() {
+            Ok(xml) => match from_event_xml(&xml.data, input.id, header_id, &mut interner) {
+                Ok(event) => {
+                    if sink.accept(event) {
+                        report.records_used += 1;
+                    }
+                }
+                Err(e) => {
+                    report.records_failed += 1;
+                    report.error(format!("{name}: record {header_id}: {e}"));
+                }
+            },
+            Err(e) => {
+                report.records_failed += 1;
+                report.error(format!(
+                    "{name}: record {header_id} cannot be rendered: {e}"
+                ));
+            }
+        }
+    }
+    // A chunk whose header promises more records than could be found lost some.
+    if let Some(declared) = declared
+        && declared < 1_000_000
+        && seen < declared
+        && report.errors.is_empty()
+    {
+        report.records_failed += declared - seen;
+        report.error(format!(
+            "{name}: the header lists {declared} records, {seen} were found"
+        ));
+    }
+    report
+}
+
+/// A file cut short inside a chunk: pad what is there and read the records before the cut.
+fn read_partial_chunk(
+    input: &InputFile,
+    index: u64,
+    len: u64,
+    settings: &Arc<ParserSettings>,
+    sink: &dyn EventSink,
+) -> InputReport {
+    let offset = FILE_HEADER + index * CHUNK;
+    let mut report = InputReport::new(&input.display, Some("evtx"), 0);
+    let mut buf = vec![0u8; CHUNK as usize];
+    let read = File::open(&input.path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(offset))?;
+        f.read_exact(&mut buf[..len as usize])
+    });
+    report.chunks = 1;
+    report.chunks_damaged = 1;
+    if let Err(e) = read {
+        report.error(format!(
+            "the last {len} bytes (a partial chunk at offset {offset}) cannot be read: {e}"
+        ));
+        return report;
+    }
+    if !buf.starts_with(b"ElfChnk\0") {
+        report.error(format!("the file ends with {len} bytes that are not a chunk (offset {offset}); they are ignored"));
+        return report;
+    }
+    report.error(format!(
+        "the file is truncated: chunk {index} (offset {offset}) has {len} of {CHUNK} bytes; records before the cut are read"
+    ));
+    match EvtxChunkData::new(buf, false) {
+        Ok(mut data) => {
+            data.number = Some(index);
+            let part = read_chunk(index, Ok(data), settings, input, sink);
+            report.records_read += part.records_read;
+            report.records_failed += part.records_failed;
+            report.records_used += part.records_used;
+            for e in part.errors {
+                report.error(e);
+            }
+        }
+        Err(e) => report.error(format!("chunk {index}: header cut off ({e})")),
+    }
+    report
+}

@@ -1,0 +1,402 @@
+//! Input: finds the logs named on the command line (files, folders searched recursively, globs,
+//! `-` for standard input), recognizes each by its content, and reads them in parallel through the
+//! reader for their format. Readers hand normalized events to an [`EventSink`] and account for
+//! every record in an [`InputReport`]: what was read, what failed, and why. Adding a format means
+//! adding a reader module and listing it in [`READERS`].
+
+pub mod evtx;
+
+use crate::event::{Event, SourceId};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// Receives what readers produce; called from many threads at once.
+pub trait EventSink: Sync {
+    /// Whether events with this ID can matter; readers skip rendering the rest.
+    fn wants_event_id(&self, id: u16) -> bool;
+    /// Take one event; true when it was kept.
+    fn accept(&self, event: Event) -> bool;
+    /// Progress: `bytes` more of the input have been read.
+    fn progress(&self, _bytes: u64) {}
+}
+
+/// One reader per input format.
+pub trait LogReader: Sync {
+    /// The format's name, as reports show it.
+    fn format(&self) -> &'static str;
+    /// Whether a file starting with these bytes is in this format.
+    fn recognizes(&self, head: &[u8]) -> bool;
+    /// Read the whole file into the sink, accounting for every record in the report.
+    fn read(&self, input: &InputFile, sink: &dyn EventSink) -> InputReport;
+}
+
+pub static READERS: &[&dyn LogReader] = &[&evtx::EvtxReader];
+
+/// A file to read.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub id: SourceId,
+    pub path: PathBuf,
+    /// How reports name it: the path as given, or `-` for standard input.
+    pub display: String,
+    pub size: u64,
+    pub format: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputStatus {
+    /// Every record was read.
+    Complete,
+    /// Read, but some of it was damaged: see `errors`.
+    Incomplete,
+    /// Nothing could be read.
+    Unreadable,
+    /// Not an event log (found in a folder); skipped.
+    NotAnEventLog,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    pub path: String,
+    pub format: Option<&'static str>,
+    pub status: InputStatus,
+    pub size_bytes: u64,
+    pub records_read: u64,
+    pub records_failed: u64,
+    /// Records that a signature looked at.
+    pub records_used: u64,
+    pub chunks: u64,
+    pub chunks_damaged: u64,
+    /// What went wrong, naming the chunk or record where known (the first 50).
+    pub errors: Vec<String>,
+    pub errors_not_shown: u64,
+    /// Things worth knowing that lost no data (a log not closed cleanly, a header that undercounts).
+    pub notes: Vec<String>,
+}
+
+const MAX_ERRORS: usize = 50;
+
+impl InputReport {
+    pub fn new(path: &str, format: Option<&'static str>, size: u64) -> Self {
+        InputReport {
+            path: path.to_string(),
+            format,
+            status: InputStatus::Complete,
+            size_bytes: size,
+            records_read: 0,
+            records_failed: 0,
+            records_used: 0,
+            chunks: 0,
+            chunks_damaged: 0,
+            errors: Vec::new(),
+            errors_not_shown: 0,
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn failed(
+        path: &str,
+        format: Option<&'static str>,
+        size: u64,
+        status: InputStatus,
+        message: String,
+    ) -> Self {
+        let mut r = InputReport::new(path, format, size);
+        r.status = status;
+        r.errors.push(message);
+        r
+    }
+
+    pub fn error(&mut self, message: String) {
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(message);
+        } else {
+            self.errors_not_shown += 1;
+        }
+    }
+
+    /// Merge what another part of the same file reported (chunks read on other threads).
+    pub fn absorb(&mut self, other: InputReport) {
+        self.records_read += other.records_read;
+        self.records_failed += other.records_failed;
+        self.records_used += other.records_used;
+        self.chunks += other.chunks;
+        self.chunks_damaged += other.chunks_damaged;
+        self.errors_not_shown += other.errors_not_shown;
+        for e in other.errors {
+            self.error(e);
+        }
+        self.notes.extend(other.notes);
+    }
+
+    /// Set the status from what was counted.
+    pub fn settle(&mut self) {
+        if self.status == InputStatus::Complete
+            && (self.records_failed > 0 || self.chunks_damaged > 0 || !self.errors.is_empty())
+        {
+            self.status = InputStatus::Incomplete;
+        }
+    }
+
+    pub fn is_problem(&self) -> bool {
+        matches!(
+            self.status,
+            InputStatus::Incomplete | InputStatus::Unreadable
+        )
+    }
+}
+
+/// What the command line named, found and classified.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub files: Vec<InputFile>,
+    /// Inputs that cannot be read at all, and files skipped as not event logs.
+    pub rejected: Vec<InputReport>,
+    /// Holds standard input spooled to disk until the run ends.
+    pub stdin_spool: Option<tempfile::NamedTempFile>,
+}
+
+fn head(path: &Path) -> io::Result<(Vec<u8>, u64)> {
+    let mut f = File::open(path)?;
+    let size = f.metadata()?.len();
+    let mut buf = vec![0u8; 8];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    buf.truncate(n);
+    Ok((buf, size))
+}
+
+fn looks_like_log_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("evtx") || e.eq_ignore_ascii_case("evt"))
+}
+
+impl Discovery {
+    fn add(&mut self, path: PathBuf, display: String, named: bool, seen: &mut HashSet<PathBuf>) {
+        let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !seen.insert(key) {
+            return;
+        }
+        let (bytes, size) = match head(&path) {
+            Ok(h) => h,
+            Err(e) => {
+                self.rejected.push(InputReport::failed(
+                    &display,
+                    None,
+                    0,
+                    InputStatus::Unreadable,
+                    format!("cannot read: {e}"),
+                ));
+                return;
+            }
+        };
+        match READERS.iter().find(|r| r.recognizes(&bytes)) {
+            Some(reader) => self.files.push(InputFile {
+                id: 0,
+                path,
+                display,
+                size,
+                format: reader.format(),
+            }),
+            None if size == 0 && (named || looks_like_log_name(&path)) => {
+                self.rejected.push(InputReport::failed(
+                    &display,
+                    None,
+                    0,
+                    InputStatus::Unreadable,
+                    "empty file (0 bytes)".into(),
+                ));
+            }
+            None if named || looks_like_log_name(&path) => {
+                let what = if bytes.starts_with(b"ElfChnk\0") {
+                    "a bare EVTX chunk without the file header".to_string()
+                } else if bytes.starts_with(b"\x30\x00\x00\x00LfLe") {
+                    "a classic .evt log (Windows Server 2003), which evtriage does not read; convert it with wevtutil epl /lf:true".to_string()
+                } else {
+                    format!(
+                        "not an event log: no ElfFile signature (starts with {})",
+                        hex_preview(&bytes)
+                    )
+                };
+                self.rejected.push(InputReport::failed(
+                    &display,
+                    None,
+                    size,
+                    InputStatus::Unreadable,
+                    what,
+                ));
+            }
+            None => {
+                let mut r = InputReport::new(&display, None, size);
+                r.status = InputStatus::NotAnEventLog;
+                self.rejected.push(r);
+            }
+        }
+    }
+}
+
+fn hex_preview(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        return "nothing".into();
+    }
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Resolve the command line's paths into files to read.
+pub fn discover(args: &[String], stdin: &mut dyn Read) -> Discovery {
+    let mut d = Discovery::default();
+    let mut seen = HashSet::new();
+    for arg in args {
+        if arg == "-" {
+            if d.stdin_spool.is_some() {
+                continue;
+            }
+            match spool(stdin) {
+                Ok(tmp) => {
+                    let path = tmp.path().to_path_buf();
+                    d.stdin_spool = Some(tmp);
+                    d.add(path, "-".into(), true, &mut seen);
+                }
+                Err(e) => d.rejected.push(InputReport::failed(
+                    "-",
+                    None,
+                    0,
+                    InputStatus::Unreadable,
+                    format!("cannot read standard input: {e}"),
+                )),
+            }
+            continue;
+        }
+        let path = PathBuf::from(arg);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&mut d, &path, &mut seen),
+            Ok(_) => d.add(path, arg.clone(), true, &mut seen),
+            Err(e) if arg.contains(['*', '?', '[']) => match glob::glob(arg) {
+                Ok(paths) => {
+                    let mut any = false;
+                    for p in paths {
+                        match p {
+                            Ok(p) if p.is_dir() => {
+                                any = true;
+                                walk(&mut d, &p, &mut seen)
+                            }
+                            Ok(p) => {
+                                any = true;
+                                let display = p.display().to_string();
+                                d.add(p, display, true, &mut seen)
+                            }
+                            Err(ge) => d.rejected.push(InputReport::failed(
+                                &ge.path().display().to_string(),
+                                None,
+                                0,
+                                InputStatus::Unreadable,
+                                format!("cannot read: {}", ge.error()),
+                            )),
+                        }
+                    }
+                    if !any {
+                        d.rejected.push(InputReport::failed(
+                            arg,
+                            None,
+                            0,
+                            InputStatus::Unreadable,
+                            "no file matches this pattern".into(),
+                        ));
+                    }
+                }
+                Err(pe) => d.rejected.push(InputReport::failed(
+                    arg,
+                    None,
+                    0,
+                    InputStatus::Unreadable,
+                    format!("invalid pattern: {pe} (and no such file: {e})"),
+                )),
+            },
+            Err(e) => d.rejected.push(InputReport::failed(
+                arg,
+                None,
+                0,
+                InputStatus::Unreadable,
+                format!("cannot open: {e}"),
+            )),
+        }
+    }
+    for (i, f) in d.files.iter_mut().enumerate() {
+        f.id = i as SourceId;
+    }
+    d
+}
+
+fn walk(d: &mut Discovery, dir: &Path, seen: &mut HashSet<PathBuf>) {
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        match entry {
+            Ok(e) if e.file_type().is_file() => entries.push(e.into_path()),
+            Ok(_) => {}
+            Err(e) => {
+                let where_ = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| dir.display().to_string());
+                let why = if e.loop_ancestor().is_some() {
+                    "symbolic link loop; not followed".to_string()
+                } else {
+                    e.io_error()
+                        .map(|io| io.to_string())
+                        .unwrap_or_else(|| e.to_string())
+                };
+                d.rejected.push(InputReport::failed(
+                    &where_,
+                    None,
+                    0,
+                    InputStatus::Unreadable,
+                    format!("cannot read: {why}"),
+                ));
+            }
+        }
+    }
+    for p in entries {
+        let display = p.display().to_string();
+        d.add(p, display, false, seen);
+    }
+}
+
+/// Standard input is copied to a temporary file so that it can be read like any log (seekable,
+/// in parallel) without holding it in memory.
+fn spool(stdin: &mut dyn Read) -> io::Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::NamedTempFile::new()?;
+    io::copy(stdin, tmp.as_file_mut())?;
+    Ok(tmp)
+}
+
+/// Read every file, in parallel (within the current rayon pool), one report per file.
+pub fn read_all(files: &[InputFile], sink: &dyn EventSink) -> Vec<InputReport> {
+    use rayon::prelude::*;
+    files
+        .par_iter()
+        .map(|f| {
+            let reader = READERS
+                .iter()
+                .find(|r| r.format() == f.format)
+                .expect("discovery only keeps recognized formats");
+            reader.read(f, sink)
+        })
+        .collect()
+}

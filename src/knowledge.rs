@@ -1,0 +1,471 @@
+//! Facts about Windows that signatures refer to by name: what installer and Windows Update error
+//! codes mean, the start types Service Control Manager writes in each language, and how to decode
+//! the binary blobs MsiInstaller and SCM attach to their records. Sources are in
+//! `shared/reference/domain.md` §2–§4.
+
+use serde::Serialize;
+
+/// Start type of a service, as `sc.exe` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum StartType {
+    Boot,
+    System,
+    Auto,
+    Demand,
+    Disabled,
+}
+
+impl StartType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartType::Boot => "boot",
+            StartType::System => "system",
+            StartType::Auto => "auto",
+            StartType::Demand => "demand",
+            StartType::Disabled => "disabled",
+        }
+    }
+
+    /// `Set-Service -StartupType` value; boot and system start have none (only `sc.exe` sets them).
+    pub fn powershell(self) -> Option<&'static str> {
+        match self {
+            StartType::Auto => Some("Automatic"),
+            StartType::Demand => Some("Manual"),
+            StartType::Disabled => Some("Disabled"),
+            StartType::Boot | StartType::System => None,
+        }
+    }
+
+    /// What the Services console calls it.
+    pub fn display(self) -> &'static str {
+        match self {
+            StartType::Boot => "Boot",
+            StartType::System => "System",
+            StartType::Auto => "Automatic",
+            StartType::Demand => "Manual",
+            StartType::Disabled => "Disabled",
+        }
+    }
+
+    pub fn parse_name(s: &str) -> Option<StartType> {
+        match s {
+            "boot" => Some(StartType::Boot),
+            "system" => Some(StartType::System),
+            "auto" => Some(StartType::Auto),
+            "demand" => Some(StartType::Demand),
+            "disabled" => Some(StartType::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// The start-type strings SCM stores in 7040's param2/param3, per language. English, Japanese,
+/// Chinese and Turkish were seen in real records (`domain.md` §2.4.1); the others are the SCM
+/// message-table wordings as recalled, backed by the stem match in [`start_type`].
+const START_TYPES: &[(&str, StartType)] = &[
+    // English
+    ("boot start", StartType::Boot),
+    ("system start", StartType::System),
+    ("auto start", StartType::Auto),
+    ("demand start", StartType::Demand),
+    ("disabled", StartType::Disabled),
+    // German
+    ("beim systemstart starten", StartType::Boot),
+    ("systemstart", StartType::System),
+    ("automatisch starten", StartType::Auto),
+    ("bei bedarf starten", StartType::Demand),
+    ("deaktiviert", StartType::Disabled),
+    // French
+    ("démarrage du système", StartType::System),
+    ("démarrage automatique", StartType::Auto),
+    ("démarrage à la demande", StartType::Demand),
+    ("désactivé", StartType::Disabled),
+    // Spanish
+    ("inicio de arranque", StartType::Boot),
+    ("inicio del sistema", StartType::System),
+    ("inicio automático", StartType::Auto),
+    ("inicio a petición", StartType::Demand),
+    ("inicio a pedido", StartType::Demand),
+    ("deshabilitado", StartType::Disabled),
+    // Italian
+    ("avvio automatico", StartType::Auto),
+    ("avvio su richiesta", StartType::Demand),
+    ("disabilitato", StartType::Disabled),
+    // Portuguese (Brazil, Portugal)
+    ("início automático", StartType::Auto),
+    ("início por demanda", StartType::Demand),
+    ("arranque automático", StartType::Auto),
+    ("arranque a pedido", StartType::Demand),
+    ("desabilitado", StartType::Disabled),
+    ("desativado", StartType::Disabled),
+    // Japanese (seen in real records)
+    ("自動的な開始", StartType::Auto),
+    ("要求による開始", StartType::Demand),
+    ("無効", StartType::Disabled),
+    ("ブート開始", StartType::Boot),
+    ("システム開始", StartType::System),
+    // Chinese (simplified seen in real records; traditional)
+    ("引导启动", StartType::Boot),
+    ("系统启动", StartType::System),
+    ("自动启动", StartType::Auto),
+    ("按需启动", StartType::Demand),
+    ("已禁用", StartType::Disabled),
+    ("禁用", StartType::Disabled),
+    ("自動啟動", StartType::Auto),
+    ("依需求啟動", StartType::Demand),
+    ("已停用", StartType::Disabled),
+    // Korean
+    ("부팅 시작", StartType::Boot),
+    ("시스템 시작", StartType::System),
+    ("자동 시작", StartType::Auto),
+    ("요청 시 시작", StartType::Demand),
+    ("사용 안 함", StartType::Disabled),
+    // Russian
+    ("запуск при загрузке", StartType::Boot),
+    ("запуск системой", StartType::System),
+    ("автоматически", StartType::Auto),
+    ("вручную", StartType::Demand),
+    ("отключена", StartType::Disabled),
+    ("отключено", StartType::Disabled),
+    // Turkish (seen in real records)
+    ("otomatik başlatma", StartType::Auto),
+    ("isteğe bağlı başlatma", StartType::Demand),
+    ("sistem başlatması", StartType::System),
+    ("devre dışı", StartType::Disabled),
+];
+
+/// Word stems that identify a start type when the exact wording differs (another Windows build,
+/// a language variant): checked in this order, so "disabled" wins over anything else in the text.
+const START_TYPE_STEMS: &[(&str, StartType)] = &[
+    ("disab", StartType::Disabled),
+    ("deaktiv", StartType::Disabled),
+    ("désactiv", StartType::Disabled),
+    ("deshabilit", StartType::Disabled),
+    ("desabilit", StartType::Disabled),
+    ("desativ", StartType::Disabled),
+    ("disattiv", StartType::Disabled),
+    ("無効", StartType::Disabled),
+    ("禁用", StartType::Disabled),
+    ("停用", StartType::Disabled),
+    ("사용 안", StartType::Disabled),
+    ("отключ", StartType::Disabled),
+    ("devre dış", StartType::Disabled),
+    ("demand", StartType::Demand),
+    ("bedarf", StartType::Demand),
+    ("manu", StartType::Demand),
+    ("demande", StartType::Demand),
+    ("petici", StartType::Demand),
+    ("pedido", StartType::Demand),
+    ("richiesta", StartType::Demand),
+    ("demanda", StartType::Demand),
+    ("要求", StartType::Demand),
+    ("按需", StartType::Demand),
+    ("需求", StartType::Demand),
+    ("요청", StartType::Demand),
+    ("вручн", StartType::Demand),
+    ("isteğe", StartType::Demand),
+    ("boot", StartType::Boot),
+    ("ブート", StartType::Boot),
+    ("引导", StartType::Boot),
+    ("부팅", StartType::Boot),
+    ("загруз", StartType::Boot),
+    ("auto", StartType::Auto),
+    ("automat", StartType::Auto),
+    ("自動", StartType::Auto),
+    ("自动", StartType::Auto),
+    ("자동", StartType::Auto),
+    ("автомат", StartType::Auto),
+    ("otomatik", StartType::Auto),
+    ("system", StartType::System),
+    ("système", StartType::System),
+    ("sistema", StartType::System),
+    ("システム", StartType::System),
+    ("系统", StartType::System),
+    ("系統", StartType::System),
+    ("시스템", StartType::System),
+    ("систем", StartType::System),
+    ("sistem", StartType::System),
+];
+
+/// The start type a 7040 string names, in any of the languages above; `None` when unrecognized.
+pub fn start_type(text: &str) -> Option<StartType> {
+    let t = text.trim().to_lowercase();
+    if t.is_empty() {
+        return None;
+    }
+    START_TYPES
+        .iter()
+        .find(|(s, _)| *s == t)
+        .or_else(|| START_TYPE_STEMS.iter().find(|(s, _)| t.contains(s)))
+        .map(|(_, st)| *st)
+}
+
+/// `Key/state` from the UTF-16LE binary of SCM 7036 (and the bare key of 7000/7001).
+pub fn scm_binary(binary: &[u8]) -> Option<(String, Option<u32>)> {
+    if binary.len() < 2 || binary.len() % 2 != 0 {
+        return None;
+    }
+    let units: Vec<u16> = binary
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0)
+        .collect();
+    let text = String::from_utf16(&units).ok()?;
+    if text.is_empty() {
+        return None;
+    }
+    Some(match text.rsplit_once('/') {
+        Some((key, state)) => (key.to_string(), state.parse().ok()),
+        None => (text, None),
+    })
+}
+
+/// `{ProductCode}` (and optionally ` {PatchCode}` and a trailing code) from MsiInstaller's ASCII binary.
+pub fn msi_binary(binary: &[u8]) -> (Option<String>, Option<String>, Option<u64>) {
+    let text: String = binary
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| b as char)
+        .collect();
+    let guids: Vec<&str> = text
+        .match_indices('{')
+        .filter_map(|(i, _)| text.get(i..i + 38))
+        .filter(|g| g.ends_with('}'))
+        .collect();
+    let code = text
+        .rsplit([' ', ','])
+        .next()
+        .and_then(|t| t.trim().parse().ok());
+    (
+        guids.first().map(|g| g.to_ascii_uppercase()),
+        guids.get(1).map(|g| g.to_ascii_uppercase()),
+        code,
+    )
+}
+
+/// `Product: <name> -- <text>`, the sentence MsiInstaller stores whole for Error-table messages.
+pub fn msi_message_product(sentence: &str) -> Option<&str> {
+    let rest = sentence.trim().strip_prefix("Product:")?;
+    let (product, _) = rest.split_once(" -- ")?;
+    Some(product.trim())
+}
+
+/// A KB number named in an update title: `KB2602324`.
+pub fn kb_of(title: &str) -> Option<String> {
+    let upper = title.to_ascii_uppercase();
+    let at = upper.find("KB")?;
+    let digits: String = upper[at + 2..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    (digits.len() >= 5).then(|| format!("KB{digits}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CodeInfo {
+    pub name: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Windows Installer return codes (`domain.md` §3, MicrosoftDocs win32 `Msi/error-codes.md`).
+pub fn msi_code(code: u64) -> Option<CodeInfo> {
+    let (name, meaning) = match code {
+        0 => ("ERROR_SUCCESS", "The action completed successfully."),
+        1058 => (
+            "ERROR_SERVICE_DISABLED",
+            "The service cannot be started, either because it is disabled or because it has no enabled devices associated with it.",
+        ),
+        1601 => (
+            "ERROR_INSTALL_SERVICE_FAILURE",
+            "The Windows Installer service could not be accessed.",
+        ),
+        1602 => (
+            "ERROR_INSTALL_USEREXIT",
+            "The user canceled the installation.",
+        ),
+        1603 => (
+            "ERROR_INSTALL_FAILURE",
+            "A fatal error occurred during installation.",
+        ),
+        1605 => (
+            "ERROR_UNKNOWN_PRODUCT",
+            "This action is only valid for products that are currently installed.",
+        ),
+        1618 => (
+            "ERROR_INSTALL_ALREADY_RUNNING",
+            "Another installation is already in progress.",
+        ),
+        1619 => (
+            "ERROR_INSTALL_PACKAGE_OPEN_FAILED",
+            "The installation package could not be opened.",
+        ),
+        1625 => (
+            "ERROR_INSTALL_PACKAGE_REJECTED",
+            "The installation is forbidden by system policy.",
+        ),
+        1635 => (
+            "ERROR_PATCH_PACKAGE_OPEN_FAILED",
+            "The update package could not be opened (a missing cached .msp gives this).",
+        ),
+        1636 => (
+            "ERROR_PATCH_PACKAGE_INVALID",
+            "The update package could not be opened: it is not a valid Windows Installer update package.",
+        ),
+        1638 => (
+            "ERROR_PRODUCT_VERSION",
+            "Another version of this product is already installed.",
+        ),
+        1641 => (
+            "ERROR_SUCCESS_REBOOT_INITIATED",
+            "The installer has initiated a restart (success).",
+        ),
+        1642 => (
+            "ERROR_PATCH_TARGET_NOT_FOUND",
+            "The upgrade cannot be installed: the program to be upgraded may be missing, or the upgrade may update a different version of the program.",
+        ),
+        1646 => (
+            "ERROR_PATCH_REMOVAL_UNSUPPORTED",
+            "The update package is not a removable update package.",
+        ),
+        1648 => (
+            "ERROR_PATCH_NO_SEQUENCE",
+            "No valid sequence could be found for the set of updates.",
+        ),
+        3010 => (
+            "ERROR_SUCCESS_REBOOT_REQUIRED",
+            "A restart is required to complete the install (success; files in use are replaced at the restart).",
+        ),
+        _ => return None,
+    };
+    Some(CodeInfo { name, meaning })
+}
+
+/// Windows Update result codes seen with failed installs.
+pub fn hresult(code: u32) -> Option<CodeInfo> {
+    if code & 0xffff_0000 == 0x8007_0000
+        && let Some(win32) = msi_code(u64::from(code & 0xffff))
+    {
+        return Some(win32);
+    }
+    let (name, meaning) = match code {
+        0x8024_001e => (
+            "WU_E_SERVICE_STOP",
+            "The operation did not complete because the service or the system was being shut down.",
+        ),
+        0x8024_8007 => (
+            "WU_E_DS_NODATA",
+            "The information requested is not in the Windows Update data store.",
+        ),
+        0x8024_2007 => (
+            "WU_E_UH_NEEDANOTHERDOWNLOAD",
+            "The update handler needs another download to complete the installation.",
+        ),
+        0x8024_0022 => (
+            "WU_E_ALL_UPDATES_FAILED",
+            "The operation failed for all the updates.",
+        ),
+        0x8024_402c => (
+            "WU_E_PT_WINHTTP_NAME_NOT_RESOLVED",
+            "The proxy server or target server name cannot be resolved.",
+        ),
+        0x8007_0422 => (
+            "ERROR_SERVICE_DISABLED",
+            "The service cannot be started because it is disabled.",
+        ),
+        _ => return None,
+    };
+    Some(CodeInfo { name, meaning })
+}
+
+/// HRESULT_FROM_WIN32 for a Windows Installer return code, as Windows Update reports it.
+pub fn hresult_from_win32(code: u64) -> Option<u32> {
+    let code = u32::try_from(code).ok()?;
+    (code != 0 && code <= 0xffff).then_some(0x8007_0000 | code)
+}
+
+/// Exchange 2007 services in the order they should be started: Active Directory Topology (and on
+/// Edge, ADAM) first, as every other Exchange service depends on it (`domain.md` §4.4); services
+/// not listed keep their relative order after these.
+pub fn start_order(service: &str) -> usize {
+    const FIRST: &[&str] = &[
+        "adam_msexchange",
+        "msexchangeadtopology",
+        "msexchangesa",
+        "msexchangeis",
+        "msexchangetransport",
+    ];
+    let s = service.to_ascii_lowercase();
+    FIRST.iter().position(|f| *f == s).unwrap_or(FIRST.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_types_in_every_language_seen() {
+        assert_eq!(start_type("auto start"), Some(StartType::Auto));
+        assert_eq!(start_type("Disabled"), Some(StartType::Disabled));
+        assert_eq!(start_type("無効"), Some(StartType::Disabled));
+        assert_eq!(start_type("要求による開始"), Some(StartType::Demand));
+        assert_eq!(start_type("按需启动"), Some(StartType::Demand));
+        assert_eq!(start_type("引导启动"), Some(StartType::Boot));
+        assert_eq!(start_type("isteğe bağlı başlatma"), Some(StartType::Demand));
+        assert_eq!(start_type("Automatisch starten"), Some(StartType::Auto));
+        assert_eq!(start_type("Отключена"), Some(StartType::Disabled));
+        // A wording not in the table still resolves through its stem.
+        assert_eq!(
+            start_type("Deaktiviert (verzögert)"),
+            Some(StartType::Disabled)
+        );
+        assert_eq!(start_type("started"), None);
+        assert_eq!(start_type(""), None);
+    }
+
+    #[test]
+    fn scm_binary_splits_key_and_state() {
+        let b: Vec<u8> = "TrustedInstaller/1\0"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(scm_binary(&b), Some(("TrustedInstaller".into(), Some(1))));
+        let b: Vec<u8> = "NlaSvc\0"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(scm_binary(&b), Some(("NlaSvc".into(), None)));
+        assert_eq!(scm_binary(&[0x41]), None);
+    }
+
+    #[test]
+    fn msi_binary_reads_codes() {
+        let (p, patch, code) = msi_binary(
+            b"{BF6E38C4-D801-4508-9E61-26F5E05D60EC} {DDCDC225-F14E-411F-925A-7CF68238240F} 1642",
+        );
+        assert_eq!(p.as_deref(), Some("{BF6E38C4-D801-4508-9E61-26F5E05D60EC}"));
+        assert_eq!(
+            patch.as_deref(),
+            Some("{DDCDC225-F14E-411F-925A-7CF68238240F}")
+        );
+        assert_eq!(code, Some(1642));
+        let (_, _, code) = msi_binary(b"{9F612429-4A00-3D44-88CF-146DA2EE1F92}, 3010");
+        assert_eq!(code, Some(3010));
+    }
+
+    #[test]
+    fn codes_and_kb_numbers() {
+        assert_eq!(hresult(0x8007_0643).unwrap().name, "ERROR_INSTALL_FAILURE");
+        assert_eq!(hresult_from_win32(1603), Some(0x8007_0643));
+        assert_eq!(hresult(0x8024_001e).unwrap().name, "WU_E_SERVICE_STOP");
+        assert_eq!(
+            kb_of("Update Rollup 5 for Exchange Server 2007 Service Pack 3 (KB2602324)").as_deref(),
+            Some("KB2602324")
+        );
+        assert_eq!(kb_of("Contoso Backup Agent 7.2 Hotfix 3"), None);
+        assert_eq!(
+            msi_message_product("Product: EMET 5.51 -- Installation failed."),
+            Some("EMET 5.51")
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Report: the run's result as one value ([`Report`]) and one writer per output format. Adding a
+//! format means adding a module with a [`ReportWriter`] and naming it in [`Format`].
+
+pub mod json;
+pub mod jsonl;
+pub mod table;
+
+use crate::diagnosis::Finding;
+use crate::input::InputReport;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// Bumped when a field is renamed or removed, or its meaning changes; adding fields keeps it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub findings: usize,
+    pub action_required: usize,
+    pub inputs: usize,
+    pub inputs_with_problems: usize,
+    pub records_read: u64,
+    pub records_failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    pub inputs: Vec<InputReport>,
+}
+
+impl Report {
+    pub fn new(findings: Vec<Finding>, inputs: Vec<InputReport>) -> Self {
+        let summary = Summary {
+            findings: findings.len(),
+            action_required: findings.iter().filter(|f| f.action_required).count(),
+            inputs: inputs.len(),
+            inputs_with_problems: inputs.iter().filter(|i| i.is_problem()).count(),
+            records_read: inputs.iter().map(|i| i.records_read).sum(),
+            records_failed: inputs.iter().map(|i| i.records_failed).sum(),
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: "evtriage",
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            summary,
+            findings,
+            inputs,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable sections and tables.
+    Table,
+    /// One JSON document (schema in docs/json-schema.md).
+    Json,
+    /// One finding per line, for fleet runs.
+    Jsonl,
+}
+
+/// How the table writer should look.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+    /// Terminal width to fit tables to; `None` lets tables grow.
+    pub width: Option<u16>,
+}
+
+pub trait ReportWriter {
+    fn write(&self, report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()>;
+}
+
+pub fn writer(format: Format) -> Box<dyn ReportWriter> {
+    match format {
+        Format::Table => Box::new(table::TableWriter),
+        Format::Json => Box::new(json::JsonWriter),
+        Format::Jsonl => Box::new(jsonl::JsonlWriter),
+    }
+}
+
+/// Text from a log, made safe for a terminal: control characters (escape sequences among them)
+/// are shown escaped, never passed through.
+pub fn printable(s: &str) -> String {
+    if !s
+        .chars()
+        .any(|c| c.is_control() && c != '\n' || is_bidi_control(c))
+    {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push('\n'),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Characters that reorder how a line displays (Trojan Source): shown escaped too.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn escape_sequences_never_reach_the_terminal() {
+        assert_eq!(printable("plain"), "plain");
+        assert_eq!(printable("a\u{1b}[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(printable("tab\there"), "tab\\there");
+        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(printable("bell\u{7}"), "bell\\u{7}");
+    }
+}
