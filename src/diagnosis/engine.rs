@@ -141,16 +141,17 @@ fn run_signature(
     anchors.sort_by_key(|(ei, it)| (it.time, it.at, *ei));
 
     // Cluster anchors into incidents.
+    // An anchor joins the most recent incident it is close enough to and does not conflict with,
+    // so that two updates failing in turn do not split each other's incidents.
     let mut clusters: Vec<Vec<(usize, Item)>> = Vec::new();
     for a in anchors {
-        let joins = clusters.last().is_some_and(|c| {
+        let open = clusters.iter_mut().rev().find(|c| {
             let last = c.last().expect("non-empty");
             a.1.time - last.1.time <= sig.gap && !cluster_conflict(sig, c, &a)
         });
-        if joins {
-            clusters.last_mut().expect("checked").push(a);
-        } else {
-            clusters.push(vec![a]);
+        match open {
+            Some(c) => c.push(a),
+            None => clusters.push(vec![a]),
         }
     }
 

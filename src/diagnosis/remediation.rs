@@ -48,6 +48,13 @@ fn finding_vars(f: &Finding) -> Vars {
             .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string()),
     );
     put("hresult", f.error.hresult.clone());
+    put(
+        "wu_hresult",
+        f.error
+            .hresult
+            .clone()
+            .filter(|_| f.error.hresult_source == Some("windows_update")),
+    );
     put("msi_error", f.error.msi.map(|c| c.to_string()));
     put("meaning", f.error.meaning.map(str::to_string));
     put("installer_message", f.error.installer_message.clone());
@@ -59,6 +66,14 @@ fn finding_vars(f: &Finding) -> Vars {
     if let Some(by) = f.services.iter().find_map(|s| s.disabled_by.clone()) {
         v.insert("disabled_by", by);
     }
+    v.insert(
+        "attempts",
+        f.evidence
+            .iter()
+            .filter(|e| e.role == super::signature::Role::Anchor)
+            .count()
+            .to_string(),
+    );
     v.insert("services_count", f.services.len().to_string());
     v.insert(
         "services_still_disabled_count",
@@ -246,7 +261,13 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
             other => lists.get(other).is_some_and(|l| !l.is_empty()) || vars.contains_key(other),
         }
     };
-    let summary = fill_text(&sig.def.summary, &vars);
+    let mut summary = fill_text(&sig.def.summary, &vars);
+    for more in &sig.def.summary_more {
+        if let Some(sentence) = fill(more, &vars, &Vars::new()) {
+            summary.push(' ');
+            summary.push_str(&sentence);
+        }
+    }
     let mut steps = Vec::new();
     for step in &sig.def.remediation {
         if let Some(cond) = &step.when {

@@ -181,6 +181,9 @@ pub struct SignatureDef {
     pub priority: u32,
     /// What happened, one or two sentences, with `{placeholders}`.
     pub summary: String,
+    /// Sentences added to the summary when every value they name is known.
+    #[serde(default)]
+    pub summary_more: Vec<String>,
     #[serde(default)]
     pub patterns: BTreeMap<String, String>,
     pub incident: IncidentDef,
