@@ -256,29 +256,23 @@ pub fn from_event_xml(
                     );
                 }
             }
-            XmlEvent::Text(t) => {
-                if current.is_some() || in_binary {
-                    let raw = t
-                        .xml_content()
-                        .map_err(|e| EventXmlError::Malformed(e.to_string()))?;
-                    text.push_str(&raw);
+            XmlEvent::Text(t) if current.is_some() || in_binary => {
+                let raw = t
+                    .xml_content()
+                    .map_err(|e| EventXmlError::Malformed(e.to_string()))?;
+                text.push_str(&raw);
+            }
+            XmlEvent::GeneralRef(r) if current.is_some() || in_binary => {
+                if let Ok(Some(ch)) = r.resolve_char_ref() {
+                    text.push(ch);
+                } else if let Ok(name) = r.decode()
+                    && let Some(s) = quick_xml::escape::resolve_predefined_entity(&name)
+                {
+                    text.push_str(s);
                 }
             }
-            XmlEvent::GeneralRef(r) => {
-                if current.is_some() || in_binary {
-                    if let Ok(Some(ch)) = r.resolve_char_ref() {
-                        text.push(ch);
-                    } else if let Ok(name) = r.decode()
-                        && let Some(s) = quick_xml::escape::resolve_predefined_entity(&name)
-                    {
-                        text.push_str(s);
-                    }
-                }
-            }
-            XmlEvent::CData(c) => {
-                if current.is_some() {
-                    text.push_str(&String::from_utf8_lossy(&c));
-                }
+            XmlEvent::CData(c) if current.is_some() => {
+                text.push_str(&String::from_utf8_lossy(&c));
             }
             XmlEvent::End(end) => {
                 let name = local(end.name().as_ref()).to_vec();

@@ -278,7 +278,7 @@ fn restores<'a>(sig: &Signature, inc: &Incident<'a>) -> Vec<(Item<'a>, Option<It
     let idx = |id: &str| {
         sig.evidence
             .iter()
-            .position(|e| &e.id == id)
+            .position(|e| e.id == *id)
             .expect("validated")
     };
     let (each, by) = (idx(each), idx(by));

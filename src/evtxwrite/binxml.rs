@@ -114,7 +114,7 @@ pub enum EncodeError {
     NameTooLong(usize),
     #[error("a text of {0} characters is too long for BinXML")]
     TextTooLong(usize),
-    #[error("the record grew past the 64 KiB chunk")]
+    #[error("the event is too large: a record must fit in one 64 KiB chunk")]
     TooLarge,
 }
 

@@ -99,29 +99,30 @@ pub struct Planted {
 }
 
 #[derive(Clone, Copy)]
+/// The rollup incidents planted in large logs.
 enum Kind {
-    RollupFailedThenRestored,
-    RollupSucceededRestartPending,
-    RollupFailedUnresolved,
+    FailedThenRestored,
+    SucceededRestartPending,
+    FailedUnresolved,
 }
 
 impl Kind {
     fn planted(self, started: DateTime<Utc>, holder: &Holder) -> Planted {
         let services = mailbox_cas_services();
         let (kind, signature, status, disabled) = match self {
-            Kind::RollupFailedThenRestored => (
+            Kind::FailedThenRestored => (
                 "rollup-failed-then-restored",
                 "exchange-rollup-file-in-use",
                 "resolved",
                 true,
             ),
-            Kind::RollupFailedUnresolved => (
+            Kind::FailedUnresolved => (
                 "rollup-failed",
                 "exchange-rollup-file-in-use",
                 "unresolved",
                 true,
             ),
-            Kind::RollupSucceededRestartPending => (
+            Kind::SucceededRestartPending => (
                 "rollup-succeeded-restart-pending",
                 "restart-pending",
                 "info",
@@ -262,11 +263,11 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
             running = vec![(from, from.max(since))];
         } else if due {
             let kind = if next_incident + 1 == options.incidents {
-                Kind::RollupFailedUnresolved
+                Kind::FailedUnresolved
             } else if next_incident % 2 == 0 {
-                Kind::RollupFailedThenRestored
+                Kind::FailedThenRestored
             } else {
-                Kind::RollupSucceededRestartPending
+                Kind::SucceededRestartPending
             };
             let t0 = from + Duration::hours(3) + Duration::seconds(rng.random_range(0..600));
             let holder = Holder {
@@ -280,7 +281,7 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
                 log_file: "C:\\Windows\\TEMP\\MSI4f2a1.LOG",
             };
             match kind {
-                Kind::RollupFailedThenRestored => {
+                Kind::FailedThenRestored => {
                     incident::install(
                         &mut host,
                         t0,
@@ -296,7 +297,7 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
                         (restored + Duration::minutes(12), to),
                     ];
                 }
-                Kind::RollupSucceededRestartPending => {
+                Kind::SucceededRestartPending => {
                     incident::install(
                         &mut host,
                         t0,
@@ -310,7 +311,7 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
                         (t0 + Duration::minutes(20), to),
                     ];
                 }
-                Kind::RollupFailedUnresolved => {
+                Kind::FailedUnresolved => {
                     incident::install(
                         &mut host,
                         t0,

@@ -1,0 +1,541 @@
+//! evtriage end to end: every sample bundle diagnosed as samples/README.md says, the independent
+//! writer's scenario, the real corpus, the exit-code contract and the options.
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use support::*;
+
+fn evtriage() -> Command {
+    let mut c = Command::cargo_bin("evtriage").unwrap();
+    c.current_dir(root());
+    c
+}
+
+/// Run with JSON output; the report and the exit code.
+fn json(args: &[&str]) -> (Value, i32) {
+    let out = evtriage()
+        .arg("--format")
+        .arg("json")
+        .args(args)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (report, code)
+}
+
+fn findings(r: &Value) -> &Vec<Value> {
+    r["findings"].as_array().unwrap()
+}
+
+fn service<'a>(f: &'a Value, name: &str) -> &'a Value {
+    f["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no service {name}"))
+}
+
+#[test]
+fn kb940006_rollup_failed() {
+    let (r, code) = json(&["samples/kb940006-rollup-failed"]);
+    assert_eq!(code, 1);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let f = &f[0];
+    assert_eq!(f["signature"], "exchange-rollup-file-in-use");
+    assert_eq!(f["status"], "unresolved");
+    assert_eq!(f["action_required"], true);
+    assert_eq!(f["confidence"]["level"], "high");
+    assert_eq!(f["computer"], "EXMBX01.contoso.local");
+    assert_eq!(f["update"]["kb"], "KB2602324");
+    assert_eq!(f["error"]["hresult"], "0x80070643");
+    assert_eq!(f["error"]["hresult_source"], "windows_update");
+    assert_eq!(f["error"]["msi"], 1603);
+    let files = f["locked_files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["process"], "powershell");
+    assert_eq!(files[0]["pid"], 3412);
+    assert!(
+        files[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("\\Bin\\Microsoft.Exchange.Data.Storage.dll")
+    );
+    assert_eq!(files[1]["process"], "mmc");
+    assert_eq!(files[1]["pid"], 4388);
+    let services = f["services"].as_array().unwrap();
+    assert_eq!(services.len(), 14);
+    assert!(services.iter().all(|s| s["still_disabled"] == true));
+    assert_eq!(service(f, "MSExchangeIS")["original_start"], "auto");
+    assert_eq!(service(f, "MSExchangeIS")["start_refused"], 1);
+    assert_eq!(service(f, "MSExchangePOP3")["original_start"], "demand");
+    assert_eq!(service(f, "MSExchangeIMAP4")["original_start"], "demand");
+    assert_eq!(services[0]["name"], "MSExchangeADTopology", "started first");
+    let steps: Vec<&str> = f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "free-locked-files",
+            "restore-start-types",
+            "start-services",
+            "redeploy",
+            "verify"
+        ]
+    );
+    let restore = &f["remediation"][1];
+    assert!(
+        restore["powershell"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(
+                "Set-Service -Name MSExchangePOP3 -StartupType Manual"
+            ))
+    );
+    assert!(
+        restore["cmd"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("sc.exe config MSExchangeIS start= auto"))
+    );
+    let start = f["remediation"][2]["powershell"].as_array().unwrap();
+    assert_eq!(start[0], "Start-Service -Name MSExchangeADTopology");
+    assert!(
+        !start.contains(&Value::from("Start-Service -Name MSExchangePOP3")),
+        "manual services are not started"
+    );
+    assert!(
+        f["remediation"][3]["powershell"][0]
+            .as_str()
+            .unwrap()
+            .contains("Exchange2007-KB2602324-x64-EN.msp")
+    );
+    // Every claim names its evidence: file, record and time.
+    for e in f["evidence"].as_array().unwrap() {
+        assert!(e["file"].as_str().unwrap().ends_with(".evtx"));
+        assert!(e["record_id"].as_u64().unwrap() > 0);
+        assert!(e["time"].as_str().unwrap().starts_with("2011-11-09"));
+    }
+}
+
+#[test]
+fn kb940006_services_restored_still_needs_the_rollup() {
+    let (r, code) = json(&["samples/kb940006-services-restored"]);
+    assert_eq!(code, 1);
+    let f = &findings(&r)[0];
+    assert_eq!(findings(&r).len(), 1);
+    assert_eq!(f["signature"], "exchange-rollup-file-in-use");
+    assert_eq!(f["status"], "resolved");
+    assert_eq!(
+        f["action_required"], true,
+        "the rollup is still not installed"
+    );
+    assert_eq!(f["locked_files"][0]["process"], "w3wp");
+    assert_eq!(f["locked_files"][0]["pid"], 2688);
+    assert!(
+        f["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["still_disabled"] == false)
+    );
+    assert_eq!(service(f, "MSExchangePOP3")["restored_to"], "demand");
+    assert_eq!(service(f, "MSExchangeIS")["restored_to"], "auto");
+    let steps: Vec<&str> = f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["free-locked-files", "redeploy", "verify"]);
+}
+
+#[test]
+fn rollup_succeeded_with_files_in_use_is_only_a_pending_restart() {
+    let (r, code) = json(&["samples/rollup-succeeded-files-in-use"]);
+    assert_eq!(code, 0);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["signature"], "restart-pending");
+    assert_eq!(f[0]["severity"], "info");
+    assert_eq!(f[0]["action_required"], false);
+    assert_eq!(f[0]["locked_files"][0]["process"], "HealthService");
+}
+
+#[test]
+fn other_msi_update_failing_on_a_file_in_use() {
+    let (r, code) = json(&["samples/msi-update-failed-file-in-use"]);
+    assert_eq!(code, 1);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["signature"], "msi-update-failed");
+    assert_eq!(f[0]["update"]["product"], "Contoso Backup Agent");
+    assert_eq!(f[0]["locked_files"][0]["process"], "cbagent");
+    assert_eq!(f[0]["locked_files"][0]["pid"], 1876);
+    assert!(
+        f[0]["error"]["installer_message"]
+            .as_str()
+            .unwrap()
+            .contains("Error 1306")
+    );
+    assert_eq!(f[0]["error"]["hresult_source"], "derived_from_msi");
+}
+
+#[test]
+fn update_failing_for_another_reason_on_an_exchange_server() {
+    let (r, code) = json(&["samples/update-failed-other-cause"]);
+    assert_eq!(code, 1);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["signature"], "msi-update-failed");
+    assert_eq!(f[0]["update"]["kb"], "KB2656351");
+    assert_eq!(f[0]["error"]["hresult"], "0x80070643");
+    assert!(
+        f[0]["error"]["installer_message"]
+            .as_str()
+            .unwrap()
+            .contains("Error 1402")
+    );
+    assert!(f[0]["locked_files"].as_array().unwrap().is_empty());
+    assert!(f[0]["services"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn healthy_server_has_nothing() {
+    let (r, code) = json(&["samples/healthy"]);
+    assert_eq!(code, 0);
+    assert!(findings(&r).is_empty(), "{:#?}", findings(&r));
+    assert_eq!(r["summary"]["inputs_with_problems"], 0);
+}
+
+#[test]
+fn japanese_server_with_localized_start_types() {
+    let (r, code) = json(&["samples/kb940006-japanese"]);
+    assert_eq!(code, 1);
+    let f = &findings(&r)[0];
+    assert_eq!(findings(&r).len(), 1);
+    assert_eq!(f["signature"], "exchange-rollup-file-in-use");
+    assert_eq!(f["update"]["kb"], "KB2602324");
+    assert_eq!(f["locked_files"][0]["pid"], 2964);
+    assert_eq!(service(f, "MSExchangeIS")["original_start"], "auto");
+    assert_eq!(service(f, "MSExchangeIMAP4")["original_start"], "demand");
+    let quoted = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["fields"]["old_start"] == "auto (\"自動的な開始\")");
+    assert!(quoted, "evidence quotes the localized start type");
+}
+
+#[test]
+fn independent_writer_scenario_without_templates_and_with_string_values() {
+    let Some(dir) = shared("scenarios") else {
+        return;
+    };
+    let dir = dir.join("exchange-rollup-failed-independent-writer");
+    let (r, code) = json(&[dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    let f = &f[0];
+    assert_eq!(f["signature"], "exchange-rollup-file-in-use");
+    assert_eq!(f["computer"], "EXHUB02.fabrikam.com");
+    assert_eq!(f["update"]["kb"], "KB968012");
+    assert_eq!(f["error"]["hresult"], "0x80070643");
+    assert_eq!(f["locked_files"][0]["process"], "FSCController");
+    assert_eq!(f["locked_files"][0]["pid"], 2144);
+    assert!(
+        f["locked_files"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("Microsoft.Exchange.Transport.Agent.dll")
+    );
+    assert_eq!(service(f, "MSExchangeADTopology")["original_start"], "auto");
+    assert_eq!(service(f, "MSExchangeIS")["original_start"], "auto");
+    assert!(
+        f["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["still_disabled"] == true)
+    );
+    for i in r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["format"] == "evtx")
+    {
+        assert_eq!(i["status"], "complete", "{i:#?}");
+        assert_eq!(i["records_failed"], 0);
+    }
+}
+
+#[test]
+fn real_corpus_no_crash_no_false_diagnosis_every_real_failure_named() {
+    let Some(corpus) = shared("corpus") else {
+        return;
+    };
+    let (r, code) = json(&[corpus.to_str().unwrap()]);
+    assert!(code == 1, "the corpus has real failures: exit {code}");
+    let listed: Vec<&str> = r["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    for f in evtx_files(&corpus) {
+        assert!(
+            listed.contains(&f.to_str().unwrap()),
+            "{} not in inputs",
+            f.display()
+        );
+    }
+    let f = findings(&r);
+    assert!(
+        !f.iter()
+            .any(|f| f["signature"] == "exchange-rollup-file-in-use"
+                || f["signature"].as_str().unwrap().starts_with("exchange"))
+    );
+    let emet: Vec<&Value> = f
+        .iter()
+        .filter(|f| f["update"]["product"] == "EMET 5.51")
+        .collect();
+    assert!(!emet.is_empty());
+    for e in &emet {
+        assert_eq!(e["signature"], "msi-update-failed");
+        assert_eq!(e["error"]["msi"], 1603);
+        assert!(
+            e["error"]["installer_message"]
+                .as_str()
+                .unwrap()
+                .contains(".NET Framework version v4.5")
+        );
+    }
+    let netfx: Vec<&Value> = f
+        .iter()
+        .filter(|f| f["update"]["product"] == "Microsoft .NET Framework 4.5")
+        .collect();
+    assert!(!netfx.is_empty());
+    assert!(
+        netfx
+            .iter()
+            .all(|n| n["signature"] == "restart-pending" && n["action_required"] == false)
+    );
+    // The Windows Update failures with other codes in the evtx crate's System logs are named too.
+    for code in ["0x80248007", "0x8024001E"] {
+        assert!(f.iter().any(|f| f["error"]["hresult"] == code), "{code}");
+    }
+}
+
+#[test]
+fn exit_code_2_for_usage_errors_and_no_readable_input() {
+    evtriage().assert().code(2);
+    evtriage()
+        .arg("--format=yaml")
+        .arg("samples/healthy")
+        .assert()
+        .code(2);
+    evtriage()
+        .arg("no/such/file.evtx")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no/such/file.evtx"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
+    evtriage()
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no readable event log"));
+}
+
+#[test]
+fn exit_code_3_when_nothing_to_act_on_but_an_input_was_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.evtx");
+    std::fs::write(&junk, b"this is not a log").unwrap();
+    evtriage()
+        .arg("samples/healthy")
+        .arg(&junk)
+        .assert()
+        .code(3)
+        .stderr(
+            predicates::str::contains("junk.evtx")
+                .and(predicates::str::contains("no ElfFile signature")),
+        );
+    // Findings to act on take precedence over input problems.
+    evtriage()
+        .arg("samples/kb940006-rollup-failed")
+        .arg(&junk)
+        .assert()
+        .code(1);
+}
+
+use predicates::prelude::*;
+
+#[test]
+fn output_file_stdin_jsonl_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    evtriage()
+        .args(["--format", "json", "--quiet", "--output"])
+        .arg(&out)
+        .arg("samples/kb940006-rollup-failed")
+        .assert()
+        .code(1)
+        .stdout("");
+    let r: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(r["findings"][0]["signature"], "exchange-rollup-file-in-use");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary file left behind"
+    );
+
+    let system = std::fs::read(root().join("samples/kb940006-rollup-failed/System.evtx")).unwrap();
+    let (stdin_out, code) = {
+        let o = evtriage()
+            .args(["--format", "json", "-"])
+            .write_stdin(system)
+            .output()
+            .unwrap();
+        (
+            serde_json::from_slice::<Value>(&o.stdout).unwrap(),
+            o.status.code().unwrap(),
+        )
+    };
+    assert_eq!(code, 1);
+    assert_eq!(stdin_out["inputs"][0]["path"], "-");
+    let f = &stdin_out["findings"][0];
+    assert_eq!(
+        f["signature"], "exchange-rollup-file-in-use",
+        "Windows Update's event 20 names the rollup"
+    );
+    assert_ne!(
+        f["confidence"]["level"], "high",
+        "without the Application log no file in use is known"
+    );
+    assert!(
+        f["confidence"]["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.as_str().unwrap().contains("(1025)"))
+    );
+
+    // Without Windows Update's events either, the disabled services are still reported.
+    let xml =
+        std::fs::read_to_string(root().join("samples/kb940006-rollup-failed/System.xml")).unwrap();
+    let mut events = Vec::new();
+    evtriage::xmltree::parse_each(&xml, 1, |e| {
+        let provider = e
+            .find("System")
+            .and_then(|s| s.find("Provider"))
+            .and_then(|p| p.get_attr("Name"))
+            .unwrap_or("");
+        if provider != "Microsoft-Windows-WindowsUpdateClient" {
+            events.push(e);
+        }
+        Ok(())
+    })
+    .unwrap();
+    let stripped = evtriage::synth::samples::events_xml(&events);
+    let only_scm = dir.path().join("System-no-wu.evtx");
+    evtriage::evtxwrite::write_xml(&stripped, std::fs::File::create(&only_scm).unwrap()).unwrap();
+    let (r, code) = json(&[only_scm.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(findings(&r).len(), 1);
+    assert_eq!(
+        findings(&r)[0]["signature"],
+        "exchange-services-left-disabled"
+    );
+    assert_eq!(findings(&r)[0]["services"].as_array().unwrap().len(), 14);
+
+    let o = evtriage()
+        .args(["--format", "jsonl", "samples"])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "one per bundle but the healthy one");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["signature"].is_string() && l["evidence"].is_array())
+    );
+
+    let (r, code) = json(&["--computer", "exmbx01", "samples"]);
+    assert_eq!(code, 1);
+    assert!(
+        findings(&r)
+            .iter()
+            .all(|f| f["computer"] == "EXMBX01.contoso.local")
+    );
+    let (r, code) = json(&[
+        "--until",
+        "2011-11-09 02:00",
+        "samples/kb940006-rollup-failed",
+    ]);
+    assert_eq!(
+        (findings(&r).len(), code),
+        (0, 0),
+        "the failure is after --until"
+    );
+    let (r, _) = json(&[
+        "--since",
+        "2011-11-09T03:00:00Z",
+        "samples/kb940006-rollup-failed",
+    ]);
+    assert_eq!(findings(&r).len(), 1);
+    evtriage()
+        .args(["--since", "2012-01-01", "--until", "2011-01-01", "samples"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn help_version_and_signature_list() {
+    evtriage().arg("--help").assert().success().stdout(
+        predicate::str::contains("Exit codes:").and(predicate::str::contains("--computer")),
+    );
+    evtriage()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    evtriage()
+        .arg("--list-signatures")
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("exchange-rollup-file-in-use")
+                .and(predicate::str::contains("KB940006")),
+        );
+}
+
+#[test]
+fn kb_bundle_table_snapshot() {
+    let out = evtriage()
+        .args(["--color", "never", "samples/kb940006-rollup-failed"])
+        .output()
+        .unwrap();
+    insta::assert_snapshot!("kb940006_table", String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn kb_bundle_json_snapshot() {
+    let (r, _) = json(&["samples/kb940006-rollup-failed"]);
+    insta::assert_json_snapshot!("kb940006_json", r, { ".tool.version" => "[version]" });
+}

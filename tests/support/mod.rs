@@ -1,0 +1,68 @@
+//! Shared by the integration tests: where the shared material is, and how to say a test skipped.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn samples() -> PathBuf {
+    root().join("samples")
+}
+
+/// `../shared/<name>` when it exists; otherwise prints why the caller skips and returns None.
+pub fn shared(name: &str) -> Option<PathBuf> {
+    let dir = root().join("..").join("shared").join(name);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipped: {} does not exist (the shared material is not beside this checkout)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Whether a command can be run; prints that the caller skips when it cannot.
+pub fn have(cmd: &str, probe: &[&str]) -> bool {
+    let ok = std::process::Command::new(cmd)
+        .args(probe)
+        .output()
+        .map(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: {cmd} is not installed (.ci/run installs it)");
+    }
+    ok
+}
+
+pub fn evtx_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .filter(|p| p.extension().is_some_and(|e| e == "evtx"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Records the evtx crate reads from a file (checksums validated), failing on any error.
+pub fn evtx_crate_count(path: &Path) -> usize {
+    let settings = evtx::ParserSettings::new()
+        .validate_checksums(true)
+        .num_threads(1);
+    let mut parser = evtx::EvtxParser::from_path(path)
+        .unwrap()
+        .with_configuration(settings);
+    let mut n = 0;
+    for r in parser.records() {
+        if let Err(e) = r {
+            panic!("{}: {e}", path.display());
+        }
+        n += 1;
+    }
+    n
+}
