@@ -539,3 +539,54 @@ fn kb_bundle_json_snapshot() {
     let (r, _) = json(&["samples/kb940006-rollup-failed"]);
     insta::assert_json_snapshot!("kb940006_json", r, { ".tool.version" => "[version]" });
 }
+
+#[test]
+fn administrator_disabling_a_service_by_hand_is_not_a_rollup_failure() {
+    use evtriage::synth::{events, samples};
+    use evtriage::xmltree::Element;
+    let t = chrono::DateTime::parse_from_rfc3339("2011-11-09T10:15:00Z")
+        .unwrap()
+        .to_utc();
+    let stamp = events::Stamp {
+        computer: "EXMBX09.contoso.local",
+        time: t,
+    };
+    let admin = "S-1-5-21-1004336348-1177238915-682003330-1105";
+    let mut evs: Vec<Element> = vec![
+        events::scm_state(
+            &stamp,
+            (496, 1200),
+            "Microsoft Exchange POP3",
+            "stopped",
+            "MSExchangePOP3",
+            1,
+        ),
+        events::scm_start_type(
+            &stamp,
+            (496, 1200),
+            admin,
+            "Microsoft Exchange POP3",
+            "demand start",
+            "disabled",
+            "MSExchangePOP3",
+        ),
+    ];
+    for (i, e) in evs.iter_mut().enumerate() {
+        events::set_record_id(e, 100 + i as u64);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("System.evtx");
+    evtriage::evtxwrite::write_xml(
+        &samples::events_xml(&evs),
+        std::fs::File::create(&path).unwrap(),
+    )
+    .unwrap();
+    let (r, code) = json(&[path.to_str().unwrap()]);
+    assert_eq!(code, 0, "information only");
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["signature"], "exchange-service-disabled-manually");
+    assert_eq!(f[0]["severity"], "info");
+    assert_eq!(f[0]["action_required"], false);
+    assert_eq!(f[0]["services"][0]["disabled_by"], admin);
+}
