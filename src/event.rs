@@ -81,17 +81,9 @@ impl Payload {
     }
 }
 
-/// A number as a log renders it: decimal or `0x` hexadecimal, surrounding blanks ignored.
-pub fn parse_number(text: &str) -> Option<u64> {
-    let t = text.trim();
-    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok()
-    } else if !t.is_empty() && t.len() <= 20 && t.bytes().all(|b| b.is_ascii_digit()) {
-        t.parse().ok()
-    } else {
-        None
-    }
-}
+/// A number as a log renders it: decimal or `0x` hexadecimal, whether the producer stored a number
+/// or a string.
+pub use crate::values::parse_uint as parse_number;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventXmlError {
@@ -166,17 +158,6 @@ fn local(name: &[u8]) -> &[u8] {
         Some(i) => &name[i + 1..],
         None => name,
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// Turn one record's Event XML (as the evtx crate or Event Viewer renders it) into an [`Event`].
@@ -299,7 +280,7 @@ pub fn from_event_xml(
     let raw_id =
         parse_number(&id_text).ok_or_else(|| EventXmlError::Invalid("EventID", id_text.clone()))?;
     let time_text = sys.time.ok_or(EventXmlError::Missing("TimeCreated"))?;
-    let time = crate::evtxwrite::values::parse_system_time(&time_text)
+    let time = crate::values::parse_system_time(&time_text)
         .ok_or_else(|| EventXmlError::Invalid("TimeCreated", time_text.clone()))?;
     let record_id = sys
         .record_id
@@ -372,7 +353,7 @@ fn close_element(
     } else if *in_binary && name == b"Binary" {
         *in_binary = false;
         let hex = std::mem::take(text);
-        payload.binary = decode_hex(&hex);
+        payload.binary = crate::values::parse_hex_bytes(&hex);
     }
     finish_depth(zone, depth);
 }

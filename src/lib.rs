@@ -14,4 +14,5 @@ pub mod input;
 pub mod knowledge;
 pub mod report;
 pub mod synth;
+pub mod values;
 pub mod xmltree;

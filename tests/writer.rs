@@ -223,10 +223,8 @@ fn independent_parsers_agree(path: &std::path::Path, records: u64) {
     }
 }
 
-#[test]
-fn generator_plants_incidents_and_its_logs_read_back_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_evtriage-gen"))
+fn generate(out: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_evtriage-gen"))
         .args([
             "logs",
             "--size",
@@ -239,9 +237,15 @@ fn generator_plants_incidents_and_its_logs_read_back_whole() {
             "7",
             "--out",
         ])
-        .arg(dir.path())
+        .arg(out)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn generator_plants_incidents_and_its_logs_read_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = generate(dir.path());
     assert!(
         out.status.success(),
         "{}",
@@ -268,22 +272,7 @@ fn generator_plants_incidents_and_its_logs_read_back_whole() {
     }
     // The same seed writes the same bytes.
     let again = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_evtriage-gen"))
-        .args([
-            "logs",
-            "--size",
-            "3MiB",
-            "--hosts",
-            "2",
-            "--incidents",
-            "2",
-            "--seed",
-            "7",
-            "--out",
-        ])
-        .arg(again.path())
-        .output()
-        .unwrap();
+    generate(again.path());
     for f in ["host0001/System.evtx", "host0002/Application.evtx"] {
         assert!(
             std::fs::read(dir.path().join(f)).unwrap()

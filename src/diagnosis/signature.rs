@@ -602,7 +602,7 @@ pub fn evaluate(ev: &Evidence, event: &Event) -> Option<Fields> {
                     .payload
                     .binary
                     .as_ref()
-                    .map(|b| crate::evtxwrite::values::to_hex_upper(b)),
+                    .map(|b| crate::values::to_hex_upper(b)),
                 Source::UserSid => event.user_sid.clone(),
                 Source::ProcessId => event.process_id.map(|p| p.to_string()),
             }?;

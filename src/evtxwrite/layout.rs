@@ -8,7 +8,7 @@
 //! as a string, so any well-formed Event XML can be written.
 
 use super::binxml::{Instance, TContent, TElement, TItem, Value, ty};
-use super::values::{parse_filetime, parse_guid, parse_hex_bytes, parse_sid, parse_uint};
+use crate::values::{parse_filetime, parse_guid, parse_hex_bytes, parse_sid, parse_uint};
 use crate::xmltree::Element;
 use std::sync::Arc;
 

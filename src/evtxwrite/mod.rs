@@ -5,7 +5,6 @@
 
 pub mod binxml;
 pub mod layout;
-pub mod values;
 pub mod verify;
 
 use binxml::{ChunkTables, EncodeError, Instance, RecordEncoder};

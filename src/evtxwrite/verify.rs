@@ -2,7 +2,7 @@
 //! validated) and compare event by event, modulo formatting — attribute order, `<X />` versus
 //! `<X></X>`, GUID letter case, and the precision a FILETIME keeps (100 ns).
 
-use super::values::{parse_filetime, parse_guid};
+use crate::values::{parse_filetime, parse_guid};
 use crate::xmltree::{self, Element};
 use std::path::Path;
 

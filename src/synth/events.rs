@@ -4,7 +4,7 @@
 //! whole-second times; manifest providers (Service Control Manager, RestartManager,
 //! WindowsUpdateClient) with them. Values are what the caller passes; nothing here is invented.
 
-use crate::evtxwrite::values::to_hex_upper;
+use crate::values::to_hex_upper;
 use crate::xmltree::Element;
 use chrono::{DateTime, SubsecRound, Utc};
 

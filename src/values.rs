@@ -1,4 +1,4 @@
-//! Text forms of BinXML values as Event XML shows them (FILETIME as ISO 8601, GUIDs in braces, SIDs as
+//! Text forms of Windows values as Event XML shows them, shared by the reader and the writer (FILETIME as ISO 8601, GUIDs in braces, SIDs as
 //! `S-1-…`, hex integers as `0x…`), parsed into their binary encodings. Every parser returns `None`
 //! for text it does not recognize, so a caller can fall back to storing the text as a string.
 
