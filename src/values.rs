@@ -112,14 +112,21 @@ pub fn parse_hex_bytes(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    s.as_bytes()
+        .chunks_exact(2)
+        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
         .collect()
 }
 
 pub fn to_hex_upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -150,6 +157,14 @@ mod tests {
         let back = datetime_from_filetime(ft).unwrap();
         assert_eq!(back.to_rfc3339(), "2016-09-01T20:48:03.032522+00:00");
         assert_eq!(parse_filetime("1601-01-01T00:00:00Z"), Some(0));
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(to_hex_upper(&[0x00, 0x7b, 0xff]), "007BFF");
+        assert_eq!(parse_hex_bytes("007bFF"), Some(vec![0x00, 0x7b, 0xff]));
+        assert_eq!(parse_hex_bytes("0g"), None);
+        assert_eq!(parse_hex_bytes("abc"), None);
     }
 
     #[test]

@@ -595,17 +595,20 @@ pub fn evaluate(ev: &Evidence, event: &Event) -> Option<Fields> {
     for f in &ev.fields {
         // The first source that is present and survives the transform.
         let found = f.sources.iter().find_map(|source| {
-            let raw = match source {
-                Source::Positional(i) => event.payload.positional(*i).map(str::to_string),
-                Source::Named(n) => event.payload.named(n).map(str::to_string),
-                Source::Binary => event
-                    .payload
-                    .binary
-                    .as_ref()
-                    .map(|b| crate::values::to_hex_upper(b)),
-                Source::UserSid => event.user_sid.clone(),
-                Source::ProcessId => event.process_id.map(|p| p.to_string()),
-            }?;
+            let raw: std::borrow::Cow<str> = match source {
+                Source::Positional(i) => event.payload.positional(*i)?.into(),
+                Source::Named(n) => event.payload.named(n)?.into(),
+                // The binary transforms read the bytes themselves; only a plain field needs hex.
+                Source::Binary if f.transform != Transform::None => {
+                    event.payload.binary.as_ref()?;
+                    "".into()
+                }
+                Source::Binary => {
+                    crate::values::to_hex_upper(event.payload.binary.as_ref()?).into()
+                }
+                Source::UserSid => event.user_sid.as_deref()?.into(),
+                Source::ProcessId => event.process_id?.to_string().into(),
+            };
             transform(f.transform, &raw, event).map(|v| {
                 let shown = quote(f.transform, &v, &raw);
                 (v, shown)

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Whole-run comparison of evtriage with the evtx crate's own evtx_dump (0.15.1), on this machine:
+#   1. a folder of many real logs: ../shared/corpus copied until it holds about 256 MiB;
+#      evtx_dump converts each file to JSON lines, one thread per file, two files at a time;
+#   2. one large generated log (1 GiB, incidents planted), evtx_dump with 2 threads;
+#   3. evtriage with 1 and with 2 threads on that log;
+#   4. peak memory as the input grows (100 MiB, then the large set), and on 10,000 small logs;
+#   5. start-up on an empty input.
+# Prints MB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
+# Usage: benches/compare.sh            (LARGE=1GiB; set GROW=4GiB to add a 4 GiB memory point)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${WORK:-/tmp/evtriage-bench}
+LARGE_HOST_SIZE=${LARGE_HOST_SIZE:-2GiB}   # two logs per host: System.evtx is half of it
+GROW=${GROW:-}
+mkdir -p "$WORK"
+
+command -v evtx_dump >/dev/null || { echo "evtx_dump not found: cargo install evtx --version 0.15.1" >&2; exit 2; }
+cargo build --release --quiet --bin evtriage --bin evtriage-gen
+EVTRIAGE=$PWD/target/release/evtriage
+GEN=$PWD/target/release/evtriage-gen
+
+# "seconds peak-KiB" of a command; its output is discarded.
+measure() {
+  local out
+  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+  echo "$out"
+}
+# The same, for a shell pipeline.
+measure_sh() {
+  { /usr/bin/time -f "%e %M" bash -c "$1" >/dev/null 2>/dev/null; } 2>&1 | tail -1
+}
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+records_of() { "$EVTRIAGE" --quiet --format json "$@" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["records_read"])'; }
+
+echo "machine: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -m); evtriage $($EVTRIAGE --version | cut -d' ' -f2), $(evtx_dump --version)"
+echo
+
+# 1. Many real logs.
+corpus=../shared/corpus
+if [[ -d $corpus ]]; then
+  many=$WORK/corpus-256m
+  if [[ ! -f $many/.done ]]; then
+    rm -rf "$many"; mkdir -p "$many"; i=0
+    while (( $(du -sm "$many" | cut -f1) < 256 )); do
+      i=$((i + 1)); mkdir -p "$many/copy$i"
+      find "$corpus" -name '*.evtx' -exec cp {} "$many/copy$i/" \;
+    done
+    touch "$many/.done"
+  fi
+  bytes=$(find "$many" -name '*.evtx' -printf '%s\n' | awk '{s+=$1} END {print s}')
+  files=$(find "$many" -name '*.evtx' | wc -l)
+  recs=$(records_of "$many")
+  read -r t_dump m_dump < <(measure_sh "find '$many' -name '*.evtx' -print0 | xargs -0 -n1 -P2 evtx_dump -t 1 -o jsonl")
+  read -r t_tri m_tri < <(measure "$EVTRIAGE" --quiet --format json "$many")
+  echo "1. $files real logs, $(mib "$bytes") MiB, $recs records"
+  echo "   evtx_dump (xargs -P2, -t 1): ${t_dump} s, $(mib $((bytes)) ) MiB / ${t_dump} s = $(rate "$(mib "$bytes")" "$t_dump") MB/s, peak $((m_dump / 1024)) MiB per process"
+  echo "   evtriage  (-j 2)           : ${t_tri} s, $(rate "$(mib "$bytes")" "$t_tri") MB/s, $(rate "$recs" "$t_tri") records/s, peak $((m_tri / 1024)) MiB"
+  echo "   ratio evtriage / evtx_dump: $(ratio "$t_tri" "$t_dump")   (target at most 0.5)"
+  echo
+else
+  echo "1. skipped: $corpus does not exist"
+fi
+
+# 2. and 3. One large generated log.
+large=$WORK/large
+if [[ ! -f $large/manifest.json ]]; then
+  "$GEN" logs --out "$large" --size "$LARGE_HOST_SIZE" --hosts 1 --incidents 4 --seed 940006 2>/dev/null
+fi
+log=$large/host0001/System.evtx
+bytes=$(stat -c %s "$log")
+recs=$(python3 -c "import json; print(json.load(open('$large/manifest.json'))['hosts'][0]['system']['records'])")
+read -r t_dump m_dump < <(measure evtx_dump -t 2 -o jsonl "$log")
+read -r t_tri m_tri < <(measure "$EVTRIAGE" --quiet -j 2 --format json "$log")
+read -r t_one m_one < <(measure "$EVTRIAGE" --quiet -j 1 --format json "$log")
+echo "2. one generated log, $(mib "$bytes") MiB, $recs records"
+echo "   evtx_dump -t 2 : ${t_dump} s, $(rate "$(mib "$bytes")" "$t_dump") MB/s, $(rate "$recs" "$t_dump") records/s, peak $((m_dump / 1024)) MiB"
+echo "   evtriage  -j 2 : ${t_tri} s, $(rate "$(mib "$bytes")" "$t_tri") MB/s, $(rate "$recs" "$t_tri") records/s, peak $((m_tri / 1024)) MiB"
+echo "   ratio evtriage / evtx_dump: $(ratio "$t_tri" "$t_dump")   (target at most 1.0, aim 0.5)"
+echo "3. evtriage -j 1 : ${t_one} s; speed-up from 1 to 2 threads: $(ratio "$t_one" "$t_tri")   (target at least 1.7)"
+echo
+
+# 4. Memory as input grows, and on many small logs.
+small=$WORK/100m
+if [[ ! -f $small/manifest.json ]]; then
+  "$GEN" logs --out "$small" --size 100MiB --hosts 1 --incidents 2 --seed 1 2>/dev/null
+fi
+read -r t_s m_s < <(measure "$EVTRIAGE" --quiet --format json "$small")
+read -r t_l m_l < <(measure "$EVTRIAGE" --quiet --format json "$large")
+echo "4. peak memory: 100 MiB input $((m_s / 1024)) MiB; $(mib "$(du -sb "$large" | cut -f1)") MiB input $((m_l / 1024)) MiB   (target: at most 100 MiB, flat)"
+if [[ -n $GROW ]]; then
+  grow=$WORK/grow-$GROW
+  [[ -f $grow/manifest.json ]] || "$GEN" logs --out "$grow" --size "$GROW" --hosts 1 --incidents 4 --seed 2 2>/dev/null
+  read -r t_g m_g < <(measure "$EVTRIAGE" --quiet --format json "$grow")
+  echo "   $GROW input: ${t_g} s, peak $((m_g / 1024)) MiB"
+fi
+fleet=$WORK/fleet-10000
+if [[ ! -f $fleet/manifest.json ]]; then
+  "$GEN" logs --out "$fleet" --size 192KiB --hosts 5000 --incidents 1 --seed 3 --busy 1 2>/dev/null
+fi
+files=$(find "$fleet" -name '*.evtx' | wc -l)
+read -r t_f m_f < <(measure "$EVTRIAGE" --quiet --format jsonl "$fleet")
+echo "   $files small logs (5,000 hosts): ${t_f} s, peak $((m_f / 1024)) MiB"
+echo
+
+# 5. Start-up.
+empty=$WORK/empty.evtx
+"$GEN" xml2evtx <(echo '<Events/>') "$empty" 2>/dev/null
+read -r t_e _ < <(measure "$EVTRIAGE" --quiet "$empty")
+echo "5. empty input: ${t_e} s   (target under 0.02 s)"

@@ -1,0 +1,172 @@
+//! Criterion benchmarks of the hot parts: turning a rendered record into an event, reading a log
+//! through the reader (filter, render, normalize, match), and correlating many events, at two sizes
+//! so that the cost per event can be compared (it must not grow with the number of events).
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use evtriage::diagnosis::Diagnoser;
+use evtriage::event::{Event, Interner, from_event_xml};
+use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
+use evtriage::synth::events::{self, Stamp};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+const SCM_7040: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">
+  <System>
+    <Provider Name="Service Control Manager" Guid="{555908d1-a6d7-4695-8e1e-26931d2012f4}" EventSourceName="Service Control Manager"/>
+    <EventID Qualifiers="16384">7040</EventID>
+    <Version>0</Version><Level>4</Level><Task>0</Task><Opcode>0</Opcode>
+    <Keywords>0x8080000000000000</Keywords>
+    <TimeCreated SystemTime="2011-11-09T03:01:33.1234567Z"/>
+    <EventRecordID>90201</EventRecordID>
+    <Correlation/><Execution ProcessID="496" ThreadID="1716"/>
+    <Channel>System</Channel><Computer>EXMBX01.contoso.local</Computer>
+    <Security UserID="S-1-5-18"/>
+  </System>
+  <EventData>
+    <Data Name="param1">Microsoft Exchange Information Store</Data>
+    <Data Name="param2">auto start</Data>
+    <Data Name="param3">disabled</Data>
+    <Data Name="param4">MSExchangeIS</Data>
+  </EventData>
+</Event>"#;
+
+struct Sink<'a> {
+    d: &'a Diagnoser,
+    kept: Mutex<usize>,
+}
+
+impl EventSink for Sink<'_> {
+    fn wants_event_id(&self, id: u16) -> bool {
+        self.d.wants_event_id(id)
+    }
+    fn accept(&self, event: Event) -> bool {
+        let kept = self.d.match_event(event).is_some();
+        if kept {
+            *self.kept.lock().unwrap() += 1;
+        }
+        kept
+    }
+}
+
+fn normalize(c: &mut Criterion) {
+    let mut g = c.benchmark_group("normalize");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("event_xml_7040", |b| {
+        let mut interner = Interner::default();
+        b.iter(|| from_event_xml(black_box(SCM_7040), 0, 1, &mut interner).unwrap())
+    });
+    let d = Diagnoser::builtin();
+    let event = from_event_xml(SCM_7040, 0, 1, &mut Interner::default()).unwrap();
+    g.bench_function("match_7040", |b| {
+        b.iter(|| d.match_event(black_box(event.clone())).unwrap())
+    });
+    g.finish();
+}
+
+fn read(c: &mut Criterion) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/kb940006-rollup-failed/System.evtx");
+    let size = std::fs::metadata(&path).unwrap().len();
+    let input = InputFile {
+        id: 0,
+        path,
+        display: "System.evtx".into(),
+        size,
+        format: "evtx",
+    };
+    let d = Diagnoser::builtin();
+    let mut g = c.benchmark_group("read");
+    g.throughput(Throughput::Bytes(size));
+    g.bench_function("sample_system_log", |b| {
+        b.iter(|| {
+            let sink = Sink {
+                d: &d,
+                kept: Mutex::new(0),
+            };
+            let report = EvtxReader.read(&input, &sink);
+            assert_eq!(report.records_failed, 0);
+            report.records_read
+        })
+    });
+    g.finish();
+}
+
+/// `n` service events of one computer: state changes, with a disable-and-restore burst every 500.
+fn service_events(d: &Diagnoser, n: usize) -> Vec<evtriage::diagnosis::Matched> {
+    let t0 = chrono::DateTime::parse_from_rfc3339("2011-11-09T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let mut out = Vec::new();
+    let mut interner = Interner::default();
+    for i in 0..n {
+        let t = t0 + chrono::Duration::seconds(i as i64 * 7);
+        let stamp = Stamp {
+            computer: "EXMBX01.contoso.local",
+            time: t,
+        };
+        let key = [
+            "MSExchangeIS",
+            "MSExchangeSA",
+            "MSExchangeADTopology",
+            "MSExchangeMonitoring",
+        ][i % 4];
+        let el = if i % 500 == 499 {
+            events::scm_start_type(
+                &stamp,
+                (496, 1000),
+                "S-1-5-18",
+                "Microsoft Exchange Information Store",
+                "auto start",
+                "disabled",
+                key,
+            )
+        } else if i % 500 == 0 && i > 0 {
+            events::scm_start_type(
+                &stamp,
+                (496, 1000),
+                "S-1-5-18",
+                "Microsoft Exchange Information Store",
+                "disabled",
+                "auto start",
+                key,
+            )
+        } else {
+            events::scm_state(
+                &stamp,
+                (496, 1000),
+                "Microsoft Exchange Information Store",
+                "stopped",
+                key,
+                1,
+            )
+        };
+        let mut el = el;
+        events::set_record_id(&mut el, i as u64 + 1);
+        let xml = el.to_xml();
+        let ev = from_event_xml(&xml, 0, i as u64 + 1, &mut interner).unwrap();
+        if let Some(m) = d.match_event(ev) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn correlate(c: &mut Criterion) {
+    let d = Diagnoser::builtin();
+    let names = vec!["System.evtx".to_string()];
+    let mut g = c.benchmark_group("correlate");
+    g.sample_size(10);
+    for n in [10_000usize, 100_000] {
+        let matched = service_events(&d, n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &matched, |b, m| {
+            b.iter(|| d.diagnose(black_box(m.clone()), &names).len())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, normalize, read, correlate);
+criterion_main!(benches);
