@@ -1,9 +1,10 @@
 //! The .evtx reader, on the evtx crate. Chunks are read in order and parsed on the rayon pool
-//! (never through the crate's own threads, which deadlock when nested in a pool). A record is only
-//! rendered when its event ID, read from the template's substitution values, is one a signature
-//! wants; records without a standard System template (logs written without templates) are always
-//! rendered. Damage is accounted for per chunk and per record, and reading goes on past it.
+//! (never through the crate's own threads, which deadlock when nested in a pool). Events are built
+//! from the records' template values without rendering ([`super::template`]), and only for event IDs
+//! a signature wants; records laid out otherwise (logs written without templates) are rendered and
+//! parsed instead. Damage is accounted for per chunk and per record, and reading goes on past it.
 
+use super::template::{Outcome, PlanCache, event_from_template};
 use super::{EventSink, InputFile, InputReport, InputStatus, LogReader};
 use crate::event::{Interner, from_event_xml};
 use evtx::binxml::value_variant::BinXmlValue;
@@ -167,6 +168,7 @@ fn read_chunk(
         }
     };
     let mut interner = Interner::default();
+    let mut plans = PlanCache::default();
     for record in chunk.iter() {
         let record = match record {
             Ok(r) => r,
@@ -177,30 +179,41 @@ fn read_chunk(
             }
         };
         report.records_read += 1;
-        if let Some(id) = template_event_id(&record)
-            && !sink.wants_event_id(id)
-        {
-            continue;
-        }
-        let header_id = record.event_record_id;
-        match record.into_xml() {
-            Ok(xml) => match from_event_xml(&xml.data, input.id, header_id, &mut interner) {
-                Ok(event) => {
-                    if sink.accept(event) {
-                        report.records_used += 1;
+        let event = match event_from_template(&record, input.id, &mut plans, &mut interner, |id| {
+            sink.wants_event_id(id)
+        }) {
+            Outcome::Event(event) => *event,
+            Outcome::Unwanted => continue,
+            Outcome::Render => {
+                if let Some(id) = template_event_id(&record)
+                    && !sink.wants_event_id(id)
+                {
+                    continue;
+                }
+                let header_id = record.event_record_id;
+                match record.into_xml() {
+                    Ok(xml) => {
+                        match from_event_xml(&xml.data, input.id, header_id, &mut interner) {
+                            Ok(event) => event,
+                            Err(e) => {
+                                report.records_failed += 1;
+                                report.error(format!("{name}: record {header_id}: {e}"));
+                                continue;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        report.records_failed += 1;
+                        report.error(format!(
+                            "{name}: record {header_id} cannot be rendered: {e}"
+                        ));
+                        continue;
                     }
                 }
-                Err(e) => {
-                    report.records_failed += 1;
-                    report.error(format!("{name}: record {header_id}: {e}"));
-                }
-            },
-            Err(e) => {
-                report.records_failed += 1;
-                report.error(format!(
-                    "{name}: record {header_id} cannot be rendered: {e}"
-                ));
             }
+        };
+        if sink.accept(event) {
+            report.records_used += 1;
         }
     }
     report

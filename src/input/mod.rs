@@ -5,6 +5,7 @@
 //! adding a reader module and listing it in [`READERS`].
 
 pub mod evtx;
+pub mod template;
 
 use crate::event::{Event, SourceId};
 use serde::Serialize;
