@@ -6,7 +6,7 @@
 #   3. evtriage with 1 and with 2 threads on that log;
 #   4. peak memory as the input grows (100 MiB, then the large set), and on 10,000 small logs;
 #   5. start-up on an empty input.
-# Prints MB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
+# Prints MiB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
 # Usage: benches/compare.sh            (LARGE=1GiB; set GROW=4GiB to add a 4 GiB memory point)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,20 +20,19 @@ cargo build --release --quiet --bin evtriage --bin evtriage-gen
 EVTRIAGE=$PWD/target/release/evtriage
 GEN=$PWD/target/release/evtriage-gen
 
-# "seconds peak-KiB" of a command; its output is discarded.
+# "seconds peak-KiB" of a command; its output is discarded (and its exit code: evtriage exits 1
+# when it finds something to act on).
 measure() {
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-  echo "$out"
+  local t; t=$(mktemp)
+  /usr/bin/time -o "$t" -f "%e %M" "$@" >/dev/null 2>&1 || true
+  tail -1 "$t"; rm -f "$t"
 }
 # The same, for a shell pipeline.
-measure_sh() {
-  { /usr/bin/time -f "%e %M" bash -c "$1" >/dev/null 2>/dev/null; } 2>&1 | tail -1
-}
+measure_sh() { measure bash -c "$1"; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
-records_of() { "$EVTRIAGE" --quiet --format json "$@" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["records_read"])'; }
+records_of() { { "$EVTRIAGE" --quiet --format json "$@" 2>/dev/null || true; } | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["records_read"])'; }
 
 echo "machine: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -m); evtriage $($EVTRIAGE --version | cut -d' ' -f2), $(evtx_dump --version)"
 echo
@@ -44,7 +43,7 @@ if [[ -d $corpus ]]; then
   many=$WORK/corpus-256m
   if [[ ! -f $many/.done ]]; then
     rm -rf "$many"; mkdir -p "$many"; i=0
-    while (( $(du -sm "$many" | cut -f1) < 256 )); do
+    while (( $(du -sb --apparent-size "$many" | cut -f1) < 256 * 1048576 )); do
       i=$((i + 1)); mkdir -p "$many/copy$i"
       find "$corpus" -name '*.evtx' -exec cp {} "$many/copy$i/" \;
     done
@@ -56,8 +55,8 @@ if [[ -d $corpus ]]; then
   read -r t_dump m_dump < <(measure_sh "find '$many' -name '*.evtx' -print0 | xargs -0 -n1 -P2 evtx_dump -t 1 -o jsonl")
   read -r t_tri m_tri < <(measure "$EVTRIAGE" --quiet --format json "$many")
   echo "1. $files real logs, $(mib "$bytes") MiB, $recs records"
-  echo "   evtx_dump (xargs -P2, -t 1): ${t_dump} s, $(mib $((bytes)) ) MiB / ${t_dump} s = $(rate "$(mib "$bytes")" "$t_dump") MB/s, peak $((m_dump / 1024)) MiB per process"
-  echo "   evtriage  (-j 2)           : ${t_tri} s, $(rate "$(mib "$bytes")" "$t_tri") MB/s, $(rate "$recs" "$t_tri") records/s, peak $((m_tri / 1024)) MiB"
+  echo "   evtx_dump (xargs -P2, -t 1): ${t_dump} s, $(rate "$(mib "$bytes")" "$t_dump") MiB/s, $(rate "$recs" "$t_dump") records/s, peak $((m_dump / 1024)) MiB per process"
+  echo "   evtriage  (-j 2)           : ${t_tri} s, $(rate "$(mib "$bytes")" "$t_tri") MiB/s, $(rate "$recs" "$t_tri") records/s, peak $((m_tri / 1024)) MiB"
   echo "   ratio evtriage / evtx_dump: $(ratio "$t_tri" "$t_dump")   (target at most 0.5)"
   echo
 else
@@ -76,8 +75,8 @@ read -r t_dump m_dump < <(measure evtx_dump -t 2 -o jsonl "$log")
 read -r t_tri m_tri < <(measure "$EVTRIAGE" --quiet -j 2 --format json "$log")
 read -r t_one m_one < <(measure "$EVTRIAGE" --quiet -j 1 --format json "$log")
 echo "2. one generated log, $(mib "$bytes") MiB, $recs records"
-echo "   evtx_dump -t 2 : ${t_dump} s, $(rate "$(mib "$bytes")" "$t_dump") MB/s, $(rate "$recs" "$t_dump") records/s, peak $((m_dump / 1024)) MiB"
-echo "   evtriage  -j 2 : ${t_tri} s, $(rate "$(mib "$bytes")" "$t_tri") MB/s, $(rate "$recs" "$t_tri") records/s, peak $((m_tri / 1024)) MiB"
+echo "   evtx_dump -t 2 : ${t_dump} s, $(rate "$(mib "$bytes")" "$t_dump") MiB/s, $(rate "$recs" "$t_dump") records/s, peak $((m_dump / 1024)) MiB"
+echo "   evtriage  -j 2 : ${t_tri} s, $(rate "$(mib "$bytes")" "$t_tri") MiB/s, $(rate "$recs" "$t_tri") records/s, peak $((m_tri / 1024)) MiB"
 echo "   ratio evtriage / evtx_dump: $(ratio "$t_tri" "$t_dump")   (target at most 1.0, aim 0.5)"
 echo "3. evtriage -j 1 : ${t_one} s; speed-up from 1 to 2 threads: $(ratio "$t_one" "$t_tri")   (target at least 1.7)"
 echo
