@@ -112,8 +112,10 @@ impl Diagnoser {
         self.index.wants_id(id)
     }
 
-    /// Every evidence definition the event satisfies; `None` when it satisfies none.
-    pub fn match_event(&self, event: Event) -> Option<Matched> {
+    /// Every evidence definition the event satisfies; `None` when it satisfies none. The payload
+    /// is dropped from a kept event: what correlation needs of it is in the hits' fields, and a
+    /// large input keeps many events until everything has been read.
+    pub fn match_event(&self, mut event: Event) -> Option<Matched> {
         let candidates = self.index.candidates(&event.provider, event.event_id);
         let hits: Vec<Hit> = candidates
             .iter()
@@ -125,7 +127,11 @@ impl Diagnoser {
                 })
             })
             .collect();
-        (!hits.is_empty()).then(|| Matched {
+        if hits.is_empty() {
+            return None;
+        }
+        event.payload = Default::default();
+        Some(Matched {
             event: Arc::new(event),
             hits,
         })

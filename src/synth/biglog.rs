@@ -255,10 +255,12 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
         let mut host = Host::new(&computer, Lang::English, &admin, pids, app_id, sys_id);
         let (from, to) = (day, day + Duration::days(1));
         let mut running = vec![(from, to)];
-        // Plant the next incident once the Application log has reached its share of the target.
+        // Plant the next incident once both logs have reached its share of their targets, so that
+        // it lands inside both (a log that is already full still takes the incident's day).
+        let progress =
+            |log: &Log| log.written_bytes * u64::from(options.incidents + 1) / log.target.max(1);
         let due = options.incidents > next_incident
-            && app.written_bytes * u64::from(options.incidents + 1)
-                >= half * u64::from(next_incident + 1);
+            && progress(&app).min(progress(&sys)) > u64::from(next_incident);
         if let Some(since) = down_since {
             running = vec![(from, from.max(since))];
         } else if due {
@@ -335,6 +337,7 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
                     Vec::new()
                 },
                 windows_updates: pass == 0 && day.timestamp() % 7 == 0,
+                installs: pass == 0,
             };
             noise::fill(&mut host, &mut rng, from, to, &profile);
         }

@@ -45,6 +45,10 @@ pub struct Profile {
     pub exchange_running: Vec<(DateTime<Utc>, DateTime<Utc>)>,
     /// Windows updates that install fine during the span (Windows Update 19).
     pub windows_updates: bool,
+    /// The Application log's routine traffic (a product repairing itself, Restart Manager
+    /// sessions, VSS and Software Protection): a server has a few a day, however busy its
+    /// services are, so the large-log generator draws it once per day, not once per `--busy`.
+    pub installs: bool,
 }
 
 fn seconds(rng: &mut impl Rng, lo: i64, hi: i64) -> Duration {
@@ -140,6 +144,16 @@ pub fn fill(
         }
     }
 
+    if profile.installs {
+        routine_installs(host, rng, from, to);
+    }
+    for &(start, end) in &profile.exchange_running {
+        exchange_traffic(host, rng, start.max(from), end.min(to));
+    }
+}
+
+/// Installer activity, VSS and Software Protection in the Application log.
+fn routine_installs(host: &mut Host, rng: &mut impl Rng, from: DateTime<Utc>, to: DateTime<Utc>) {
     // Routine servicing opens Restart Manager sessions that find nothing in use.
     let mut t = from + seconds(rng, 5_000, 30_000);
     let mut session = 1;
@@ -221,10 +235,6 @@ pub fn fill(
         );
         host.app.push(t + Duration::seconds(31), e);
         t += seconds(rng, 7_200, 20_000);
-    }
-
-    for &(start, end) in &profile.exchange_running {
-        exchange_traffic(host, rng, start.max(from), end.min(to));
     }
 }
 

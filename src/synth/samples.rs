@@ -133,6 +133,7 @@ fn rollup_failed() -> Bundle {
     let profile = Profile {
         exchange_running: vec![(from, t0 + Duration::seconds(60))],
         windows_updates: true,
+        installs: true,
     };
     noise::fill(&mut host, &mut rng, from, to, &profile);
     finish(name, host)
@@ -181,6 +182,7 @@ fn services_restored() -> Bundle {
             (restored + Duration::minutes(12), to),
         ],
         windows_updates: true,
+        installs: true,
     };
     noise::fill(&mut host, &mut rng, from, to, &profile);
     finish(name, host)
@@ -223,6 +225,7 @@ fn rollup_succeeded() -> Bundle {
             (t0 + Duration::minutes(20), to),
         ],
         windows_updates: true,
+        installs: true,
     };
     noise::fill(&mut host, &mut rng, from, to, &profile);
     finish(name, host)
@@ -282,6 +285,7 @@ fn other_msi_file_in_use() -> Bundle {
     let profile = Profile {
         exchange_running: vec![],
         windows_updates: true,
+        installs: true,
     };
     noise::fill(&mut host, &mut rng, from, to, &profile);
     finish(name, host)
@@ -334,6 +338,7 @@ fn other_cause() -> Bundle {
     let profile = Profile {
         exchange_running: vec![(from, to)],
         windows_updates: true,
+        installs: true,
     };
     noise::fill(&mut host, &mut rng, from, to, &profile);
     finish(name, host)
@@ -368,6 +373,7 @@ fn healthy() -> Bundle {
             (t0 + Duration::minutes(20), to),
         ],
         windows_updates: true,
+        installs: true,
     };
     noise::fill(&mut host, &mut rng, from, to, &profile);
     finish(name, host)
@@ -405,6 +411,7 @@ fn japanese() -> Bundle {
     let profile = Profile {
         exchange_running: vec![(from, t0 + Duration::seconds(60))],
         windows_updates: false,
+        installs: true,
     };
     noise::fill(&mut host, &mut rng, from, to, &profile);
     finish(name, host)
