@@ -590,3 +590,61 @@ fn administrator_disabling_a_service_by_hand_is_not_a_rollup_failure() {
     assert_eq!(f[0]["action_required"], false);
     assert_eq!(f[0]["services"][0]["disabled_by"], admin);
 }
+
+#[test]
+fn generated_logs_are_diagnosed_as_their_manifest_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_evtriage-gen"))
+        .args([
+            "logs",
+            "--size",
+            "6MiB",
+            "--hosts",
+            "2",
+            "--incidents",
+            "3",
+            "--seed",
+            "11",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
+    let (r, code) = json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "the last incident of each host is left unresolved");
+    for host in manifest["hosts"].as_array().unwrap() {
+        let computer = host["computer"].as_str().unwrap();
+        let mut got: Vec<&Value> = findings(&r)
+            .iter()
+            .filter(|f| f["computer"] == computer)
+            .collect();
+        got.sort_by_key(|f| f["first_seen"].as_str().unwrap().to_string());
+        let planted = host["incidents"].as_array().unwrap();
+        assert_eq!(got.len(), planted.len(), "{computer}: {got:#?}");
+        for (f, p) in got.iter().zip(planted) {
+            assert_eq!(f["signature"], p["signature"], "{computer} {}", p["kind"]);
+            let status = if p["status"] == "info" {
+                "informational"
+            } else {
+                p["status"].as_str().unwrap()
+            };
+            assert_eq!(f["status"], status, "{computer} {}", p["kind"]);
+            assert_eq!(
+                f["locked_files"][0]["pid"], p["locked_files"][0][2],
+                "{computer} {}",
+                p["kind"]
+            );
+            assert_eq!(
+                f["services"].as_array().unwrap().len(),
+                p["disabled_services"].as_array().unwrap().len()
+            );
+        }
+    }
+}
