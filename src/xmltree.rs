@@ -71,7 +71,7 @@ impl Element {
         let pad = "  ".repeat(depth);
         let _ = write!(out, "{pad}<{}", self.name);
         for (n, v) in &self.attrs {
-            let _ = write!(out, " {n}=\"{}\"", escape_attr(v));
+            let _ = write!(out, " {n}=\"{}\"", escape_text(v));
         }
         match (&self.text, self.children.is_empty()) {
             (None, true) => out.push_str(" />\n"),
@@ -98,11 +98,9 @@ impl Element {
     }
 }
 
+/// Escaped for text and attribute values alike (quotes included, which text does not need but
+/// keeps valid).
 fn escape_text(s: &str) -> String {
-    escape_control(&escape(s))
-}
-
-fn escape_attr(s: &str) -> String {
     escape_control(&escape(s))
 }
 
