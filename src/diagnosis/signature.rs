@@ -275,6 +275,8 @@ pub struct Evidence {
     pub providers: Vec<String>,
     pub event_ids: Vec<u16>,
     pub fields: Vec<FieldSpec>,
+    /// Per field: whether a condition tests it (those are extracted first, the rest on a match).
+    pub tested: Vec<bool>,
     pub conditions: Vec<Condition>,
     pub before: Bound,
     pub after: Bound,
@@ -450,6 +452,19 @@ fn compile_condition(
     })
 }
 
+/// The fields a condition reads.
+fn condition_fields<'a>(c: &'a Condition, out: &mut Vec<&'a str>) {
+    match c {
+        Condition::Matches(f, _)
+        | Condition::Equals(f, _)
+        | Condition::NotEquals(f, _)
+        | Condition::In(f, _)
+        | Condition::NotIn(f, _)
+        | Condition::Present(f, _) => out.push(f),
+        Condition::Any(cs) | Condition::All(cs) => cs.iter().for_each(|c| condition_fields(c, out)),
+    }
+}
+
 impl Signature {
     /// Parse and check a signature file; `file` names it in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Signature, SignatureError> {
@@ -537,7 +552,16 @@ impl Signature {
             {
                 return Err(ctx(format!("cluster_key '{k}' is not an extracted field")));
             }
+            let mut names = Vec::new();
+            for c in &conditions {
+                condition_fields(c, &mut names);
+            }
+            let tested = fields
+                .iter()
+                .map(|f| names.contains(&f.name.as_str()))
+                .collect();
             evidence.push(Evidence {
+                tested,
                 id: e.id.clone(),
                 role: e.role,
                 describe: e.describe.clone(),
@@ -591,38 +615,43 @@ impl Signature {
 
 /// Extract the evidence's fields from `event`, then test its conditions; `None` when it does not match.
 pub fn evaluate(ev: &Evidence, event: &Event) -> Option<Fields> {
-    let mut out = Vec::with_capacity(ev.fields.len());
-    for f in &ev.fields {
-        // The first source that is present and survives the transform.
-        let found = f.sources.iter().find_map(|source| {
-            let raw: std::borrow::Cow<str> = match source {
-                Source::Positional(i) => event.payload.positional(*i)?.into(),
-                Source::Named(n) => event.payload.named(n)?.into(),
-                // The binary transforms read the bytes themselves; only a plain field needs hex.
-                Source::Binary if f.transform != Transform::None => {
-                    event.payload.binary.as_ref()?;
-                    "".into()
-                }
-                Source::Binary => {
-                    crate::values::to_hex_upper(event.payload.binary.as_ref()?).into()
-                }
-                Source::UserSid => event.user_sid.as_deref()?.into(),
-                Source::ProcessId => event.process_id?.to_string().into(),
-            };
-            transform(f.transform, &raw, event).map(|v| {
-                let shown = quote(f.transform, &v, &raw);
-                (v, shown)
-            })
-        });
-        if let Some((value, shown)) = found {
-            out.push((f.name.clone(), value, shown));
-        }
+    // Most events fail a condition: extract what the conditions test first, the rest on a match.
+    let mut fields = Fields(Vec::with_capacity(ev.fields.len()));
+    for (f, _) in ev.fields.iter().zip(&ev.tested).filter(|(_, t)| **t) {
+        extract(f, event, &mut fields);
     }
-    let fields = Fields(out);
-    ev.conditions
-        .iter()
-        .all(|c| holds(c, &fields))
-        .then_some(fields)
+    if !ev.conditions.iter().all(|c| holds(c, &fields)) {
+        return None;
+    }
+    for (f, _) in ev.fields.iter().zip(&ev.tested).filter(|(_, t)| !**t) {
+        extract(f, event, &mut fields);
+    }
+    Some(fields)
+}
+
+/// Extract one field: the first source that is present and survives the transform.
+fn extract(f: &FieldSpec, event: &Event, out: &mut Fields) {
+    let found = f.sources.iter().find_map(|source| {
+        let raw: std::borrow::Cow<str> = match source {
+            Source::Positional(i) => event.payload.positional(*i)?.into(),
+            Source::Named(n) => event.payload.named(n)?.into(),
+            // The binary transforms read the bytes themselves; only a plain field needs hex.
+            Source::Binary if f.transform != Transform::None => {
+                event.payload.binary.as_ref()?;
+                "".into()
+            }
+            Source::Binary => crate::values::to_hex_upper(event.payload.binary.as_ref()?).into(),
+            Source::UserSid => event.user_sid.as_deref()?.into(),
+            Source::ProcessId => event.process_id?.to_string().into(),
+        };
+        transform(f.transform, &raw, event).map(|v| {
+            let shown = quote(f.transform, &v, &raw);
+            (v, shown)
+        })
+    });
+    if let Some((value, shown)) = found {
+        out.0.push((f.name.clone(), value, shown));
+    }
 }
 
 /// How evidence shows a field: the log's own words, next to the normalized value where they differ

@@ -46,6 +46,46 @@ pub struct Plan {
     pid: Slot,
     payload: Vec<FieldPlan>,
     user_data: Option<String>,
+    /// Bit i set when slot i is read (slots past 127 are always converted).
+    used: u128,
+}
+
+impl Plan {
+    fn mark_used(&mut self) {
+        let mut used = 0u128;
+        let mut mark = |slot: &Slot| {
+            if let Slot::Subst(i) = slot
+                && *i < 128
+            {
+                used |= 1 << i;
+            }
+        };
+        for slot in [
+            &self.provider,
+            &self.event_id,
+            &self.qualifiers,
+            &self.level,
+            &self.time,
+            &self.record_id,
+            &self.channel,
+            &self.computer,
+            &self.sid,
+            &self.pid,
+        ] {
+            mark(slot);
+        }
+        for f in &self.payload {
+            match f {
+                FieldPlan::Field(_, slot) => mark(slot),
+                FieldPlan::Binary(i) | FieldPlan::Nested(i) => mark(&Slot::Subst(*i)),
+            }
+        }
+        self.used = used;
+    }
+
+    fn uses(&self, index: usize) -> bool {
+        index >= 128 || self.used & (1 << index) != 0
+    }
 }
 
 /// One template's plan per definition offset, for one chunk.
@@ -303,7 +343,11 @@ fn plan_template(chunk: &[u8], def_offset: u32) -> Option<Plan> {
             }
         }
     }
-    stack.is_empty().then_some(plan)
+    if !stack.is_empty() {
+        return None;
+    }
+    plan.mark_used();
+    Some(plan)
 }
 
 fn path(stack: &[String]) -> Vec<&str> {
@@ -683,10 +727,13 @@ fn build(
         return Some(None);
     }
     // FILETIME values are decoded where the plan wants a time; elsewhere they are not needed.
+    // Only the slots the plan reads are converted.
     let values: Vec<Text> = instance
         .values
         .iter()
-        .map(|v| match v {
+        .enumerate()
+        .map(|(i, v)| match v {
+            _ if !plan.uses(i) => Some(Text::One(None)),
             BinXmlValue::FileTimeType(ft) => Some(Text::Time(filetime(ft.0)?)),
             v => outer_text(v, chunk),
         })
