@@ -145,11 +145,7 @@ impl Reader<'_> {
     fn utf16(&mut self, n: usize) -> Option<String> {
         let bytes = self.chunk.get(self.pos..self.pos.checked_add(n * 2)?)?;
         self.pos += n * 2;
-        let units: Vec<u16> = bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        String::from_utf16(&units).ok()
+        decode_utf16le(bytes)
     }
     /// A name: an offset into the chunk, followed here by the name itself on its first use.
     fn name(&mut self) -> Option<String> {
@@ -165,12 +161,18 @@ impl Reader<'_> {
 
 fn read_name(chunk: &[u8], offset: usize) -> Option<String> {
     let n = u16::from_le_bytes(chunk.get(offset + 6..offset + 8)?.try_into().ok()?) as usize;
-    let bytes = chunk.get(offset + 8..offset + 8 + n * 2)?;
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    String::from_utf16(&units).ok()
+    decode_utf16le(chunk.get(offset + 8..offset + 8 + n * 2)?)
+}
+
+/// UTF-16LE as the chunk stores every string; `None` for unpaired surrogates.
+fn decode_utf16le(bytes: &[u8]) -> Option<String> {
+    char::decode_utf16(
+        bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]])),
+    )
+    .collect::<Result<String, _>>()
+    .ok()
 }
 
 /// The tokens of a template definition's fragment.
@@ -376,14 +378,8 @@ enum Text {
 
 /// A string value; some producers keep the NUL terminator inside the value, which is not text.
 fn utf16(bytes: &[u8]) -> Option<String> {
-    let mut units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    while units.last() == Some(&0) {
-        units.pop();
-    }
-    Some(as_rendered(String::from_utf16(&units).ok()?))
+    let s = decode_utf16le(bytes)?;
+    Some(as_rendered(s.trim_end_matches('\0').to_string()))
 }
 
 fn xml_unfit(c: char) -> bool {
@@ -563,11 +559,7 @@ fn nested_instance(chunk: &[u8], start: usize, len: usize) -> Option<(u32, Vec<T
             0x15 if size == 8 => Text::One(Some(format!("0x{:x}", le(8)?))),
             0x21 => Text::Nested(at, size),
             0x81 => {
-                let units: Vec<u16> = bytes
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .collect();
-                let s = String::from_utf16(&units).ok()?;
+                let s = decode_utf16le(bytes)?;
                 let mut items: Vec<String> =
                     s.split('\0').map(|i| as_rendered(i.to_string())).collect();
                 // Each item ends with a NUL, so the split leaves one empty piece at the end.
