@@ -96,8 +96,9 @@ pub enum EventXmlError {
 }
 
 /// Where the parser is inside the document.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 enum Zone {
+    #[default]
     Outside,
     System,
     EventData,
@@ -168,14 +169,7 @@ pub fn from_event_xml(
     interner: &mut Interner,
 ) -> Result<Event, EventXmlError> {
     let mut reader = Reader::from_str(xml);
-    let mut zone = Zone::Outside;
-    let mut depth = 0usize;
-    let mut sys = SystemFields::default();
-    let mut payload = Payload::default();
-    // The element whose text is being collected, and its text so far.
-    let mut current: Option<(Vec<u8>, Option<String>)> = None;
-    let mut text = String::new();
-    let mut in_binary = false;
+    let mut w = Walk::default();
     let mut user_data_depth = 0usize;
 
     loop {
@@ -186,103 +180,87 @@ pub fn from_event_xml(
             XmlEvent::Start(ref start) | XmlEvent::Empty(ref start) => {
                 let is_empty = matches!(ev, XmlEvent::Empty(_));
                 let name = local(start.name().as_ref()).to_vec();
-                depth += 1;
-                match (zone, depth, name.as_slice()) {
-                    (_, 2, b"System") => zone = Zone::System,
-                    (_, 2, b"EventData") => zone = Zone::EventData,
+                w.depth += 1;
+                match (w.zone, w.depth, name.as_slice()) {
+                    (_, 2, b"System") => w.zone = Zone::System,
+                    (_, 2, b"EventData") => w.zone = Zone::EventData,
                     (_, 2, b"UserData") => {
-                        zone = Zone::UserData;
-                        user_data_depth = depth;
+                        w.zone = Zone::UserData;
+                        user_data_depth = w.depth;
                     }
                     (Zone::System, 3, tag) => match tag {
-                        b"Provider" => sys.provider = attr(start, b"Name"),
+                        b"Provider" => w.sys.provider = attr(start, b"Name"),
                         b"EventID" => {
-                            sys.qualifiers = attr(start, b"Qualifiers");
-                            current = Some((name.clone(), None));
+                            w.sys.qualifiers = attr(start, b"Qualifiers");
+                            w.current = Some((name.clone(), None));
                         }
-                        b"TimeCreated" => sys.time = attr(start, b"SystemTime"),
-                        b"Security" => sys.sid = attr(start, b"UserID"),
-                        b"Execution" => sys.pid = attr(start, b"ProcessID"),
+                        b"TimeCreated" => w.sys.time = attr(start, b"SystemTime"),
+                        b"Security" => w.sys.sid = attr(start, b"UserID"),
+                        b"Execution" => w.sys.pid = attr(start, b"ProcessID"),
                         b"Level" | b"EventRecordID" | b"Channel" | b"Computer" => {
-                            current = Some((name.clone(), None))
+                            w.current = Some((name.clone(), None))
                         }
                         _ => {}
                     },
                     (Zone::EventData, 3, b"Data") => {
-                        current = Some((name.clone(), attr(start, b"Name")));
+                        w.current = Some((name.clone(), attr(start, b"Name")));
                     }
-                    (Zone::EventData, 3, b"Binary") => in_binary = true,
+                    (Zone::EventData, 3, b"Binary") => w.in_binary = true,
                     (Zone::UserData, d, tag) if d == user_data_depth + 1 => {
-                        payload.user_data = Some(String::from_utf8_lossy(tag).into_owned());
+                        w.payload.user_data = Some(String::from_utf8_lossy(tag).into_owned());
                     }
                     (Zone::UserData, d, _) if d > user_data_depth + 1 => {
-                        current = Some((
+                        w.current = Some((
                             name.clone(),
                             Some(String::from_utf8_lossy(&name).into_owned()),
                         ));
                     }
                     _ => {}
                 }
-                text.clear();
+                w.text.clear();
                 if is_empty {
-                    close_element(
-                        &mut zone,
-                        &mut depth,
-                        &name,
-                        &mut current,
-                        &mut text,
-                        &mut in_binary,
-                        &mut sys,
-                        &mut payload,
-                    );
+                    w.close(&name);
                 }
             }
-            XmlEvent::Text(t) if current.is_some() || in_binary => {
+            XmlEvent::Text(t) if w.current.is_some() || w.in_binary => {
                 let raw = t
                     .xml_content()
                     .map_err(|e| EventXmlError::Malformed(e.to_string()))?;
-                text.push_str(&raw);
+                w.text.push_str(&raw);
             }
-            XmlEvent::GeneralRef(r) if current.is_some() || in_binary => {
+            XmlEvent::GeneralRef(r) if w.current.is_some() || w.in_binary => {
                 if let Ok(Some(ch)) = r.resolve_char_ref() {
-                    text.push(ch);
+                    w.text.push(ch);
                 } else if let Ok(name) = r.decode()
                     && let Some(s) = quick_xml::escape::resolve_predefined_entity(&name)
                 {
-                    text.push_str(s);
+                    w.text.push_str(s);
                 }
             }
-            XmlEvent::CData(c) if current.is_some() => {
-                text.push_str(&String::from_utf8_lossy(&c));
+            XmlEvent::CData(c) if w.current.is_some() => {
+                w.text.push_str(&String::from_utf8_lossy(&c));
             }
             XmlEvent::End(end) => {
                 let name = local(end.name().as_ref()).to_vec();
-                close_element(
-                    &mut zone,
-                    &mut depth,
-                    &name,
-                    &mut current,
-                    &mut text,
-                    &mut in_binary,
-                    &mut sys,
-                    &mut payload,
-                );
+                w.close(&name);
             }
             XmlEvent::Eof => break,
             _ => {}
         }
     }
 
-    let provider = sys
+    let provider = w
+        .sys
         .provider
         .ok_or(EventXmlError::Missing("Provider Name"))?;
-    let id_text = sys.event_id.ok_or(EventXmlError::Missing("EventID"))?;
+    let id_text = w.sys.event_id.ok_or(EventXmlError::Missing("EventID"))?;
     let raw_id =
         parse_number(&id_text).ok_or_else(|| EventXmlError::Invalid("EventID", id_text.clone()))?;
-    let time_text = sys.time.ok_or(EventXmlError::Missing("TimeCreated"))?;
+    let time_text = w.sys.time.ok_or(EventXmlError::Missing("TimeCreated"))?;
     let time = crate::values::parse_system_time(&time_text)
         .ok_or_else(|| EventXmlError::Invalid("TimeCreated", time_text.clone()))?;
-    let record_id = sys
+    let record_id = w
+        .sys
         .record_id
         .as_deref()
         .and_then(parse_number)
@@ -292,77 +270,82 @@ pub fn from_event_xml(
         record_id,
         header_record_id: (record_id != header_record_id).then_some(header_record_id),
         time,
-        computer: interner.get(sys.computer.as_deref().unwrap_or("").trim()),
-        channel: interner.get(sys.channel.as_deref().unwrap_or("").trim()),
+        computer: interner.get(w.sys.computer.as_deref().unwrap_or("").trim()),
+        channel: interner.get(w.sys.channel.as_deref().unwrap_or("").trim()),
         provider: interner.get(provider.trim()),
         event_id: (raw_id & 0xffff) as u16,
-        qualifiers: sys
+        qualifiers: w
+            .sys
             .qualifiers
             .as_deref()
             .and_then(parse_number)
             .and_then(|q| u16::try_from(q).ok())
             .or_else(|| u16::try_from(raw_id >> 16).ok().filter(|q| *q != 0)),
-        level: sys
+        level: w
+            .sys
             .level
             .as_deref()
             .and_then(parse_number)
             .and_then(|l| u8::try_from(l).ok()),
-        user_sid: sys.sid.filter(|s| !s.is_empty()),
-        process_id: sys
+        user_sid: w.sys.sid.filter(|s| !s.is_empty()),
+        process_id: w
+            .sys
             .pid
             .as_deref()
             .and_then(parse_number)
             .and_then(|p| u32::try_from(p).ok()),
-        payload,
+        payload: w.payload,
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn close_element(
-    zone: &mut Zone,
-    depth: &mut usize,
-    name: &[u8],
-    current: &mut Option<(Vec<u8>, Option<String>)>,
-    text: &mut String,
-    in_binary: &mut bool,
-    sys: &mut SystemFields,
-    payload: &mut Payload,
-) {
-    if let Some((open, field_name)) = current.take_if(|(open, _)| open.as_slice() == name) {
-        let value = std::mem::take(text);
-        match *zone {
-            Zone::System => {
-                let slot = match open.as_slice() {
-                    b"EventID" => &mut sys.event_id,
-                    b"Level" => &mut sys.level,
-                    b"EventRecordID" => &mut sys.record_id,
-                    b"Channel" => &mut sys.channel,
-                    b"Computer" => &mut sys.computer,
-                    _ => return finish_depth(zone, depth),
-                };
-                *slot = Some(value);
-            }
-            Zone::EventData | Zone::UserData => {
-                payload.fields.push(Field {
-                    name: field_name,
-                    value: (value != "(NULL)").then_some(value),
-                });
-            }
-            Zone::Outside => {}
-        }
-    } else if *in_binary && name == b"Binary" {
-        *in_binary = false;
-        let hex = std::mem::take(text);
-        payload.binary = crate::values::parse_hex_bytes(&hex);
-    }
-    finish_depth(zone, depth);
+/// What the parser has read so far, and where it is.
+#[derive(Default)]
+struct Walk {
+    zone: Zone,
+    depth: usize,
+    sys: SystemFields,
+    payload: Payload,
+    /// The element whose text is being collected (name, `Name` attribute), and its text so far.
+    current: Option<(Vec<u8>, Option<String>)>,
+    text: String,
+    in_binary: bool,
 }
 
-fn finish_depth(zone: &mut Zone, depth: &mut usize) {
-    if *depth == 2 {
-        *zone = Zone::Outside;
+impl Walk {
+    fn close(&mut self, name: &[u8]) {
+        if let Some((open, field_name)) = self.current.take_if(|(open, _)| open.as_slice() == name)
+        {
+            let value = std::mem::take(&mut self.text);
+            match self.zone {
+                Zone::System => {
+                    let slot = match open.as_slice() {
+                        b"EventID" => Some(&mut self.sys.event_id),
+                        b"Level" => Some(&mut self.sys.level),
+                        b"EventRecordID" => Some(&mut self.sys.record_id),
+                        b"Channel" => Some(&mut self.sys.channel),
+                        b"Computer" => Some(&mut self.sys.computer),
+                        _ => None,
+                    };
+                    if let Some(slot) = slot {
+                        *slot = Some(value);
+                    }
+                }
+                Zone::EventData | Zone::UserData => self.payload.fields.push(Field {
+                    name: field_name,
+                    value: (value != "(NULL)").then_some(value),
+                }),
+                Zone::Outside => {}
+            }
+        } else if self.in_binary && name == b"Binary" {
+            self.in_binary = false;
+            let hex = std::mem::take(&mut self.text);
+            self.payload.binary = crate::values::parse_hex_bytes(&hex);
+        }
+        if self.depth == 2 {
+            self.zone = Zone::Outside;
+        }
+        self.depth = self.depth.saturating_sub(1);
     }
-    *depth = depth.saturating_sub(1);
 }
 
 #[cfg(test)]

@@ -648,3 +648,32 @@ fn generated_logs_are_diagnosed_as_their_manifest_says() {
         }
     }
 }
+
+#[test]
+fn globs_threads_and_color() {
+    let (by_glob, code) = json(&["samples/kb940006-rollup-failed/*.evtx"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        by_glob["inputs"].as_array().unwrap().len(),
+        2,
+        "the glob names the two logs only"
+    );
+    let (one_thread, _) = json(&["-j", "1", "samples/kb940006-rollup-failed"]);
+    assert_eq!(
+        one_thread["findings"],
+        json(&["-j", "2", "samples/kb940006-rollup-failed"]).0["findings"]
+    );
+    evtriage()
+        .args(["--color", "always", "samples/kb940006-rollup-failed"])
+        .assert()
+        .stdout(predicate::str::contains("\u{1b}["));
+    evtriage()
+        .args(["--color", "never", "samples/kb940006-rollup-failed"])
+        .assert()
+        .stdout(predicate::str::contains("\u{1b}[").not());
+    evtriage()
+        .env("NO_COLOR", "1")
+        .arg("samples/kb940006-rollup-failed")
+        .assert()
+        .stdout(predicate::str::contains("\u{1b}[").not());
+}

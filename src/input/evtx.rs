@@ -30,29 +30,22 @@ impl LogReader for EvtxReader {
 
     fn read(&self, input: &InputFile, sink: &dyn EventSink) -> InputReport {
         let mut report = InputReport::new(&input.display, Some("evtx"), input.size);
+        let unreadable = |why: String| {
+            InputReport::failed(
+                &input.display,
+                Some("evtx"),
+                input.size,
+                InputStatus::Unreadable,
+                why,
+            )
+        };
         let file = match File::open(&input.path) {
             Ok(f) => f,
-            Err(e) => {
-                return InputReport::failed(
-                    &input.display,
-                    Some("evtx"),
-                    input.size,
-                    InputStatus::Unreadable,
-                    format!("cannot open: {e}"),
-                );
-            }
+            Err(e) => return unreadable(format!("cannot open: {e}")),
         };
         let mut parser = match EvtxParser::from_read_seek(BufReader::with_capacity(1 << 16, file)) {
             Ok(p) => p,
-            Err(e) => {
-                return InputReport::failed(
-                    &input.display,
-                    Some("evtx"),
-                    input.size,
-                    InputStatus::Unreadable,
-                    format!("not a readable EVTX file header: {e}"),
-                );
-            }
+            Err(e) => return unreadable(format!("not a readable EVTX file header: {e}")),
         };
         let header = parser.header();
         if !header.validate_checksum() {
