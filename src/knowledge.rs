@@ -201,24 +201,46 @@ pub fn start_type(text: &str) -> Option<StartType> {
         .map(|(_, st)| *st)
 }
 
-/// `Key/state` from the UTF-16LE binary of SCM 7036 (and the bare key of 7000/7001).
-pub fn scm_binary(binary: &[u8]) -> Option<(String, Option<u32>)> {
-    if binary.len() < 2 || binary.len() % 2 != 0 {
-        return None;
-    }
-    let units: Vec<u16> = binary
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
-    let text = String::from_utf16(&units).ok()?;
-    if text.is_empty() {
-        return None;
-    }
-    Some(match text.rsplit_once('/') {
-        Some((key, state)) => (key.to_string(), state.parse().ok()),
-        None => (text, None),
+/// SCM's binary data is UTF-16LE: `Key/state` on 7036, the bare key on 7000/7001. Its UTF-16 units of SCM's binary data, up to its terminating NUL; `None` when it is not UTF-16.
+fn scm_units(binary: &[u8]) -> Option<impl Iterator<Item = u16> + Clone + '_> {
+    (binary.len() >= 2 && binary.len() % 2 == 0).then(|| {
+        binary
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&u| u != 0)
     })
+}
+
+/// The service key name from SCM's binary data (`MSExchangeIS/1` → `MSExchangeIS`).
+pub fn scm_key(binary: &[u8]) -> Option<String> {
+    let units = scm_units(binary)?;
+    let text: String = char::decode_utf16(units).collect::<Result<_, _>>().ok()?;
+    match text.rsplit_once('/') {
+        Some((key, _)) if !key.is_empty() => Some(key.to_string()),
+        Some(_) => None,
+        None if text.is_empty() => None,
+        None => Some(text),
+    }
+}
+
+/// The state number after the last `/` of SCM's binary data, read without decoding the text: most
+/// 7036s are tested for their state first, and most fail that test.
+pub fn scm_state(binary: &[u8]) -> Option<u32> {
+    let units = scm_units(binary)?;
+    let slash = units
+        .clone()
+        .enumerate()
+        .filter(|(_, u)| *u == u16::from(b'/'))
+        .last()?
+        .0;
+    let mut n: u32 = 0;
+    let mut digits = 0;
+    for u in units.skip(slash + 1) {
+        let d = char::from_u32(u32::from(u))?.to_digit(10)?;
+        n = n.checked_mul(10)?.checked_add(d)?;
+        digits += 1;
+    }
+    (digits > 0).then_some(n)
 }
 
 /// `{ProductCode}` (and optionally ` {PatchCode}` and a trailing code) from MsiInstaller's ASCII binary.
@@ -425,17 +447,25 @@ mod tests {
 
     #[test]
     fn scm_binary_splits_key_and_state() {
-        let b: Vec<u8> = "TrustedInstaller/1\0"
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes)
-            .collect();
-        assert_eq!(scm_binary(&b), Some(("TrustedInstaller".into(), Some(1))));
-        let b: Vec<u8> = "NlaSvc\0"
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes)
-            .collect();
-        assert_eq!(scm_binary(&b), Some(("NlaSvc".into(), None)));
-        assert_eq!(scm_binary(&[0x41]), None);
+        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let b = utf16("TrustedInstaller/1\0");
+        assert_eq!(scm_key(&b).as_deref(), Some("TrustedInstaller"));
+        assert_eq!(scm_state(&b), Some(1));
+        let b = utf16("MSExchangeIS/4\0\0");
+        assert_eq!(
+            (scm_key(&b).as_deref(), scm_state(&b)),
+            (Some("MSExchangeIS"), Some(4))
+        );
+        let b = utf16("NlaSvc\0");
+        assert_eq!(
+            (scm_key(&b).as_deref(), scm_state(&b)),
+            (Some("NlaSvc"), None)
+        );
+        for odd in [utf16("A/x\0"), utf16("/\0"), utf16("\0"), vec![0x41]] {
+            assert_eq!(scm_state(&odd), None, "{odd:?}");
+        }
+        assert_eq!(scm_key(&[0x41]), None);
+        assert_eq!(scm_key(&utf16("\0")), None);
     }
 
     #[test]

@@ -117,10 +117,12 @@ impl Diagnoser {
     /// large input keeps many events until everything has been read.
     pub fn match_event(&self, mut event: Event) -> Option<Matched> {
         let candidates = self.index.candidates(&event.provider, event.event_id);
+        let mut seen = signature::Extracted::default();
         let hits: Vec<Hit> = candidates
             .iter()
             .filter_map(|&(si, ei)| {
-                signature::evaluate(&self.signatures[si].evidence[ei], &event).map(|fields| Hit {
+                let evidence = &self.signatures[si].evidence[ei];
+                signature::evaluate(evidence, &event, &mut seen).map(|fields| Hit {
                     signature: si,
                     evidence: ei,
                     fields,

@@ -275,8 +275,6 @@ pub struct Evidence {
     pub providers: Vec<String>,
     pub event_ids: Vec<u16>,
     pub fields: Vec<FieldSpec>,
-    /// Per field: whether a condition tests it (those are extracted first, the rest on a match).
-    pub tested: Vec<bool>,
     pub conditions: Vec<Condition>,
     pub before: Bound,
     pub after: Bound,
@@ -453,18 +451,6 @@ fn compile_condition(
 }
 
 /// The fields a condition reads.
-fn condition_fields<'a>(c: &'a Condition, out: &mut Vec<&'a str>) {
-    match c {
-        Condition::Matches(f, _)
-        | Condition::Equals(f, _)
-        | Condition::NotEquals(f, _)
-        | Condition::In(f, _)
-        | Condition::NotIn(f, _)
-        | Condition::Present(f, _) => out.push(f),
-        Condition::Any(cs) | Condition::All(cs) => cs.iter().for_each(|c| condition_fields(c, out)),
-    }
-}
-
 impl Signature {
     /// Parse and check a signature file; `file` names it in error messages.
     pub fn from_toml(file: &str, text: &str) -> Result<Signature, SignatureError> {
@@ -552,16 +538,7 @@ impl Signature {
             {
                 return Err(ctx(format!("cluster_key '{k}' is not an extracted field")));
             }
-            let mut names = Vec::new();
-            for c in &conditions {
-                condition_fields(c, &mut names);
-            }
-            let tested = fields
-                .iter()
-                .map(|f| names.contains(&f.name.as_str()))
-                .collect();
             evidence.push(Evidence {
-                tested,
                 id: e.id.clone(),
                 role: e.role,
                 describe: e.describe.clone(),
@@ -613,25 +590,54 @@ impl Signature {
     }
 }
 
-/// Extract the evidence's fields from `event`, then test its conditions; `None` when it does not match.
-pub fn evaluate(ev: &Evidence, event: &Event) -> Option<Fields> {
-    // Most events fail a condition: extract what the conditions test first, the rest on a match.
-    let mut fields = Fields(Vec::with_capacity(ev.fields.len()));
-    for (f, _) in ev.fields.iter().zip(&ev.tested).filter(|(_, t)| **t) {
-        extract(f, event, &mut fields);
+/// The fields extracted from one event so far, shared by every evidence definition tested on it:
+/// a busy System log's service events are tested by several signatures that read the same
+/// fields, and most fail on the first condition, so fields are extracted when a condition first
+/// reads them, once per event. Keyed by source and transform (`Binary:scm_key`).
+#[derive(Default)]
+pub struct Extracted<'s> {
+    entries: Vec<(&'s str, Transform, Option<(String, String)>)>,
+}
+
+impl<'s> Extracted<'s> {
+    /// The field's (normalized value, quoted value), extracted on first use.
+    fn get(&mut self, f: &'s FieldSpec, event: &Event) -> Option<&(String, String)> {
+        let at = match self
+            .entries
+            .iter()
+            .position(|(s, t, _)| *t == f.transform && *s == f.source_text)
+        {
+            Some(i) => i,
+            None => {
+                self.entries
+                    .push((&f.source_text, f.transform, extract(f, event)));
+                self.entries.len() - 1
+            }
+        };
+        self.entries[at].2.as_ref()
     }
-    if !ev.conditions.iter().all(|c| holds(c, &fields)) {
+}
+
+/// Test the evidence's conditions on `event`; on a match, the evidence's fields. `None` when it
+/// does not match. `seen` carries what earlier evidence definitions extracted from the same event.
+pub fn evaluate<'s>(ev: &'s Evidence, event: &Event, seen: &mut Extracted<'s>) -> Option<Fields> {
+    if !ev.conditions.iter().all(|c| holds(c, ev, event, seen)) {
         return None;
     }
-    for (f, _) in ev.fields.iter().zip(&ev.tested).filter(|(_, t)| !**t) {
-        extract(f, event, &mut fields);
+    let mut fields = Fields(Vec::with_capacity(ev.fields.len()));
+    for f in &ev.fields {
+        if let Some((value, shown)) = seen.get(f, event) {
+            fields
+                .0
+                .push((f.name.clone(), value.clone(), shown.clone()));
+        }
     }
     Some(fields)
 }
 
 /// Extract one field: the first source that is present and survives the transform.
-fn extract(f: &FieldSpec, event: &Event, out: &mut Fields) {
-    let found = f.sources.iter().find_map(|source| {
+fn extract(f: &FieldSpec, event: &Event) -> Option<(String, String)> {
+    f.sources.iter().find_map(|source| {
         let raw: std::borrow::Cow<str> = match source {
             Source::Positional(i) => event.payload.positional(*i)?.into(),
             Source::Named(n) => event.payload.named(n)?.into(),
@@ -648,10 +654,7 @@ fn extract(f: &FieldSpec, event: &Event, out: &mut Fields) {
             let shown = quote(f.transform, &v, &raw);
             (v, shown)
         })
-    });
-    if let Some((value, shown)) = found {
-        out.0.push((f.name.clone(), value, shown));
-    }
+    })
 }
 
 /// How evidence shows a field: the log's own words, next to the normalized value where they differ
@@ -693,10 +696,8 @@ fn transform(t: Transform, raw: &str, event: &Event) -> Option<String> {
         Transform::MsiPatchCode => knowledge::msi_binary(binary()).1,
         Transform::MsiBinaryCode => knowledge::msi_binary(binary()).2.map(|c| c.to_string()),
         Transform::MsiMessageProduct => knowledge::msi_message_product(raw).map(str::to_string),
-        Transform::ScmKey => knowledge::scm_binary(binary()).map(|(k, _)| k),
-        Transform::ScmState => knowledge::scm_binary(binary())
-            .and_then(|(_, s)| s)
-            .map(|s| s.to_string()),
+        Transform::ScmKey => knowledge::scm_key(binary()),
+        Transform::ScmState => knowledge::scm_state(binary()).map(|s| s.to_string()),
     }
 }
 
@@ -711,19 +712,22 @@ pub fn same_value(value: &str, lit: &Literal) -> bool {
     }
 }
 
-fn holds(c: &Condition, fields: &Fields) -> bool {
+fn holds<'s>(c: &Condition, ev: &'s Evidence, event: &Event, seen: &mut Extracted<'s>) -> bool {
+    let mut test = |name: &str, test: &dyn Fn(&str) -> bool| {
+        ev.fields
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| seen.get(f, event))
+            .is_some_and(|(v, _)| test(v))
+    };
     match c {
-        Condition::Matches(f, re) => fields.get(f).is_some_and(|v| re.is_match(v)),
-        Condition::Equals(f, lit) => fields.get(f).is_some_and(|v| same_value(v, lit)),
-        Condition::NotEquals(f, lit) => fields.get(f).is_some_and(|v| !same_value(v, lit)),
-        Condition::In(f, lits) => fields
-            .get(f)
-            .is_some_and(|v| lits.iter().any(|l| same_value(v, l))),
-        Condition::NotIn(f, lits) => fields
-            .get(f)
-            .is_some_and(|v| !lits.iter().any(|l| same_value(v, l))),
-        Condition::Present(f, want) => fields.get(f).is_some_and(|v| !v.is_empty()) == *want,
-        Condition::Any(cs) => cs.iter().any(|c| holds(c, fields)),
-        Condition::All(cs) => cs.iter().all(|c| holds(c, fields)),
+        Condition::Matches(f, re) => test(f, &|v| re.is_match(v)),
+        Condition::Equals(f, lit) => test(f, &|v| same_value(v, lit)),
+        Condition::NotEquals(f, lit) => test(f, &|v| !same_value(v, lit)),
+        Condition::In(f, lits) => test(f, &|v| lits.iter().any(|l| same_value(v, l))),
+        Condition::NotIn(f, lits) => test(f, &|v| !lits.iter().any(|l| same_value(v, l))),
+        Condition::Present(f, want) => test(f, &|v| !v.is_empty()) == *want,
+        Condition::Any(cs) => cs.iter().any(|c| holds(c, ev, event, seen)),
+        Condition::All(cs) => cs.iter().all(|c| holds(c, ev, event, seen)),
     }
 }

@@ -4,11 +4,10 @@
 //! a signature wants; records laid out otherwise (logs written without templates) are rendered and
 //! parsed instead. Damage is accounted for per chunk and per record, and reading goes on past it.
 
-use super::template::{Outcome, PlanCache, event_from_template};
+use super::template::{Outcome, PlanCache, event_from_binxml, event_from_template};
 use super::{EventSink, InputFile, InputReport, InputStatus, LogReader};
 use crate::event::{Interner, from_event_xml};
-use evtx::binxml::value_variant::BinXmlValue;
-use evtx::{EvtxChunkData, EvtxParser, EvtxRecord, HeaderFlags, ParserSettings};
+use evtx::{EvtxChunkData, EvtxParser, HeaderFlags, ParserSettings};
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -101,19 +100,6 @@ impl LogReader for EvtxReader {
     }
 }
 
-/// The event ID of a record written with Windows' System template (slot 3, next to a FILETIME in
-/// slot 6 and the record ID in slot 10), or `None` when the record is laid out some other way.
-fn template_event_id(record: &EvtxRecord) -> Option<u16> {
-    let instances = record.template_instances().ok()?;
-    let values = &instances.first()?.values;
-    match (values.get(3)?, values.get(6)?, values.get(10)?) {
-        (BinXmlValue::UInt16Type(id), BinXmlValue::FileTimeType(_), BinXmlValue::UInt64Type(_)) => {
-            Some(*id)
-        }
-        _ => None,
-    }
-}
-
 fn chunk_name(number: Option<u64>, ordinal: u64) -> String {
     match number {
         Some(n) => format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK),
@@ -150,39 +136,89 @@ fn read_chunk(
             "{name}: record data CRC32 does not match; records read anyway"
         ));
     }
+    let mut interner = Interner::default();
+    let mut plans = PlanCache::default();
+    // A chunk whose checksums hold and whose records tile it is walked here, without the evtx
+    // crate building each record's tree; any other chunk, and any record the fast path cannot
+    // read, goes through the crate's own walk, which resynchronizes past damage.
+    let mut render: Option<Vec<u64>> = None;
+    if report.chunks_damaged == 0
+        && let Some(records) = tile_records(&data)
+    {
+        let mut later = Vec::new();
+        for r in records {
+            report.records_read += 1;
+            let outcome = event_from_binxml(
+                &data.data,
+                r.binxml,
+                r.id,
+                input.id,
+                &mut plans,
+                &mut interner,
+                |id| sink.wants_event_id(id),
+            );
+            match outcome {
+                Outcome::Event(event) => {
+                    if sink.accept(*event) {
+                        report.records_used += 1;
+                    }
+                }
+                Outcome::Unwanted => {}
+                Outcome::Render => later.push(r.offset),
+            }
+        }
+        if later.is_empty() {
+            return report;
+        }
+        render = Some(later);
+    }
     let mut chunk = match data.parse(settings.clone()) {
         Ok(c) => c,
         Err(e) => {
             report.chunks_damaged = 1;
-            report.error(format!(
-                "{name}: cannot be parsed ({e}); its records are lost"
-            ));
+            match &render {
+                Some(r) => {
+                    report.records_failed += r.len() as u64;
+                    report.error(format!(
+                        "{name}: cannot be parsed ({e}); {} records that need rendering are lost",
+                        r.len()
+                    ));
+                }
+                None => report.error(format!(
+                    "{name}: cannot be parsed ({e}); its records are lost"
+                )),
+            }
             return report;
         }
     };
-    let mut interner = Interner::default();
-    let mut plans = PlanCache::default();
+    let mut missing = render.clone().unwrap_or_default();
     for record in chunk.iter() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                report.records_failed += 1;
-                report.error(format!("{name}: {e}"));
+                if render.is_none() {
+                    report.records_failed += 1;
+                    report.error(format!("{name}: {e}"));
+                }
                 continue;
             }
         };
-        report.records_read += 1;
+        // Offsets count from the chunk's start; the crate's from its record data.
+        let offset = record.binxml_offset - RECORD_HEADER;
+        if let Some(wanted) = &render {
+            if !wanted.contains(&offset) {
+                continue;
+            }
+            missing.retain(|o| *o != offset);
+        } else {
+            report.records_read += 1;
+        }
         let event = match event_from_template(&record, input.id, &mut plans, &mut interner, |id| {
             sink.wants_event_id(id)
         }) {
             Outcome::Event(event) => *event,
             Outcome::Unwanted => continue,
             Outcome::Render => {
-                if let Some(id) = template_event_id(&record)
-                    && !sink.wants_event_id(id)
-                {
-                    continue;
-                }
                 let header_id = record.event_record_id;
                 match record.into_xml() {
                     Ok(xml) => {
@@ -209,7 +245,60 @@ fn read_chunk(
             report.records_used += 1;
         }
     }
+    for offset in missing {
+        report.records_failed += 1;
+        report.error(format!(
+            "{name}: the record at offset {offset} of the chunk cannot be rendered"
+        ));
+    }
     report
+}
+
+/// A record found by [`tile_records`]: where it starts in the chunk, its BinXml, its header's ID.
+struct TiledRecord {
+    offset: u64,
+    binxml: std::ops::Range<usize>,
+    id: u64,
+}
+
+const RECORD_HEADER: u64 = 24;
+const CHUNK_HEADER: usize = 512;
+
+/// The records of a chunk laid out exactly as Windows writes one: back to back from the chunk
+/// header to its free-space offset, each with its magic and both copies of its size agreeing, the
+/// first and last IDs those the header announces. `None` for anything else.
+fn tile_records(data: &EvtxChunkData) -> Option<Vec<TiledRecord>> {
+    let chunk = data.data.as_slice();
+    let header = &data.header;
+    let end = header.free_space_offset as usize;
+    if end > chunk.len() || end < CHUNK_HEADER {
+        return None;
+    }
+    let mut records = Vec::with_capacity(256);
+    let mut at = CHUNK_HEADER;
+    while at < end {
+        let word = |o: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(chunk.get(o..o + 4)?.try_into().ok()?))
+        };
+        if chunk.get(at..at + 4)? != b"\x2a\x2a\x00\x00" {
+            return None;
+        }
+        let size = word(at + 4)? as usize;
+        let next = at.checked_add(size)?;
+        if size < RECORD_HEADER as usize + 4 || next > end || word(next - 4)? as usize != size {
+            return None;
+        }
+        let id = u64::from_le_bytes(chunk.get(at + 8..at + 16)?.try_into().ok()?);
+        records.push(TiledRecord {
+            offset: at as u64,
+            binxml: at + RECORD_HEADER as usize..next - 4,
+            id,
+        });
+        at = next;
+    }
+    let (first, last) = (records.first()?, records.last()?);
+    (first.id == header.first_event_record_id && last.id == header.last_event_record_id)
+        .then_some(records)
 }
 
 /// A file cut short inside a chunk: pad what is there and read the records before the cut.

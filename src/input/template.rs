@@ -9,7 +9,6 @@
 use crate::event::{Event, Field, Interner, Payload, SourceId};
 use chrono::{DateTime, Utc};
 use evtx::EvtxRecord;
-use evtx::binxml::value_variant::BinXmlValue;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -46,61 +45,27 @@ pub struct Plan {
     pid: Slot,
     payload: Vec<FieldPlan>,
     user_data: Option<String>,
-    /// Bit i set when slot i is read (slots past 127 are always converted).
-    used: u128,
 }
 
-impl Plan {
-    fn mark_used(&mut self) {
-        let mut used = 0u128;
-        let mut mark = |slot: &Slot| {
-            if let Slot::Subst(i) = slot
-                && *i < 128
-            {
-                used |= 1 << i;
-            }
-        };
-        for slot in [
-            &self.provider,
-            &self.event_id,
-            &self.qualifiers,
-            &self.level,
-            &self.time,
-            &self.record_id,
-            &self.channel,
-            &self.computer,
-            &self.sid,
-            &self.pid,
-        ] {
-            mark(slot);
-        }
-        for f in &self.payload {
-            match f {
-                FieldPlan::Field(_, slot) => mark(slot),
-                FieldPlan::Binary(i) | FieldPlan::Nested(i) => mark(&Slot::Subst(*i)),
-            }
-        }
-        self.used = used;
-    }
-
-    fn uses(&self, index: usize) -> bool {
-        index >= 128 || self.used & (1 << index) != 0
-    }
-}
-
-/// One template's plan per definition offset, for one chunk.
+/// The fast path's state for one chunk: each template's plan by definition offset, the text of
+/// the strings that recur in every record (provider, computer, channel) by their bytes, and a
+/// buffer for the values of the record at hand.
 #[derive(Default)]
 pub struct PlanCache {
     plans: HashMap<u32, Option<Arc<Plan>>>,
+    strings: HashMap<Box<[u8]>, Arc<str>>,
+    values: Vec<RawValue>,
 }
 
-impl PlanCache {
-    fn get(&mut self, chunk: &[u8], def_offset: u32) -> Option<Arc<Plan>> {
-        self.plans
-            .entry(def_offset)
-            .or_insert_with(|| plan_template(chunk, def_offset).map(Arc::new))
-            .clone()
-    }
+fn plan_at(
+    plans: &mut HashMap<u32, Option<Arc<Plan>>>,
+    chunk: &[u8],
+    def: u32,
+) -> Option<Arc<Plan>> {
+    plans
+        .entry(def)
+        .or_insert_with(|| plan_template(chunk, def).map(Arc::new))
+        .clone()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,7 +313,6 @@ fn plan_template(chunk: &[u8], def_offset: u32) -> Option<Plan> {
     if !stack.is_empty() {
         return None;
     }
-    plan.mark_used();
     Some(plan)
 }
 
@@ -367,19 +331,162 @@ fn merge(current: Option<Slot>, next: Slot) -> Option<Slot> {
 // ---------------------------------------------------------------------------------------------
 // Values
 
+/// One substitution value, not yet decoded: where it lies in the chunk and its BinXml type. A
+/// record's values are located in one pass and only those its plan reads are ever decoded.
+#[derive(Debug, Clone, Copy)]
+struct RawValue {
+    at: usize,
+    size: usize,
+    ty: u8,
+}
+
+impl RawValue {
+    /// The value's bytes; `parse_instance` has checked that they lie inside the chunk.
+    fn bytes<'c>(&self, chunk: &'c [u8]) -> &'c [u8] {
+        &chunk[self.at..self.at + self.size]
+    }
+
+    /// A little-endian integer of exactly `n` bytes.
+    fn le(&self, chunk: &[u8], n: usize) -> Option<u64> {
+        if self.size != n || n > 8 {
+            return None;
+        }
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(self.bytes(chunk));
+        Some(u64::from_le_bytes(b))
+    }
+}
+
+/// Locate the values of the template instance at `start..end` (a record's BinXml, or a nested
+/// fragment) into `out`; returns the definition's offset. Anything else there (several instances,
+/// content around the instance) is `None`: rendering reads it.
+fn parse_instance(chunk: &[u8], start: usize, end: usize, out: &mut Vec<RawValue>) -> Option<u32> {
+    out.clear();
+    let end = end.min(chunk.len());
+    let mut r = Reader {
+        chunk,
+        pos: start,
+        end,
+    };
+    // The fragment header is optional (MS-EVEN6: `0*FragmentHeader`); some producers omit it.
+    let mut token = r.u8()?;
+    if token == 0x0f {
+        r.u16()?;
+        r.u8()?;
+        token = r.u8()?;
+    }
+    if token != 0x0c {
+        return None;
+    }
+    r.u8()?;
+    r.u32()?;
+    let def = r.u32()?;
+    if def as usize == r.pos {
+        // The definition is inline, on its first use in the chunk: skip its header and body.
+        let size = u32::from_le_bytes(chunk.get(r.pos + 20..r.pos + 24)?.try_into().ok()?);
+        r.pos = r.pos.checked_add(24)?.checked_add(size as usize)?;
+    }
+    let n = r.u32()? as usize;
+    // Each value needs a 4-byte descriptor, so a count the fragment cannot hold is damage, and
+    // never an allocation.
+    let descriptors = r.pos;
+    let mut at = descriptors.checked_add(n.checked_mul(4)?)?;
+    if at > end {
+        return None;
+    }
+    out.reserve(n);
+    for i in 0..n {
+        let d = descriptors + 4 * i;
+        let size = u16::from_le_bytes([chunk[d], chunk[d + 1]]) as usize;
+        out.push(RawValue {
+            at,
+            size,
+            ty: chunk[d + 2],
+        });
+        at += size;
+    }
+    // The values end the fragment, or an end-of-stream token follows them.
+    if at > end || (at < end && chunk[at] != 0x00) {
+        return None;
+    }
+    Some(def)
+}
+
 /// A substitution value as the event wants it: text (`None` for `NullType`), or a list for arrays.
 enum Text {
     One(Option<String>),
     Many(Vec<String>),
     Bytes(Vec<u8>),
-    Nested(usize, usize),
+    Nested(RawValue),
     Time(DateTime<Utc>),
+}
+
+/// Decode one value as rendering would show it; `None` for types the fast path leaves to rendering.
+fn decode(chunk: &[u8], v: RawValue) -> Option<Text> {
+    let bytes = v.bytes(chunk);
+    let one = |s: String| Some(Text::One(Some(s)));
+    match v.ty {
+        0x00 => Some(Text::One(None)),
+        0x01 => one(utf16(bytes)?),
+        // ANSI text decodes as Windows-1252, which matches Latin-1 except in 0x80-0x9F.
+        0x02 if !bytes.iter().any(|b| (0x80..0xa0).contains(b)) => one(as_rendered(
+            bytes
+                .iter()
+                .take_while(|b| **b != 0)
+                .map(|&b| b as char)
+                .collect(),
+        )),
+        0x04 | 0x06 | 0x08 | 0x0a => one(unsigned(chunk, v)?.to_string()),
+        0x03 => one((v.le(chunk, 1)? as i8).to_string()),
+        0x05 => one((v.le(chunk, 2)? as i16).to_string()),
+        0x07 => one((v.le(chunk, 4)? as i32).to_string()),
+        0x09 => one((v.le(chunk, 8)? as i64).to_string()),
+        // Windows writes 0 and 1; other values render as the number (irregular bools exist).
+        0x0d => one(match v.le(chunk, 4)? {
+            0 => "false".into(),
+            1 => "true".into(),
+            n => n.to_string(),
+        }),
+        0x0e => Some(Text::Bytes(bytes.to_vec())),
+        0x10 if v.size == 4 || v.size == 8 => one(format!("0x{:x}", v.le(chunk, v.size)?)),
+        0x11 => Some(Text::Time(filetime(v.le(chunk, 8)?)?)),
+        0x0f => one(guid_text(bytes)?),
+        0x13 => one(sid_text(bytes)?),
+        0x14 => one(format!("0x{:x}", v.le(chunk, 4)?)),
+        0x15 => one(format!("0x{:x}", v.le(chunk, 8)?)),
+        0x21 => Some(Text::Nested(v)),
+        0x81 => {
+            let s = decode_utf16le(bytes)?;
+            let mut items: Vec<String> =
+                s.split('\0').map(|i| as_rendered(i.to_string())).collect();
+            // Each item ends with a NUL, so the split leaves one empty piece at the end.
+            if items.last().is_some_and(String::is_empty) {
+                items.pop();
+            }
+            Some(Text::Many(items))
+        }
+        _ => None,
+    }
+}
+
+/// An unsigned integer value of its exact width.
+fn unsigned(chunk: &[u8], v: RawValue) -> Option<u64> {
+    match v.ty {
+        0x04 => v.le(chunk, 1),
+        0x06 => v.le(chunk, 2),
+        0x08 => v.le(chunk, 4),
+        0x0a => v.le(chunk, 8),
+        _ => None,
+    }
 }
 
 /// A string value; some producers keep the NUL terminator inside the value, which is not text.
 fn utf16(bytes: &[u8]) -> Option<String> {
     let s = decode_utf16le(bytes)?;
-    Some(as_rendered(s.trim_end_matches('\0').to_string()))
+    Some(as_rendered(match s.trim_end_matches('\0').len() {
+        n if n == s.len() => s,
+        n => s[..n].to_string(),
+    }))
 }
 
 fn xml_unfit(c: char) -> bool {
@@ -438,158 +545,64 @@ fn sid_text(b: &[u8]) -> Option<String> {
     Some(s)
 }
 
-/// Decode a value of the outer instance (already parsed by the evtx crate).
-fn outer_text(v: &BinXmlValue, chunk: &[u8]) -> Option<Text> {
-    Some(match v {
-        BinXmlValue::NullType => Text::One(None),
-        BinXmlValue::StringType(s) => Text::One(Some(as_rendered(s.to_string().ok()?))),
-        BinXmlValue::AnsiStringType(s) => Text::One(Some(as_rendered(s.to_string()))),
-        BinXmlValue::UInt8Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::UInt16Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::UInt32Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::UInt64Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::Int8Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::Int16Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::Int32Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::Int64Type(x) => Text::One(Some(x.to_string())),
-        BinXmlValue::HexInt32Type(x) => Text::One(Some(format!("0x{x:x}"))),
-        BinXmlValue::HexInt64Type(x) => Text::One(Some(format!("0x{x:x}"))),
-        BinXmlValue::SizeTType(x) => Text::One(Some(format!("0x{x:x}"))),
-        BinXmlValue::FileTimeType(_) => return None,
-        BinXmlValue::SidType(s) => Text::One(Some(sid_text(s.as_bytes())?)),
-        BinXmlValue::GuidType(g) => Text::One(Some(guid_text(g)?)),
-        BinXmlValue::BinaryType(b) => Text::Bytes(b.to_vec()),
-        BinXmlValue::BinXmlType(b) => {
-            let start = (b.as_ptr() as usize).checked_sub(chunk.as_ptr() as usize)?;
-            Text::Nested(start, b.len())
-        }
-        BinXmlValue::StringArrayType(items) => Text::Many(
-            items
-                .iter()
-                .map(|s| s.to_string().ok().map(as_rendered))
-                .collect::<Option<_>>()?,
-        ),
-        _ => return None,
-    })
-}
-
-/// Parse a nested fragment's template instance: its definition offset and its values, decoded.
-fn nested_instance(chunk: &[u8], start: usize, len: usize) -> Option<(u32, Vec<Text>)> {
-    let end = start.checked_add(len)?;
-    let mut r = Reader {
-        chunk,
-        pos: start,
-        end,
-    };
-    // The fragment header is optional (MS-EVEN6: `0*FragmentHeader`); some producers omit it.
-    let mut token = r.u8()?;
-    if token == 0x0f {
-        r.u16()?;
-        r.u8()?;
-        token = r.u8()?;
-    }
-    if token != 0x0c {
-        return None;
-    }
-    r.u8()?;
-    r.u32()?;
-    let def = r.u32()?;
-    if def as usize == r.pos {
-        r.pos = r.pos.checked_add(
-            24 + u32::from_le_bytes(chunk.get(r.pos + 20..r.pos + 24)?.try_into().ok()?) as usize,
-        )?;
-    }
-    let n = r.u32()? as usize;
-    if n > 4096 {
-        return None;
-    }
-    let mut spec = Vec::with_capacity(n);
-    for _ in 0..n {
-        let size = r.u16()? as usize;
-        let ty = r.u8()?;
-        r.u8()?;
-        spec.push((size, ty));
-    }
-    let mut values = Vec::with_capacity(n);
-    for (size, ty) in spec {
-        let bytes = chunk.get(r.pos..r.pos.checked_add(size)?)?;
-        if r.pos + size > end {
-            return None;
-        }
-        let at = r.pos;
-        r.pos += size;
-        let le = |n: usize| -> Option<u64> {
-            let mut b = [0u8; 8];
-            b[..n].copy_from_slice(bytes.get(..n)?);
-            Some(u64::from_le_bytes(b))
-        };
-        values.push(match ty {
-            0x00 => Text::One(None),
-            0x01 => Text::One(Some(utf16(bytes)?)),
-            // ANSI text decodes as Windows-1252, which matches Latin-1 except in 0x80-0x9F.
-            0x02 if !bytes.iter().any(|b| (0x80..0xa0).contains(b)) => {
-                Text::One(Some(as_rendered(
-                    bytes
-                        .iter()
-                        .take_while(|b| **b != 0)
-                        .map(|&b| b as char)
-                        .collect(),
-                )))
-            }
-            0x04 if size == 1 => Text::One(Some(le(1)?.to_string())),
-            0x06 if size == 2 => Text::One(Some(le(2)?.to_string())),
-            0x08 if size == 4 => Text::One(Some(le(4)?.to_string())),
-            0x0a if size == 8 => Text::One(Some(le(8)?.to_string())),
-            0x03 if size == 1 => Text::One(Some((le(1)? as i8).to_string())),
-            0x05 if size == 2 => Text::One(Some((le(2)? as i16).to_string())),
-            0x07 if size == 4 => Text::One(Some((le(4)? as i32).to_string())),
-            0x09 if size == 8 => Text::One(Some((le(8)? as i64).to_string())),
-            // Windows writes 0 and 1; other values render as the number (irregular bools exist).
-            0x0d if size == 4 => Text::One(Some(match le(4)? {
-                0 => "false".into(),
-                1 => "true".into(),
-                n => n.to_string(),
-            })),
-            0x0e => Text::Bytes(bytes.to_vec()),
-            0x10 if size == 4 || size == 8 => Text::One(Some(format!("0x{:x}", le(size)?))),
-            0x11 if size == 8 => Text::Time(filetime(le(8)?)?),
-            0x0f => Text::One(Some(guid_text(bytes)?)),
-            0x13 => Text::One(Some(sid_text(bytes)?)),
-            0x14 if size == 4 => Text::One(Some(format!("0x{:x}", le(4)?))),
-            0x15 if size == 8 => Text::One(Some(format!("0x{:x}", le(8)?))),
-            0x21 => Text::Nested(at, size),
-            0x81 => {
-                let s = decode_utf16le(bytes)?;
-                let mut items: Vec<String> =
-                    s.split('\0').map(|i| as_rendered(i.to_string())).collect();
-                // Each item ends with a NUL, so the split leaves one empty piece at the end.
-                if items.last().is_some_and(String::is_empty) {
-                    items.pop();
-                }
-                Text::Many(items)
-            }
-            _ => return None,
-        });
-    }
-    Some((def, values))
-}
-
-fn slot_text(slot: &Slot, values: &[Text]) -> Option<Option<String>> {
-    Some(match slot {
-        Slot::Absent => None,
-        Slot::Literal(s) => Some(s.clone()),
-        Slot::Subst(i) => match values.get(usize::from(*i))? {
-            Text::One(s) => s.clone(),
-            _ => return None,
+/// A slot's single text (`Some(None)` when absent or null); `None` when it holds anything else.
+fn slot_text(slot: &Slot, chunk: &[u8], values: &[RawValue]) -> Option<Option<String>> {
+    match slot {
+        Slot::Absent => Some(None),
+        Slot::Literal(s) => Some(Some(s.clone())),
+        Slot::Subst(i) => match decode(chunk, *values.get(usize::from(*i))?)? {
+            Text::One(s) => Some(s),
+            _ => None,
         },
-    })
+    }
+}
+
+/// A slot's number, read straight from integer values and parsed from text ones.
+fn slot_number(slot: &Slot, chunk: &[u8], values: &[RawValue]) -> Option<u64> {
+    if let Slot::Subst(i) = slot {
+        let v = *values.get(usize::from(*i))?;
+        match v.ty {
+            0x04 | 0x06 | 0x08 | 0x0a => return unsigned(chunk, v),
+            0x14 => return v.le(chunk, 4),
+            0x15 => return v.le(chunk, 8),
+            _ => {}
+        }
+    }
+    crate::event::parse_number(&slot_text(slot, chunk, values)??)
+}
+
+/// A System string that recurs in every record (provider, computer, channel), trimmed and shared:
+/// decoded once per chunk for each distinct value. `Some(None)` when absent or null.
+fn slot_shared(
+    slot: &Slot,
+    chunk: &[u8],
+    values: &[RawValue],
+    strings: &mut HashMap<Box<[u8]>, Arc<str>>,
+    interner: &mut Interner,
+) -> Option<Option<Arc<str>>> {
+    if let Slot::Subst(i) = slot {
+        let v = *values.get(usize::from(*i))?;
+        if v.ty == 0x01 {
+            let bytes = v.bytes(chunk);
+            if let Some(s) = strings.get(bytes) {
+                return Some(Some(s.clone()));
+            }
+            let s = interner.get(utf16(bytes)?.trim());
+            // Hostile input could make every record's value new: past a bound, stop remembering.
+            if strings.len() < 1024 {
+                strings.insert(bytes.into(), s.clone());
+            }
+            return Some(Some(s));
+        }
+    }
+    Some(slot_text(slot, chunk, values)?.map(|s| interner.get(s.trim())))
 }
 
 fn fields_from(
     plan: &Plan,
-    values: &[Text],
+    values: &[RawValue],
     chunk: &[u8],
-    cache: &mut PlanCache,
+    plans: &mut HashMap<u32, Option<Arc<Plan>>>,
     payload: &mut Payload,
     depth: usize,
 ) -> Option<()> {
@@ -602,12 +615,12 @@ fn fields_from(
     for f in &plan.payload {
         match f {
             FieldPlan::Field(name, slot) => match slot {
-                Slot::Subst(i) => match values.get(usize::from(*i))? {
+                Slot::Subst(i) => match decode(chunk, *values.get(usize::from(*i))?)? {
                     // A null value leaves the element out, as rendering does.
                     Text::One(None) => {}
                     Text::One(Some(s)) => payload.fields.push(Field {
                         name: name.clone(),
-                        value: normalize_null(s.clone()),
+                        value: normalize_null(s),
                     }),
                     // An empty list still renders as one empty element.
                     Text::Many(items) if items.is_empty() => payload.fields.push(Field {
@@ -618,7 +631,7 @@ fn fields_from(
                         for s in items {
                             payload.fields.push(Field {
                                 name: name.clone(),
-                                value: normalize_null(s.clone()),
+                                value: normalize_null(s),
                             });
                         }
                     }
@@ -632,25 +645,26 @@ fn fields_from(
                     }),
                     Text::Bytes(b) => payload.fields.push(Field {
                         name: name.clone(),
-                        value: Some(crate::values::to_hex_upper(b)),
+                        value: Some(crate::values::to_hex_upper(&b)),
                     }),
                     Text::Nested(..) => return None,
                 },
                 other => payload.fields.push(Field {
                     name: name.clone(),
-                    value: normalize_null(slot_text(other, values)?.unwrap_or_default()),
+                    value: normalize_null(slot_text(other, chunk, values)?.unwrap_or_default()),
                 }),
             },
-            FieldPlan::Binary(i) => match values.get(usize::from(*i))? {
-                Text::Bytes(b) => payload.binary = Some(b.clone()),
+            FieldPlan::Binary(i) => match decode(chunk, *values.get(usize::from(*i))?)? {
+                Text::Bytes(b) => payload.binary = Some(b),
                 Text::One(None) => {}
                 _ => return None,
             },
-            FieldPlan::Nested(i) => match values.get(usize::from(*i))? {
-                Text::Nested(start, len) => {
-                    let (def, inner) = nested_instance(chunk, *start, *len)?;
-                    let plan = cache.get(chunk, def)?;
-                    fields_from(&plan, &inner, chunk, cache, payload, depth + 1)?;
+            FieldPlan::Nested(i) => match decode(chunk, *values.get(usize::from(*i))?)? {
+                Text::Nested(v) => {
+                    let mut inner = Vec::new();
+                    let def = parse_instance(chunk, v.at, v.at + v.size, &mut inner)?;
+                    let plan = plan_at(plans, chunk, def)?;
+                    fields_from(&plan, &inner, chunk, plans, payload, depth + 1)?;
                 }
                 Text::One(None) => {}
                 _ => return None,
@@ -674,7 +688,7 @@ pub enum Outcome {
     Render,
 }
 
-/// Build the event from the record's template values, skipping it when `wants` refuses its event ID.
+/// [`event_from_binxml`] for a record the evtx crate has walked to.
 pub fn event_from_template(
     record: &EvtxRecord,
     source: SourceId,
@@ -682,104 +696,124 @@ pub fn event_from_template(
     interner: &mut Interner,
     wants: impl Fn(u16) -> bool,
 ) -> Outcome {
-    match build(record, source, cache, interner, wants) {
-        Some(Some(e)) => Outcome::Event(Box::new(e)),
-        Some(None) => Outcome::Unwanted,
-        None => Outcome::Render,
-    }
+    let start = record.binxml_offset as usize;
+    event_from_binxml(
+        record.chunk.data,
+        start..start + record.binxml_size as usize,
+        record.event_record_id,
+        source,
+        cache,
+        interner,
+        wants,
+    )
 }
 
-fn build(
-    record: &EvtxRecord,
+/// Build the event of the record whose BinXml is `chunk[binxml]` from its template values,
+/// skipping it when `wants` refuses its event ID. `header_record_id` is the record header's number.
+pub fn event_from_binxml(
+    chunk: &[u8],
+    binxml: std::ops::Range<usize>,
+    header_record_id: u64,
     source: SourceId,
     cache: &mut PlanCache,
     interner: &mut Interner,
     wants: impl Fn(u16) -> bool,
-) -> Option<Option<Event>> {
-    let instances = record.template_instances().ok()?;
-    let [instance] = instances.as_slice() else {
-        return None;
+) -> Outcome {
+    let PlanCache {
+        plans,
+        strings,
+        values,
+    } = cache;
+    let Some(def) = parse_instance(chunk, binxml.start, binxml.end, values) else {
+        return Outcome::Render;
     };
-    let chunk = record.chunk.data;
-    let plan = cache.get(chunk, instance.template_def_offset)?;
-    let value = |slot: &Slot| -> Option<Option<String>> {
-        match slot {
-            Slot::Subst(i) => match instance.values.get(usize::from(*i))? {
-                BinXmlValue::FileTimeType(_) => None,
-                v => match outer_text(v, chunk)? {
-                    Text::One(s) => Some(s),
-                    _ => None,
-                },
-            },
-            other => slot_text(other, &[]),
-        }
+    let Some(plan) = plan_at(plans, chunk, def) else {
+        // A template the fast path cannot plan may still be Windows' System template, whose
+        // event ID sits in slot 3 (next to the FILETIME in 6 and the record ID in 10): an
+        // unwanted ID needs no rendering either.
+        return match (values.get(3), values.get(6), values.get(10)) {
+            (Some(id), Some(t), Some(r)) if id.ty == 0x06 && t.ty == 0x11 && r.ty == 0x0a => {
+                match unsigned(chunk, *id) {
+                    Some(id) if !wants(id as u16) => Outcome::Unwanted,
+                    _ => Outcome::Render,
+                }
+            }
+            _ => Outcome::Render,
+        };
     };
-    let raw_id = crate::event::parse_number(&value(&plan.event_id)??)?;
+    let Some(raw_id) = slot_number(&plan.event_id, chunk, values) else {
+        return Outcome::Render;
+    };
     if !wants((raw_id & 0xffff) as u16) {
-        return Some(None);
+        return Outcome::Unwanted;
     }
-    // FILETIME values are decoded where the plan wants a time; elsewhere they are not needed.
-    // Only the slots the plan reads are converted.
-    let values: Vec<Text> = instance
-        .values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| match v {
-            _ if !plan.uses(i) => Some(Text::One(None)),
-            BinXmlValue::FileTimeType(ft) => Some(Text::Time(filetime(ft.0)?)),
-            v => outer_text(v, chunk),
-        })
-        .collect::<Option<_>>()?;
+    match build(
+        &plan,
+        raw_id,
+        chunk,
+        header_record_id,
+        source,
+        plans,
+        strings,
+        values,
+        interner,
+    ) {
+        Some(e) => Outcome::Event(Box::new(e)),
+        None => Outcome::Render,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    plan: &Plan,
+    raw_id: u64,
+    chunk: &[u8],
+    header_record_id: u64,
+    source: SourceId,
+    plans: &mut HashMap<u32, Option<Arc<Plan>>>,
+    strings: &mut HashMap<Box<[u8]>, Arc<str>>,
+    values: &[RawValue],
+    interner: &mut Interner,
+) -> Option<Event> {
     let time = match &plan.time {
         Slot::Subst(i) => match values.get(usize::from(*i))? {
-            Text::Time(t) => *t,
+            v if v.ty == 0x11 => filetime(v.le(chunk, 8)?)?,
             _ => return None,
         },
         Slot::Literal(s) => crate::values::parse_system_time(s)?,
         Slot::Absent => return None,
     };
     // An empty attribute is not rendered, so an empty provider name is no provider at all.
-    let provider = slot_text(&plan.provider, &values)??;
+    let provider = slot_shared(&plan.provider, chunk, values, strings, interner)??;
     if provider.is_empty() {
         return None;
     }
-    let record_id = slot_text(&plan.record_id, &values)?
-        .as_deref()
-        .and_then(crate::event::parse_number)
-        .unwrap_or(record.event_record_id);
-    let number = |slot: &Slot| {
-        slot_text(slot, &values)
-            .flatten()
-            .as_deref()
-            .and_then(crate::event::parse_number)
+    let record_id = match &plan.record_id {
+        Slot::Absent => header_record_id,
+        slot => {
+            slot_text(slot, chunk, values)?;
+            slot_number(slot, chunk, values).unwrap_or(header_record_id)
+        }
     };
     let mut payload = Payload::default();
-    fields_from(&plan, &values, chunk, cache, &mut payload, 0)?;
-    Some(Some(Event {
+    fields_from(plan, values, chunk, plans, &mut payload, 0)?;
+    let computer = slot_shared(&plan.computer, chunk, values, strings, interner)?;
+    let channel = slot_shared(&plan.channel, chunk, values, strings, interner)?;
+    Some(Event {
         source,
         record_id,
-        header_record_id: (record_id != record.event_record_id).then_some(record.event_record_id),
+        header_record_id: (record_id != header_record_id).then_some(header_record_id),
         time,
-        computer: interner.get(
-            slot_text(&plan.computer, &values)?
-                .as_deref()
-                .unwrap_or("")
-                .trim(),
-        ),
-        channel: interner.get(
-            slot_text(&plan.channel, &values)?
-                .as_deref()
-                .unwrap_or("")
-                .trim(),
-        ),
-        provider: interner.get(provider.trim()),
+        computer: computer.unwrap_or_else(|| interner.get("")),
+        channel: channel.unwrap_or_else(|| interner.get("")),
+        provider,
         event_id: (raw_id & 0xffff) as u16,
-        qualifiers: number(&plan.qualifiers)
+        qualifiers: slot_number(&plan.qualifiers, chunk, values)
             .and_then(|q| u16::try_from(q).ok())
             .or_else(|| u16::try_from(raw_id >> 16).ok().filter(|q| *q != 0)),
-        level: number(&plan.level).and_then(|l| u8::try_from(l).ok()),
-        user_sid: slot_text(&plan.sid, &values)?.filter(|s| !s.is_empty()),
-        process_id: number(&plan.pid).and_then(|p| u32::try_from(p).ok()),
+        level: slot_number(&plan.level, chunk, values).and_then(|l| u8::try_from(l).ok()),
+        user_sid: slot_text(&plan.sid, chunk, values)?.filter(|s| !s.is_empty()),
+        process_id: slot_number(&plan.pid, chunk, values).and_then(|p| u32::try_from(p).ok()),
         payload,
-    }))
+    })
 }
