@@ -596,12 +596,15 @@ impl Signature {
 /// reads them, once per event. Keyed by source and transform (`Binary:scm_key`).
 #[derive(Default)]
 pub struct Extracted<'s> {
-    entries: Vec<(&'s str, Transform, Option<(String, String)>)>,
+    entries: Vec<(&'s str, Transform, Option<Value>)>,
 }
+
+/// A field's normalized value and how evidence quotes it.
+type Value = (String, String);
 
 impl<'s> Extracted<'s> {
     /// The field's (normalized value, quoted value), extracted on first use.
-    fn get(&mut self, f: &'s FieldSpec, event: &Event) -> Option<&(String, String)> {
+    fn get(&mut self, f: &'s FieldSpec, event: &Event) -> Option<&Value> {
         let at = match self
             .entries
             .iter()
@@ -636,7 +639,7 @@ pub fn evaluate<'s>(ev: &'s Evidence, event: &Event, seen: &mut Extracted<'s>) -
 }
 
 /// Extract one field: the first source that is present and survives the transform.
-fn extract(f: &FieldSpec, event: &Event) -> Option<(String, String)> {
+fn extract(f: &FieldSpec, event: &Event) -> Option<Value> {
     f.sources.iter().find_map(|source| {
         let raw: std::borrow::Cow<str> = match source {
             Source::Positional(i) => event.payload.positional(*i)?.into(),
