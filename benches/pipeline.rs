@@ -4,7 +4,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use evtriage::diagnosis::Diagnoser;
-use evtriage::event::{Event, Interner, from_event_xml};
+use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
 use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
 use evtriage::synth::events::{self, Stamp};
 use std::hint::black_box;
@@ -41,8 +41,8 @@ impl EventSink for Sink<'_> {
     fn wants_event_id(&self, id: u16) -> bool {
         self.d.wants_event_id(id)
     }
-    fn accept(&self, event: Event) -> bool {
-        let kept = self.d.match_event(event).is_some();
+    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
+        let kept = self.d.match_event(event, payload).is_some();
         if kept {
             *self.kept.lock().unwrap() += 1;
         }
@@ -60,7 +60,7 @@ fn normalize(c: &mut Criterion) {
     let d = Diagnoser::builtin();
     let event = from_event_xml(SCM_7040, 0, 1, &mut Interner::default()).unwrap();
     g.bench_function("match_7040", |b| {
-        b.iter(|| d.match_event(black_box(event.clone())).unwrap())
+        b.iter(|| d.match_built(black_box(event.clone())).unwrap())
     });
     g.finish();
 }
@@ -146,7 +146,7 @@ fn service_events(d: &Diagnoser, n: usize) -> Vec<evtriage::diagnosis::Matched> 
         events::set_record_id(&mut el, i as u64 + 1);
         let xml = el.to_xml();
         let ev = from_event_xml(&xml, 0, i as u64 + 1, &mut interner).unwrap();
-        if let Some(m) = d.match_event(ev) {
+        if let Some(m) = d.match_built(ev) {
             out.push(m);
         }
     }

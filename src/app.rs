@@ -3,7 +3,7 @@
 
 use crate::cli::{self, Cli, ColorChoice};
 use crate::diagnosis::{Diagnoser, Matched};
-use crate::event::Event;
+use crate::event::{Event, PayloadSource};
 use crate::input::{self, EventSink, InputReport, InputStatus};
 use crate::report::{self, Report, Style};
 use chrono::{DateTime, Utc};
@@ -40,7 +40,7 @@ impl EventSink for Collector<'_> {
         self.diagnoser.wants_event_id(id)
     }
 
-    fn accept(&self, event: Event) -> bool {
+    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
         if self.since.is_some_and(|s| event.time < s) || self.until.is_some_and(|u| event.time > u)
         {
             return false;
@@ -53,7 +53,7 @@ impl EventSink for Collector<'_> {
         {
             return false;
         }
-        match self.diagnoser.match_event(event) {
+        match self.diagnoser.match_event(event, payload) {
             Some(m) => {
                 self.matched
                     .lock()

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Index of an input file in the run's list of inputs.
@@ -56,6 +57,30 @@ pub struct Field {
     pub name: Option<String>,
     /// `None` for `(NULL)`, the literal classic sources write for absent strings.
     pub value: Option<String>,
+}
+
+/// A record's payload as signatures read it: built ([`Payload`]), or decoded field by field on
+/// demand from the record's bytes (the reader's fast path), so that a record no signature wants
+/// costs no more than the fields its conditions test.
+pub trait PayloadSource {
+    /// The `index`-th `<Data>` / leaf, counting all of them; `None` when absent or `(NULL)`.
+    fn positional(&self, index: usize) -> Option<Cow<'_, str>>;
+    /// The first field with this name.
+    fn named(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// `<Binary>`.
+    fn binary(&self) -> Option<Cow<'_, [u8]>>;
+}
+
+impl PayloadSource for Payload {
+    fn positional(&self, index: usize) -> Option<Cow<'_, str>> {
+        Payload::positional(self, index).map(Cow::Borrowed)
+    }
+    fn named(&self, name: &str) -> Option<Cow<'_, str>> {
+        Payload::named(self, name).map(Cow::Borrowed)
+    }
+    fn binary(&self) -> Option<Cow<'_, [u8]>> {
+        self.binary.as_deref().map(Cow::Borrowed)
+    }
 }
 
 impl Payload {
@@ -124,7 +149,7 @@ struct SystemFields {
 /// the events of a large log do not each carry their own copies.
 #[derive(Default)]
 pub struct Interner {
-    strings: std::collections::HashSet<Arc<str>>,
+    strings: rustc_hash::FxHashSet<Arc<str>>,
 }
 
 impl Interner {

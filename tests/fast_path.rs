@@ -3,8 +3,8 @@
 
 mod support;
 
-use evtriage::event::{Interner, from_event_xml};
-use evtriage::input::template::{Outcome, PlanCache, event_from_template};
+use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
+use evtriage::input::template::{Outcome, PlanCache, Viewed, event_from_template, event_view};
 use std::path::Path;
 use std::sync::Arc;
 use support::*;
@@ -18,13 +18,14 @@ const SIGNATURE_PROVIDERS: &[&str] = &[
     "EventLog",
 ];
 
-/// (records compared, records left to rendering, of which from SIGNATURE_PROVIDERS)
-fn compare_file(path: &Path) -> (u64, u64, u64) {
+/// (records compared, records left to rendering, of which from SIGNATURE_PROVIDERS, records whose
+/// payload was also read on demand)
+fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
     let settings = Arc::new(evtx::ParserSettings::new().num_threads(1));
     let Ok(mut parser) = evtx::EvtxParser::from_path(path) else {
-        return (0, 0, 0);
+        return (0, 0, 0, 0);
     };
-    let (mut same, mut fallback, mut ours) = (0, 0, 0);
+    let (mut same, mut fallback, mut ours, mut viewed) = (0, 0, 0, 0u64);
     for chunk in parser.chunks() {
         let Ok(mut data) = chunk else { continue };
         let Ok(mut chunk) = data.parse(settings.clone()) else {
@@ -40,6 +41,30 @@ fn compare_file(path: &Path) -> (u64, u64, u64) {
                 Outcome::Render => None,
             };
             let header_id = record.event_record_id;
+            if let Some(built) = &fast {
+                let start = record.binxml_offset as usize;
+                let binxml = start..start + record.binxml_size as usize;
+                let mut views = PlanCache::default();
+                match event_view(
+                    record.chunk.data,
+                    binxml,
+                    header_id,
+                    0,
+                    &mut views,
+                    &mut interner,
+                    |_| true,
+                ) {
+                    Viewed::Event(event, view) => {
+                        same_payload(built, &event, &view, path, header_id);
+                        viewed += 1;
+                    }
+                    Viewed::Built(event) => assert_eq!(&*event, built),
+                    _ => panic!(
+                        "{}: record {header_id}: the view refused what the fast path read",
+                        path.display()
+                    ),
+                }
+            }
             let Ok(xml) = record.into_xml() else { continue };
             let Ok(slow) = from_event_xml(&xml.data, 0, header_id, &mut interner) else {
                 assert!(
@@ -75,20 +100,63 @@ fn compare_file(path: &Path) -> (u64, u64, u64) {
             }
         }
     }
-    (same, fallback, ours)
+    (same, fallback, ours, viewed)
 }
 
-fn compare_tree(dir: &Path) -> (u64, u64, u64) {
+/// The payload read on demand is the payload built: every position (and one past the end), every
+/// name (and one no field has), the binary; and the event around it is the same.
+fn same_payload(built: &Event, event: &Event, view: &dyn PayloadSource, path: &Path, id: u64) {
+    let at = || format!("{}: record {id}", path.display());
+    let mut bare = built.clone();
+    bare.payload = Default::default();
+    assert_eq!(event, &bare, "{}", at());
+    let p = &built.payload;
+    for i in 0..=p.fields.len() {
+        assert_eq!(
+            view.positional(i).as_deref(),
+            p.positional(i),
+            "{}: field {i}",
+            at()
+        );
+    }
+    for name in p
+        .fields
+        .iter()
+        .filter_map(|f| f.name.as_deref())
+        .chain(["no-such-field"])
+    {
+        assert_eq!(
+            view.named(name).as_deref(),
+            p.named(name),
+            "{}: field {name}",
+            at()
+        );
+    }
+    assert_eq!(
+        view.binary().as_deref(),
+        p.binary.as_deref(),
+        "{}: binary",
+        at()
+    );
+}
+
+fn compare_tree(dir: &Path) -> (u64, u64, u64, u64) {
     evtx_files(dir)
         .iter()
         .map(|f| compare_file(f))
-        .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
+        .fold((0, 0, 0, 0), |a, b| {
+            (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+        })
 }
 
 #[test]
 fn fast_path_equals_rendering_on_the_samples() {
-    let (same, fallback, _) = compare_tree(&samples());
+    let (same, fallback, _, viewed) = compare_tree(&samples());
     assert!(same > 3000, "{same}");
+    assert_eq!(
+        viewed, same,
+        "every record of our own files is read on demand"
+    );
     assert_eq!(
         fallback, 0,
         "every record of our own files takes the fast path"
@@ -100,8 +168,11 @@ fn fast_path_equals_rendering_on_the_real_corpus() {
     let Some(corpus) = shared("corpus") else {
         return;
     };
-    let (same, fallback, ours) = compare_tree(&corpus);
-    eprintln!("corpus: {same} records by the fast path, {fallback} rendered");
+    let (same, fallback, ours, viewed) = compare_tree(&corpus);
+    eprintln!(
+        "corpus: {same} records by the fast path ({viewed} of them also read on demand), {fallback} rendered"
+    );
+    assert!(viewed > same / 2, "{viewed} of {same}");
     assert!(same > 15_000, "{same}");
     assert_eq!(
         ours, 0,
@@ -114,7 +185,7 @@ fn records_without_templates_are_left_to_rendering() {
     let Some(dir) = shared("scenarios") else {
         return;
     };
-    let (same, fallback, _) = compare_tree(&dir);
+    let (same, fallback, _, _) = compare_tree(&dir);
     eprintln!("scenario: {same} records by the fast path, {fallback} rendered");
     assert!(fallback > 0);
 }

@@ -10,7 +10,7 @@ use super::signature::{Bound, Fields, Role, Severity, Signature};
 use crate::event::{Event, parse_number};
 use crate::knowledge;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// One event that some evidence definition matched, with the fields each match extracted.
@@ -625,9 +625,13 @@ fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
 /// early filter and for matching.
 #[derive(Debug, Default)]
 pub struct EvidenceIndex {
-    by_key: HashMap<(String, u16), Vec<(usize, usize)>>,
-    event_ids: HashSet<u16>,
+    /// Per event ID: per lowercased provider name, the (signature, evidence) pairs that read it.
+    /// Looked up for every wanted record, so keyed by ID first and compared without allocating.
+    by_id: rustc_hash::FxHashMap<u16, Vec<(String, Vec<Candidate>)>>,
 }
+
+/// (signature, evidence definition) indices.
+type Candidate = (usize, usize);
 
 impl EvidenceIndex {
     pub fn new(signatures: &[Signature]) -> Self {
@@ -636,11 +640,15 @@ impl EvidenceIndex {
             for (ei, e) in s.evidence.iter().enumerate() {
                 for p in &e.providers {
                     for id in &e.event_ids {
-                        idx.by_key
-                            .entry((p.clone(), *id))
-                            .or_default()
-                            .push((si, ei));
-                        idx.event_ids.insert(*id);
+                        let providers = idx.by_id.entry(*id).or_default();
+                        let at = match providers.iter().position(|(q, _)| q == p) {
+                            Some(i) => i,
+                            None => {
+                                providers.push((p.clone(), Vec::new()));
+                                providers.len() - 1
+                            }
+                        };
+                        providers[at].1.push((si, ei));
                     }
                 }
             }
@@ -650,13 +658,23 @@ impl EvidenceIndex {
 
     /// Whether any signature looks at this event ID (whatever the provider).
     pub fn wants_id(&self, id: u16) -> bool {
-        self.event_ids.contains(&id)
+        self.by_id.contains_key(&id)
     }
 
     pub fn candidates(&self, provider: &str, id: u16) -> &[(usize, usize)] {
-        self.by_key
-            .get(&(provider.to_lowercase(), id))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        let Some(providers) = self.by_id.get(&id) else {
+            return &[];
+        };
+        let same = |lower: &str| {
+            if provider.is_ascii() {
+                provider.eq_ignore_ascii_case(lower)
+            } else {
+                provider.to_lowercase() == lower
+            }
+        };
+        providers
+            .iter()
+            .find(|(p, _)| same(p))
+            .map_or(&[], |(_, pairs)| pairs.as_slice())
     }
 }

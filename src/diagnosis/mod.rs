@@ -8,7 +8,7 @@ pub mod finding;
 pub mod remediation;
 pub mod signature;
 
-use crate::event::Event;
+use crate::event::{Event, PayloadSource};
 pub use engine::{Hit, Matched};
 pub use finding::Finding;
 use signature::{Signature, SignatureError};
@@ -112,17 +112,24 @@ impl Diagnoser {
         self.index.wants_id(id)
     }
 
-    /// Every evidence definition the event satisfies; `None` when it satisfies none. The payload
-    /// is dropped from a kept event: what correlation needs of it is in the hits' fields, and a
-    /// large input keeps many events until everything has been read.
-    pub fn match_event(&self, mut event: Event) -> Option<Matched> {
+    /// Every evidence definition the event satisfies, reading its payload from `payload`; `None`
+    /// when it satisfies none. A kept event has no payload: what correlation needs of it is in
+    /// the hits' fields, and a large input keeps many events until everything has been read.
+    pub fn match_event(&self, mut event: Event, payload: &dyn PayloadSource) -> Option<Matched> {
         let candidates = self.index.candidates(&event.provider, event.event_id);
+        if candidates.is_empty() {
+            return None;
+        }
         let mut seen = signature::Extracted::default();
+        let record = signature::Record {
+            event: &event,
+            payload,
+        };
         let hits: Vec<Hit> = candidates
             .iter()
             .filter_map(|&(si, ei)| {
                 let evidence = &self.signatures[si].evidence[ei];
-                signature::evaluate(evidence, &event, &mut seen).map(|fields| Hit {
+                signature::evaluate(evidence, record, &mut seen).map(|fields| Hit {
                     signature: si,
                     evidence: ei,
                     fields,
@@ -137,6 +144,12 @@ impl Diagnoser {
             event: Arc::new(event),
             hits,
         })
+    }
+
+    /// [`Diagnoser::match_event`] for an event that carries its payload.
+    pub fn match_built(&self, mut event: Event) -> Option<Matched> {
+        let payload = std::mem::take(&mut event.payload);
+        self.match_event(event, &payload)
     }
 
     /// Correlate the matched events of a run; `file_names` names each input by its source ID.

@@ -2,7 +2,7 @@
 //! when it is loaded, and the two things evaluated per event — pulling named fields out of a record
 //! and testing conditions on them. Correlation, status and reporting live in `engine.rs`.
 
-use crate::event::{Event, parse_number};
+use crate::event::{Event, PayloadSource, parse_number};
 use crate::knowledge;
 use chrono::Duration;
 use regex::Regex;
@@ -604,7 +604,7 @@ type Value = (String, String);
 
 impl<'s> Extracted<'s> {
     /// The field's (normalized value, quoted value), extracted on first use.
-    fn get(&mut self, f: &'s FieldSpec, event: &Event) -> Option<&Value> {
+    fn get(&mut self, f: &'s FieldSpec, event: Record) -> Option<&Value> {
         let at = match self
             .entries
             .iter()
@@ -621,9 +621,16 @@ impl<'s> Extracted<'s> {
     }
 }
 
+/// What evaluation reads of one record: its event's System fields, and its payload.
+#[derive(Clone, Copy)]
+pub struct Record<'a> {
+    pub event: &'a Event,
+    pub payload: &'a dyn PayloadSource,
+}
+
 /// Test the evidence's conditions on `event`; on a match, the evidence's fields. `None` when it
 /// does not match. `seen` carries what earlier evidence definitions extracted from the same event.
-pub fn evaluate<'s>(ev: &'s Evidence, event: &Event, seen: &mut Extracted<'s>) -> Option<Fields> {
+pub fn evaluate<'s>(ev: &'s Evidence, event: Record, seen: &mut Extracted<'s>) -> Option<Fields> {
     if !ev.conditions.iter().all(|c| holds(c, ev, event, seen)) {
         return None;
     }
@@ -639,21 +646,23 @@ pub fn evaluate<'s>(ev: &'s Evidence, event: &Event, seen: &mut Extracted<'s>) -
 }
 
 /// Extract one field: the first source that is present and survives the transform.
-fn extract(f: &FieldSpec, event: &Event) -> Option<Value> {
+fn extract(f: &FieldSpec, record: Record) -> Option<Value> {
+    let (event, payload) = (record.event, record.payload);
     f.sources.iter().find_map(|source| {
+        let mut binary = None;
         let raw: std::borrow::Cow<str> = match source {
-            Source::Positional(i) => event.payload.positional(*i)?.into(),
-            Source::Named(n) => event.payload.named(n)?.into(),
+            Source::Positional(i) => payload.positional(*i)?,
+            Source::Named(n) => payload.named(n)?,
             // The binary transforms read the bytes themselves; only a plain field needs hex.
             Source::Binary if f.transform != Transform::None => {
-                event.payload.binary.as_ref()?;
+                binary = Some(payload.binary()?);
                 "".into()
             }
-            Source::Binary => crate::values::to_hex_upper(event.payload.binary.as_ref()?).into(),
+            Source::Binary => crate::values::to_hex_upper(&payload.binary()?).into(),
             Source::UserSid => event.user_sid.as_deref()?.into(),
             Source::ProcessId => event.process_id?.to_string().into(),
         };
-        transform(f.transform, &raw, event).map(|v| {
+        transform(f.transform, &raw, binary.as_deref().unwrap_or(&[])).map(|v| {
             let shown = quote(f.transform, &v, &raw);
             (v, shown)
         })
@@ -672,8 +681,8 @@ fn quote(t: Transform, value: &str, raw: &str) -> String {
     }
 }
 
-fn transform(t: Transform, raw: &str, event: &Event) -> Option<String> {
-    let binary = || event.payload.binary.as_deref().unwrap_or(&[]);
+fn transform(t: Transform, raw: &str, binary: &[u8]) -> Option<String> {
+    let binary = || binary;
     match t {
         Transform::None => Some(raw.trim().to_string()),
         Transform::Number => parse_number(raw).map(|n| n.to_string()),
@@ -715,7 +724,7 @@ pub fn same_value(value: &str, lit: &Literal) -> bool {
     }
 }
 
-fn holds<'s>(c: &Condition, ev: &'s Evidence, event: &Event, seen: &mut Extracted<'s>) -> bool {
+fn holds<'s>(c: &Condition, ev: &'s Evidence, event: Record, seen: &mut Extracted<'s>) -> bool {
     let mut test = |name: &str, test: &dyn Fn(&str) -> bool| {
         ev.fields
             .iter()

@@ -4,7 +4,7 @@
 //! a signature wants; records laid out otherwise (logs written without templates) are rendered and
 //! parsed instead. Damage is accounted for per chunk and per record, and reading goes on past it.
 
-use super::template::{Outcome, PlanCache, event_from_binxml, event_from_template};
+use super::template::{Outcome, PlanCache, Viewed, event_from_template, event_view};
 use super::{EventSink, InputFile, InputReport, InputStatus, LogReader};
 use crate::event::{Interner, from_event_xml};
 use evtx::{EvtxChunkData, EvtxParser, HeaderFlags, ParserSettings};
@@ -148,7 +148,7 @@ fn read_chunk(
         let mut later = Vec::new();
         for r in records {
             report.records_read += 1;
-            let outcome = event_from_binxml(
+            let viewed = event_view(
                 &data.data,
                 r.binxml,
                 r.id,
@@ -157,15 +157,19 @@ fn read_chunk(
                 &mut interner,
                 |id| sink.wants_event_id(id),
             );
-            match outcome {
-                Outcome::Event(event) => {
-                    if sink.accept(*event) {
-                        report.records_used += 1;
-                    }
+            let kept = match viewed {
+                Viewed::Event(event, payload) => sink.accept(*event, &payload),
+                Viewed::Built(mut event) => {
+                    let payload = std::mem::take(&mut event.payload);
+                    sink.accept(*event, &payload)
                 }
-                Outcome::Unwanted => {}
-                Outcome::Render => later.push(r.offset),
-            }
+                Viewed::Unwanted => false,
+                Viewed::Render => {
+                    later.push(r.offset);
+                    false
+                }
+            };
+            report.records_used += u64::from(kept);
         }
         if later.is_empty() {
             return report;
@@ -213,35 +217,37 @@ fn read_chunk(
         } else {
             report.records_read += 1;
         }
-        let event = match event_from_template(&record, input.id, &mut plans, &mut interner, |id| {
-            sink.wants_event_id(id)
-        }) {
-            Outcome::Event(event) => *event,
-            Outcome::Unwanted => continue,
-            Outcome::Render => {
-                let header_id = record.event_record_id;
-                match record.into_xml() {
-                    Ok(xml) => {
-                        match from_event_xml(&xml.data, input.id, header_id, &mut interner) {
-                            Ok(event) => event,
-                            Err(e) => {
-                                report.records_failed += 1;
-                                report.error(format!("{name}: record {header_id}: {e}"));
-                                continue;
+        let mut event =
+            match event_from_template(&record, input.id, &mut plans, &mut interner, |id| {
+                sink.wants_event_id(id)
+            }) {
+                Outcome::Event(event) => *event,
+                Outcome::Unwanted => continue,
+                Outcome::Render => {
+                    let header_id = record.event_record_id;
+                    match record.into_xml() {
+                        Ok(xml) => {
+                            match from_event_xml(&xml.data, input.id, header_id, &mut interner) {
+                                Ok(event) => event,
+                                Err(e) => {
+                                    report.records_failed += 1;
+                                    report.error(format!("{name}: record {header_id}: {e}"));
+                                    continue;
+                                }
                             }
                         }
-                    }
-                    Err(e) => {
-                        report.records_failed += 1;
-                        report.error(format!(
-                            "{name}: record {header_id} cannot be rendered: {e}"
-                        ));
-                        continue;
+                        Err(e) => {
+                            report.records_failed += 1;
+                            report.error(format!(
+                                "{name}: record {header_id} cannot be rendered: {e}"
+                            ));
+                            continue;
+                        }
                     }
                 }
-            }
-        };
-        if sink.accept(event) {
+            };
+        let payload = std::mem::take(&mut event.payload);
+        if sink.accept(event, &payload) {
             report.records_used += 1;
         }
     }

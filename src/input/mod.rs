@@ -7,7 +7,7 @@
 pub mod evtx;
 pub mod template;
 
-use crate::event::{Event, SourceId};
+use crate::event::{Event, PayloadSource, SourceId};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::File;
@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 pub trait EventSink: Sync {
     /// Whether events with this ID can matter; readers skip rendering the rest.
     fn wants_event_id(&self, id: u16) -> bool;
-    /// Take one event; true when it was kept.
-    fn accept(&self, event: Event) -> bool;
+    /// Take one event, whose payload is read from `payload` (the event's own payload field may
+    /// be empty); true when it was kept.
+    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool;
     /// Progress: `bytes` more of the input have been read.
     fn progress(&self, _bytes: u64) {}
 }

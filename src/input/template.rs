@@ -6,10 +6,11 @@
 //! the record instead, so the fast path can only be faster, never different (a test compares both on
 //! every record of the samples and the corpus).
 
-use crate::event::{Event, Field, Interner, Payload, SourceId};
+use crate::event::{Event, Field, Interner, Payload, PayloadSource, SourceId};
 use chrono::{DateTime, Utc};
 use evtx::EvtxRecord;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Where a System field comes from.
@@ -54,7 +55,17 @@ pub struct Plan {
 pub struct PlanCache {
     plans: HashMap<u32, Option<Arc<Plan>>>,
     strings: HashMap<Box<[u8]>, Arc<str>>,
+    /// The record's values: the outer instance's first, then those of its nested payloads.
     values: Vec<RawValue>,
+    segments: Vec<Segment>,
+}
+
+/// One template instance of a record's payload read on demand: its plan, and where its values
+/// start and how many there are in [`PlanCache::values`].
+struct Segment {
+    plan: Arc<Plan>,
+    base: usize,
+    len: usize,
 }
 
 fn plan_at(
@@ -129,15 +140,16 @@ fn read_name(chunk: &[u8], offset: usize) -> Option<String> {
     decode_utf16le(chunk.get(offset + 8..offset + 8 + n * 2)?)
 }
 
-/// UTF-16LE as the chunk stores every string; `None` for unpaired surrogates.
+/// UTF-16LE as the chunk stores every string; `None` for unpaired surrogates. Most event text
+/// is ASCII, which is copied unit by unit without going through the UTF-16 decoder.
 fn decode_utf16le(bytes: &[u8]) -> Option<String> {
-    char::decode_utf16(
-        bytes
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]])),
-    )
-    .collect::<Result<String, _>>()
-    .ok()
+    let units = bytes.chunks_exact(2);
+    if units.clone().all(|c| c[1] == 0 && c[0] < 0x80) {
+        return Some(units.map(|c| char::from(c[0])).collect());
+    }
+    char::decode_utf16(units.map(|c| u16::from_le_bytes([c[0], c[1]])))
+        .collect::<Result<String, _>>()
+        .ok()
 }
 
 /// The tokens of a template definition's fragment.
@@ -362,6 +374,11 @@ impl RawValue {
 /// content around the instance) is `None`: rendering reads it.
 fn parse_instance(chunk: &[u8], start: usize, end: usize, out: &mut Vec<RawValue>) -> Option<u32> {
     out.clear();
+    append_instance(chunk, start, end, out)
+}
+
+/// [`parse_instance`], appending the values to those already in `out`.
+fn append_instance(chunk: &[u8], start: usize, end: usize, out: &mut Vec<RawValue>) -> Option<u32> {
     let end = end.min(chunk.len());
     let mut r = Reader {
         chunk,
@@ -612,6 +629,7 @@ fn fields_from(
     if let Some(u) = &plan.user_data {
         payload.user_data = Some(u.clone());
     }
+    payload.fields.reserve(plan.payload.len());
     for f in &plan.payload {
         match f {
             FieldPlan::Field(name, slot) => match slot {
@@ -637,11 +655,7 @@ fn fields_from(
                     }
                     Text::Time(t) => payload.fields.push(Field {
                         name: name.clone(),
-                        value: Some(format!(
-                            "{}.{:07}Z",
-                            t.format("%Y-%m-%dT%H:%M:%S"),
-                            t.timestamp_subsec_nanos() / 100
-                        )),
+                        value: Some(time_text(t)),
                     }),
                     Text::Bytes(b) => payload.fields.push(Field {
                         name: name.clone(),
@@ -719,19 +733,171 @@ pub fn event_from_binxml(
     interner: &mut Interner,
     wants: impl Fn(u16) -> bool,
 ) -> Outcome {
+    let (plan, raw_id) = match prepare(chunk, binxml, cache, wants) {
+        Ok(p) => p,
+        Err(outcome) => return outcome,
+    };
     let PlanCache {
         plans,
         strings,
         values,
+        ..
     } = cache;
-    let Some(def) = parse_instance(chunk, binxml.start, binxml.end, values) else {
+    let Some(mut event) = build(
+        &plan,
+        raw_id,
+        chunk,
+        header_record_id,
+        source,
+        strings,
+        values,
+        interner,
+    ) else {
         return Outcome::Render;
     };
+    match fields_from(&plan, values, chunk, plans, &mut event.payload, 0) {
+        Some(()) => Outcome::Event(Box::new(event)),
+        None => Outcome::Render,
+    }
+}
+
+/// What the fast path made of a record, its payload left in the chunk to be read on demand.
+pub enum Viewed<'a> {
+    /// The event (without payload) and its payload, decoded field by field when read.
+    Event(Box<Event>, PayloadView<'a>),
+    /// The event with its payload built: its layout (a nested template) is not read on demand.
+    Built(Box<Event>),
+    Unwanted,
+    Render,
+}
+
+/// [`event_from_binxml`] without building the payload: signatures decode the fields they test.
+pub fn event_view<'a>(
+    chunk: &'a [u8],
+    binxml: std::ops::Range<usize>,
+    header_record_id: u64,
+    source: SourceId,
+    cache: &'a mut PlanCache,
+    interner: &mut Interner,
+    wants: impl Fn(u16) -> bool,
+) -> Viewed<'a> {
+    let (plan, raw_id) = match prepare(chunk, binxml.clone(), cache, &wants) {
+        Ok(p) => p,
+        Err(Outcome::Unwanted) => return Viewed::Unwanted,
+        Err(_) => return Viewed::Render,
+    };
+    let outer = cache.values.len();
+    if !segments(&plan, chunk, cache) {
+        return match event_from_binxml(
+            chunk,
+            binxml,
+            header_record_id,
+            source,
+            cache,
+            interner,
+            wants,
+        ) {
+            Outcome::Event(e) => Viewed::Built(e),
+            Outcome::Unwanted => Viewed::Unwanted,
+            Outcome::Render => Viewed::Render,
+        };
+    }
+    let PlanCache {
+        strings,
+        values,
+        segments,
+        ..
+    } = cache;
+    match build(
+        &plan,
+        raw_id,
+        chunk,
+        header_record_id,
+        source,
+        strings,
+        &values[..outer],
+        interner,
+    ) {
+        Some(event) => Viewed::Event(
+            Box::new(event),
+            PayloadView {
+                chunk,
+                values,
+                segments,
+            },
+        ),
+        None => Viewed::Render,
+    }
+}
+
+/// Lay out the record's payload for reading on demand: the outer template's own fields, or
+/// nested payload templates (Windows' layout: `<EventData>` or `<UserData>` as one substitution)
+/// whose fields are all direct. False for anything else, which is built instead.
+fn segments(plan: &Arc<Plan>, chunk: &[u8], cache: &mut PlanCache) -> bool {
+    let PlanCache {
+        plans,
+        values,
+        segments,
+        ..
+    } = cache;
+    segments.clear();
+    let outer = values.len();
+    let flat = |p: &Plan| !p.payload.iter().any(|f| matches!(f, FieldPlan::Nested(_)));
+    if flat(plan) {
+        segments.push(Segment {
+            plan: plan.clone(),
+            base: 0,
+            len: outer,
+        });
+    } else {
+        for f in &plan.payload {
+            let FieldPlan::Nested(i) = f else {
+                return false;
+            };
+            let Some(v) = values[..outer].get(usize::from(*i)).copied() else {
+                return false;
+            };
+            match v.ty {
+                0x00 => continue,
+                0x21 => {}
+                _ => return false,
+            }
+            let base = values.len();
+            let Some(def) = append_instance(chunk, v.at, v.at + v.size, values) else {
+                return false;
+            };
+            let Some(inner) = plan_at(plans, chunk, def) else {
+                return false;
+            };
+            if !flat(&inner) {
+                return false;
+            }
+            segments.push(Segment {
+                plan: inner,
+                base,
+                len: values.len() - base,
+            });
+        }
+    }
+    segments
+        .iter()
+        .all(|s| on_demand(&s.plan, chunk, &values[s.base..s.base + s.len]))
+}
+
+/// Locate the record's values and its plan, and read its event ID.
+fn prepare(
+    chunk: &[u8],
+    binxml: std::ops::Range<usize>,
+    cache: &mut PlanCache,
+    wants: impl Fn(u16) -> bool,
+) -> Result<(Arc<Plan>, u64), Outcome> {
+    let PlanCache { plans, values, .. } = cache;
+    let def = parse_instance(chunk, binxml.start, binxml.end, values).ok_or(Outcome::Render)?;
     let Some(plan) = plan_at(plans, chunk, def) else {
         // A template the fast path cannot plan may still be Windows' System template, whose
         // event ID sits in slot 3 (next to the FILETIME in 6 and the record ID in 10): an
         // unwanted ID needs no rendering either.
-        return match (values.get(3), values.get(6), values.get(10)) {
+        return Err(match (values.get(3), values.get(6), values.get(10)) {
             (Some(id), Some(t), Some(r)) if id.ty == 0x06 && t.ty == 0x11 && r.ty == 0x0a => {
                 match unsigned(chunk, *id) {
                     Some(id) if !wants(id as u16) => Outcome::Unwanted,
@@ -739,28 +905,139 @@ pub fn event_from_binxml(
                 }
             }
             _ => Outcome::Render,
-        };
+        });
     };
-    let Some(raw_id) = slot_number(&plan.event_id, chunk, values) else {
-        return Outcome::Render;
-    };
+    let raw_id = slot_number(&plan.event_id, chunk, values).ok_or(Outcome::Render)?;
     if !wants((raw_id & 0xffff) as u16) {
-        return Outcome::Unwanted;
+        return Err(Outcome::Unwanted);
     }
-    match build(
-        &plan,
-        raw_id,
-        chunk,
-        header_record_id,
-        source,
-        plans,
-        strings,
-        values,
-        interner,
-    ) {
-        Some(e) => Outcome::Event(Box::new(e)),
-        None => Outcome::Render,
+    Ok((plan, raw_id))
+}
+
+/// Whether the record's payload can be read field by field: no nested template, and every value
+/// it renders decodable (checked without decoding strings), so that reading a field on demand
+/// gives what building the payload would have.
+fn on_demand(plan: &Plan, chunk: &[u8], values: &[RawValue]) -> bool {
+    plan.payload.iter().all(|f| match f {
+        FieldPlan::Nested(_) => false,
+        FieldPlan::Binary(i) => values
+            .get(usize::from(*i))
+            .is_some_and(|v| matches!(v.ty, 0x00 | 0x0e)),
+        FieldPlan::Field(_, Slot::Subst(i)) => values.get(usize::from(*i)).is_some_and(|v| {
+            let bytes = v.bytes(chunk);
+            match v.ty {
+                0x00 | 0x0e => true,
+                0x01 | 0x81 => {
+                    bytes.len() % 2 == 0
+                        && char::decode_utf16(
+                            bytes
+                                .chunks_exact(2)
+                                .map(|c| u16::from_le_bytes([c[0], c[1]])),
+                        )
+                        .all(|c| c.is_ok())
+                }
+                0x02 => !bytes.iter().any(|b| (0x80..0xa0).contains(b)),
+                0x21 => false,
+                _ => decode(chunk, *v).is_some(),
+            }
+        }),
+        FieldPlan::Field(..) => true,
+    })
+}
+
+/// A record's payload on the fast path, read from the chunk one field at a time; it reads
+/// exactly what [`fields_from`] would have built (a test compares both on every record).
+pub struct PayloadView<'a> {
+    chunk: &'a [u8],
+    values: &'a [RawValue],
+    segments: &'a [Segment],
+}
+
+impl PayloadView<'_> {
+    /// Every `<Data>` / leaf slot and `<Binary>` slot, in document order, each with the values of
+    /// its template instance.
+    fn items(&self) -> impl Iterator<Item = (&FieldPlan, &[RawValue])> {
+        self.segments.iter().flat_map(|s| {
+            let values = &self.values[s.base..s.base + s.len];
+            s.plan.payload.iter().map(move |f| (f, values))
+        })
     }
+
+    /// How many fields a payload slot renders as: none for a null value, one per item of a list
+    /// (an empty list still renders one empty element), one otherwise.
+    fn count(&self, slot: &Slot, values: &[RawValue]) -> usize {
+        match slot {
+            Slot::Subst(i) => match values.get(usize::from(*i)) {
+                Some(v) if v.ty == 0x00 => 0,
+                Some(v) if v.ty == 0x81 => match decode(self.chunk, *v) {
+                    Some(Text::Many(items)) => items.len().max(1),
+                    _ => 0,
+                },
+                Some(_) => 1,
+                None => 0,
+            },
+            _ => 1,
+        }
+    }
+
+    /// The `k`-th field a payload slot renders as.
+    fn text(&self, slot: &Slot, values: &[RawValue], k: usize) -> Option<String> {
+        match slot {
+            Slot::Subst(i) => match decode(self.chunk, *values.get(usize::from(*i))?)? {
+                Text::One(s) => normalize_null(s?),
+                Text::Many(items) if items.is_empty() => Some(String::new()),
+                Text::Many(mut items) if k < items.len() => normalize_null(items.swap_remove(k)),
+                Text::Time(t) => Some(time_text(t)),
+                Text::Bytes(b) => Some(crate::values::to_hex_upper(&b)),
+                _ => None,
+            },
+            other => normalize_null(slot_text(other, self.chunk, values)?.unwrap_or_default()),
+        }
+    }
+}
+
+impl PayloadSource for PayloadView<'_> {
+    fn positional(&self, index: usize) -> Option<Cow<'_, str>> {
+        let mut at = 0;
+        for (f, values) in self.items() {
+            if let FieldPlan::Field(_, slot) = f {
+                let n = self.count(slot, values);
+                if index < at + n {
+                    return self.text(slot, values, index - at).map(Cow::Owned);
+                }
+                at += n;
+            }
+        }
+        None
+    }
+
+    fn named(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.items().find_map(|(f, values)| match f {
+            FieldPlan::Field(Some(n), slot) if n == name && self.count(slot, values) > 0 => {
+                Some(self.text(slot, values, 0).map(Cow::Owned))
+            }
+            _ => None,
+        })?
+    }
+
+    fn binary(&self) -> Option<Cow<'_, [u8]>> {
+        self.items()
+            .filter_map(|(f, values)| match f {
+                FieldPlan::Binary(i) => values.get(usize::from(*i)),
+                _ => None,
+            })
+            .filter(|v| v.ty == 0x0e)
+            .last()
+            .map(|v| Cow::Borrowed(v.bytes(self.chunk)))
+    }
+}
+
+fn time_text(t: DateTime<Utc>) -> String {
+    format!(
+        "{}.{:07}Z",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        t.timestamp_subsec_nanos() / 100
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -770,7 +1047,6 @@ fn build(
     chunk: &[u8],
     header_record_id: u64,
     source: SourceId,
-    plans: &mut HashMap<u32, Option<Arc<Plan>>>,
     strings: &mut HashMap<Box<[u8]>, Arc<str>>,
     values: &[RawValue],
     interner: &mut Interner,
@@ -795,8 +1071,6 @@ fn build(
             slot_number(slot, chunk, values).unwrap_or(header_record_id)
         }
     };
-    let mut payload = Payload::default();
-    fields_from(plan, values, chunk, plans, &mut payload, 0)?;
     let computer = slot_shared(&plan.computer, chunk, values, strings, interner)?;
     let channel = slot_shared(&plan.channel, chunk, values, strings, interner)?;
     Some(Event {
@@ -814,6 +1088,6 @@ fn build(
         level: slot_number(&plan.level, chunk, values).and_then(|l| u8::try_from(l).ok()),
         user_sid: slot_text(&plan.sid, chunk, values)?.filter(|s| !s.is_empty()),
         process_id: slot_number(&plan.pid, chunk, values).and_then(|p| u32::try_from(p).ok()),
-        payload,
+        payload: Payload::default(),
     })
 }
