@@ -54,7 +54,7 @@ pub struct Plan {
 #[derive(Default)]
 pub struct PlanCache {
     plans: HashMap<u32, Option<Arc<Plan>>>,
-    strings: HashMap<Box<[u8]>, Arc<str>>,
+    strings: SharedStrings,
     /// The record's values: the outer instance's first, then those of its nested payloads.
     values: Vec<RawValue>,
     segments: Vec<Segment>,
@@ -562,6 +562,26 @@ fn sid_text(b: &[u8]) -> Option<String> {
     Some(s)
 }
 
+/// Whether UTF-16LE text decodes: an even length, and every surrogate paired. Checked on every
+/// string of a record read on demand, so without decoding.
+fn utf16_valid(bytes: &[u8]) -> bool {
+    if bytes.len() % 2 != 0 {
+        return false;
+    }
+    let mut high = false;
+    for c in bytes.chunks_exact(2) {
+        let unit = u16::from_le_bytes([c[0], c[1]]);
+        match unit {
+            0xd800..=0xdbff if !high => high = true,
+            0xdc00..=0xdfff if high => high = false,
+            0xd800..=0xdfff => return false,
+            _ if high => return false,
+            _ => {}
+        }
+    }
+    !high
+}
+
 /// A slot's single text (`Some(None)` when absent or null); `None` when it holds anything else.
 fn slot_text(slot: &Slot, chunk: &[u8], values: &[RawValue]) -> Option<Option<String>> {
     match slot {
@@ -588,31 +608,83 @@ fn slot_number(slot: &Slot, chunk: &[u8], values: &[RawValue]) -> Option<u64> {
     crate::event::parse_number(&slot_text(slot, chunk, values)??)
 }
 
-/// A System string that recurs in every record (provider, computer, channel), trimmed and shared:
-/// decoded once per chunk for each distinct value. `Some(None)` when absent or null.
+/// The System strings that recur in every record (provider, computer, channel), trimmed and
+/// shared: decoded once per chunk for each distinct value, and compared with the previous
+/// record's value before anything is hashed.
+#[derive(Default)]
+pub struct SharedStrings {
+    by_bytes: HashMap<(bool, Box<[u8]>), Arc<str>>,
+    /// Per System field: the last value seen.
+    recent: [Option<Recent>; 3],
+}
+
+/// A shared string as last seen: whether it was a template literal, its bytes, its text.
+type Recent = (bool, Box<[u8]>, Arc<str>);
+
+#[derive(Clone, Copy)]
+enum Shared {
+    Provider = 0,
+    Computer = 1,
+    Channel = 2,
+}
+
+impl SharedStrings {
+    fn get(
+        &mut self,
+        field: Shared,
+        literal: bool,
+        bytes: &[u8],
+        make: impl FnOnce() -> Option<Arc<str>>,
+    ) -> Option<Arc<str>> {
+        let recent = &mut self.recent[field as usize];
+        if let Some((l, b, s)) = recent
+            && *l == literal
+            && **b == *bytes
+        {
+            return Some(s.clone());
+        }
+        let key = (literal, Box::<[u8]>::from(bytes));
+        let s = match self.by_bytes.get(&key) {
+            Some(s) => s.clone(),
+            None => {
+                let s = make()?;
+                // Hostile input could make every record's value new: past a bound, stop remembering.
+                if self.by_bytes.len() < 1024 {
+                    self.by_bytes.insert(key.clone(), s.clone());
+                }
+                s
+            }
+        };
+        *recent = Some((key.0, key.1, s.clone()));
+        Some(s)
+    }
+}
+
+/// A System string that recurs in every record; `Some(None)` when absent or null.
 fn slot_shared(
+    field: Shared,
     slot: &Slot,
     chunk: &[u8],
     values: &[RawValue],
-    strings: &mut HashMap<Box<[u8]>, Arc<str>>,
+    strings: &mut SharedStrings,
     interner: &mut Interner,
 ) -> Option<Option<Arc<str>>> {
-    if let Slot::Subst(i) = slot {
-        let v = *values.get(usize::from(*i))?;
-        if v.ty == 0x01 {
-            let bytes = v.bytes(chunk);
-            if let Some(s) = strings.get(bytes) {
-                return Some(Some(s.clone()));
-            }
-            let s = interner.get(utf16(bytes)?.trim());
-            // Hostile input could make every record's value new: past a bound, stop remembering.
-            if strings.len() < 1024 {
-                strings.insert(bytes.into(), s.clone());
-            }
-            return Some(Some(s));
+    match slot {
+        Slot::Subst(i) if values.get(usize::from(*i))?.ty == 0x01 => {
+            let bytes = values[usize::from(*i)].bytes(chunk);
+            strings
+                .get(field, false, bytes, || {
+                    Some(interner.get(utf16(bytes)?.trim()))
+                })
+                .map(Some)
         }
+        Slot::Literal(text) => strings
+            .get(field, true, text.as_bytes(), || {
+                Some(interner.get(text.trim()))
+            })
+            .map(Some),
+        _ => Some(slot_text(slot, chunk, values)?.map(|s| interner.get(s.trim()))),
     }
-    Some(slot_text(slot, chunk, values)?.map(|s| interner.get(s.trim())))
 }
 
 fn fields_from(
@@ -927,15 +999,7 @@ fn on_demand(plan: &Plan, chunk: &[u8], values: &[RawValue]) -> bool {
             let bytes = v.bytes(chunk);
             match v.ty {
                 0x00 | 0x0e => true,
-                0x01 | 0x81 => {
-                    bytes.len() % 2 == 0
-                        && char::decode_utf16(
-                            bytes
-                                .chunks_exact(2)
-                                .map(|c| u16::from_le_bytes([c[0], c[1]])),
-                        )
-                        .all(|c| c.is_ok())
-                }
+                0x01 | 0x81 => utf16_valid(bytes),
                 0x02 => !bytes.iter().any(|b| (0x80..0xa0).contains(b)),
                 0x21 => false,
                 _ => decode(chunk, *v).is_some(),
@@ -1047,7 +1111,7 @@ fn build(
     chunk: &[u8],
     header_record_id: u64,
     source: SourceId,
-    strings: &mut HashMap<Box<[u8]>, Arc<str>>,
+    strings: &mut SharedStrings,
     values: &[RawValue],
     interner: &mut Interner,
 ) -> Option<Event> {
@@ -1060,7 +1124,14 @@ fn build(
         Slot::Absent => return None,
     };
     // An empty attribute is not rendered, so an empty provider name is no provider at all.
-    let provider = slot_shared(&plan.provider, chunk, values, strings, interner)??;
+    let provider = slot_shared(
+        Shared::Provider,
+        &plan.provider,
+        chunk,
+        values,
+        strings,
+        interner,
+    )??;
     if provider.is_empty() {
         return None;
     }
@@ -1071,8 +1142,22 @@ fn build(
             slot_number(slot, chunk, values).unwrap_or(header_record_id)
         }
     };
-    let computer = slot_shared(&plan.computer, chunk, values, strings, interner)?;
-    let channel = slot_shared(&plan.channel, chunk, values, strings, interner)?;
+    let computer = slot_shared(
+        Shared::Computer,
+        &plan.computer,
+        chunk,
+        values,
+        strings,
+        interner,
+    )?;
+    let channel = slot_shared(
+        Shared::Channel,
+        &plan.channel,
+        chunk,
+        values,
+        strings,
+        interner,
+    )?;
     Some(Event {
         source,
         record_id,
@@ -1090,4 +1175,32 @@ fn build(
         process_id: slot_number(&plan.pid, chunk, values).and_then(|p| u32::try_from(p).ok()),
         payload: Payload::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_validity_agrees_with_decoding() {
+        let cases: &[&[u16]] = &[
+            &[0x41, 0x42],
+            &[0xd83d, 0xde00],
+            &[0xd83d],
+            &[0xde00],
+            &[0xd83d, 0x41],
+            &[0x41, 0xd83d, 0xde00, 0x42],
+            &[0xdbff, 0xdfff, 0xd800],
+            &[],
+        ];
+        for units in cases {
+            let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+            assert_eq!(
+                utf16_valid(&bytes),
+                decode_utf16le(&bytes).is_some(),
+                "{units:x?}"
+            );
+        }
+        assert!(!utf16_valid(&[0x41]), "an odd length is not UTF-16");
+    }
 }
