@@ -6,11 +6,11 @@
 
 use super::finding::*;
 use super::remediation;
-use super::signature::{Bound, Fields, Role, Severity, Signature};
+use super::signature::{Bound, Fields, Join, Role, Severity, Signature};
 use crate::event::{Event, parse_number};
 use crate::knowledge;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// One event that some evidence definition matched, with the fields each match extracted.
@@ -143,17 +143,29 @@ fn run_signature(
     // Cluster anchors into incidents.
     // An anchor joins the most recent incident it is close enough to and does not conflict with,
     // so that two updates failing in turn do not split each other's incidents.
+    // Anchors come in time order, so a cluster whose last anchor is more than the gap behind the
+    // current one can never be joined again: only the open ones are searched, which keeps
+    // clustering linear however many anchors a log holds.
     let mut clusters: Vec<Vec<(usize, Item)>> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
     for a in anchors {
-        let open = clusters.iter_mut().rev().find(|c| {
-            let last = c.last().expect("non-empty");
-            a.1.time - last.1.time <= sig.gap && !cluster_conflict(sig, c, &a)
-        });
-        match open {
-            Some(c) => c.push(a),
-            None => clusters.push(vec![a]),
+        open.retain(|&c| a.1.time - clusters[c].last().expect("non-empty").1.time <= sig.gap);
+        let joined = open
+            .iter()
+            .rev()
+            .copied()
+            .find(|&c| !cluster_conflict(sig, &clusters[c], &a));
+        match joined {
+            Some(c) => clusters[c].push(a),
+            None => {
+                clusters.push(vec![a]);
+                open.push(clusters.len() - 1);
+            }
         }
     }
+    // Per evidence definition, its items by the value of the field its first join reads, built
+    // when a window holds too many items to filter one by one.
+    let mut by_join: Vec<Option<HashMap<JoinKey, Vec<usize>>>> = vec![None; sig.evidence.len()];
 
     let mut out = Vec::new();
     for cluster in clusters {
@@ -188,19 +200,40 @@ fn run_signature(
             let to = hi.map_or(candidates.len(), |hi| {
                 candidates.partition_point(|it| it.time <= hi)
             });
-            let mut chosen: Vec<Item> = candidates[from..to.max(from)].to_vec();
+            let window = from..to.max(from);
+            let mut chosen: Vec<Item> = match ev.joins.first() {
+                Some(j) if window.len() > JOIN_INDEX_ABOVE => {
+                    let targets = join_targets(j, &inc);
+                    if targets.is_empty() && j.if_present {
+                        candidates[window].to_vec()
+                    } else {
+                        let index = by_join[ei].get_or_insert_with(|| {
+                            let mut index: HashMap<JoinKey, Vec<usize>> = HashMap::new();
+                            for (at, it) in candidates.iter().enumerate() {
+                                if let Some(v) = it.fields.get(&j.field) {
+                                    index.entry(join_key(v)).or_default().push(at);
+                                }
+                            }
+                            index
+                        });
+                        let mut at: Vec<usize> = targets
+                            .iter()
+                            .filter_map(|t| index.get(&join_key(t)))
+                            .flat_map(|found| {
+                                let lo = found.partition_point(|&p| p < window.start);
+                                let hi = found.partition_point(|&p| p < window.end);
+                                found[lo..hi].iter().copied()
+                            })
+                            .collect();
+                        at.sort_unstable();
+                        at.dedup();
+                        at.into_iter().map(|p| candidates[p]).collect()
+                    }
+                }
+                _ => candidates[window].to_vec(),
+            };
             for j in &ev.joins {
-                let targets: Vec<&str> = match j.evidence {
-                    None => inc
-                        .anchors
-                        .iter()
-                        .filter_map(|(_, it)| it.fields.get(&j.target_field))
-                        .collect(),
-                    Some(t) => inc.selected[t]
-                        .iter()
-                        .filter_map(|it| it.fields.get(&j.target_field))
-                        .collect(),
-                };
+                let targets = join_targets(j, &inc);
                 if targets.is_empty() && j.if_present {
                     continue;
                 }
@@ -244,6 +277,39 @@ fn run_signature(
         out.push(build_finding(sig, &inc, status, events, file_names));
     }
     out
+}
+
+/// Windows wider than this are narrowed through an index on the join field.
+const JOIN_INDEX_ABOVE: usize = 64;
+
+/// The values a join compares against: its target field in the anchors or in another evidence
+/// definition's selected items.
+fn join_targets<'a>(j: &Join, inc: &Incident<'a>) -> Vec<&'a str> {
+    match j.evidence {
+        None => inc
+            .anchors
+            .iter()
+            .filter_map(|(_, it)| it.fields.get(&j.target_field))
+            .collect(),
+        Some(t) => inc.selected[t]
+            .iter()
+            .filter_map(|it| it.fields.get(&j.target_field))
+            .collect(),
+    }
+}
+
+/// A value as [`same`] compares it: two values are the same exactly when their keys are equal.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum JoinKey {
+    Number(u64),
+    Text(String),
+}
+
+fn join_key(v: &str) -> JoinKey {
+    match parse_number(v) {
+        Some(n) => JoinKey::Number(n),
+        None => JoinKey::Text(v.to_lowercase()),
+    }
 }
 
 /// Two values name the same thing: numerically, or ignoring case.
@@ -461,9 +527,8 @@ fn build_finding(
                 event_id: ev.event_id,
                 fields: it
                     .fields
-                    .0
-                    .iter()
-                    .map(|(n, _, raw)| (n.clone(), raw.clone()))
+                    .quoted()
+                    .map(|(n, raw)| (n.to_string(), raw.to_string()))
                     .collect(),
             });
         }

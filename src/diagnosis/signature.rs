@@ -8,6 +8,7 @@ use chrono::Duration;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -231,7 +232,7 @@ pub enum Transform {
 
 #[derive(Debug, Clone)]
 pub struct FieldSpec {
-    pub name: String,
+    pub name: Arc<str>,
     /// Tried in order; the first present one is used (`param4|param1`).
     pub sources: Vec<Source>,
     pub transform: Transform,
@@ -297,17 +298,38 @@ pub struct SignatureError {
     pub message: String,
 }
 
-/// Values pulled out of one event for one evidence definition: (name, normalized value, how
-/// evidence quotes it).
+/// Values pulled out of one event for one evidence definition. Every kept event holds these
+/// until the whole input is read, so they are compact: the name is shared with the signature,
+/// and the quoted form is stored only where it differs from the normalized value.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields(pub Vec<(String, String, String)>);
+pub struct Fields(Vec<FieldValue>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct FieldValue {
+    name: Arc<str>,
+    value: Box<str>,
+    quoted: Option<Box<str>>,
+}
 
 impl Fields {
+    /// The normalized value of a field.
     pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|f| &*f.name == name).map(|f| &*f.value)
+    }
+
+    /// Each field's name and value as evidence quotes it (the log's own words).
+    pub fn quoted(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0
             .iter()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, v, _)| v.as_str())
+            .map(|f| (&*f.name, f.quoted.as_deref().unwrap_or(&f.value)))
+    }
+
+    pub fn push(&mut self, name: &Arc<str>, value: &str, quoted: &str) {
+        self.0.push(FieldValue {
+            name: name.clone(),
+            value: value.into(),
+            quoted: (quoted != value).then(|| quoted.into()),
+        });
     }
 }
 
@@ -388,7 +410,7 @@ fn parse_field(name: &str, spec: &str) -> Result<FieldSpec, String> {
         ));
     }
     Ok(FieldSpec {
-        name: name.to_string(),
+        name: name.into(),
         sources,
         transform,
         source_text: src.to_string(),
@@ -417,7 +439,7 @@ fn compile_condition(
         .field
         .clone()
         .ok_or("a condition needs `field` (or `any`)")?;
-    if !fields.iter().any(|f| f.name == field) {
+    if !fields.iter().any(|f| *f.name == *field) {
         return Err(format!(
             "condition on '{field}', which the evidence does not extract"
         ));
@@ -498,7 +520,7 @@ impl Signature {
             };
             let mut joins = Vec::new();
             for j in &e.join {
-                if !fields.iter().any(|f| f.name == j.field) {
+                if !fields.iter().any(|f| *f.name == *j.field) {
                     return Err(ctx(format!(
                         "join on '{}', which the evidence does not extract",
                         j.field
@@ -519,7 +541,7 @@ impl Signature {
                                 "join target '{target}' is not an evidence defined above"
                             ))
                         })?;
-                    if !evidence[i].fields.iter().any(|f| f.name == target_field) {
+                    if !evidence[i].fields.iter().any(|f| &*f.name == target_field) {
                         return Err(ctx(format!(
                             "join target '{target}' has no field '{target_field}'"
                         )));
@@ -534,7 +556,7 @@ impl Signature {
                 });
             }
             if let Some(k) = &e.cluster_key
-                && !fields.iter().any(|f| &f.name == k)
+                && !fields.iter().any(|f| *f.name == **k)
             {
                 return Err(ctx(format!("cluster_key '{k}' is not an extracted field")));
             }
@@ -637,9 +659,7 @@ pub fn evaluate<'s>(ev: &'s Evidence, event: Record, seen: &mut Extracted<'s>) -
     let mut fields = Fields(Vec::with_capacity(ev.fields.len()));
     for f in &ev.fields {
         if let Some((value, shown)) = seen.get(f, event) {
-            fields
-                .0
-                .push((f.name.clone(), value.clone(), shown.clone()));
+            fields.push(&f.name, value, shown);
         }
     }
     Some(fields)
@@ -728,7 +748,7 @@ fn holds<'s>(c: &Condition, ev: &'s Evidence, event: Record, seen: &mut Extracte
     let mut test = |name: &str, test: &dyn Fn(&str) -> bool| {
         ev.fields
             .iter()
-            .find(|f| f.name == name)
+            .find(|f| &*f.name == name)
             .and_then(|f| seen.get(f, event))
             .is_some_and(|(v, _)| test(v))
     };
