@@ -6,7 +6,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use evtriage::diagnosis::Diagnoser;
 use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
 use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
-use evtriage::synth::events::{self, Stamp};
+use evtriage::synth::events::{self, MsiProduct, Stamp};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -153,6 +153,48 @@ fn service_events(d: &Diagnoser, n: usize) -> Vec<evtriage::diagnosis::Matched> 
     out
 }
 
+/// `n` installer events of one computer: updates of a few products, every fifth one failing with
+/// 1603 and retried, so that each failure's window of later successes grows with the log.
+fn installer_sessions(d: &Diagnoser, n: usize) -> Vec<evtriage::diagnosis::Matched> {
+    let t0 = chrono::DateTime::parse_from_rfc3339("2012-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let codes = [
+        "{24B2C164-DE66-44FE-B468-A46D9D5E6B31}",
+        "{7C5A6E2B-1F54-4C7C-9E54-8F1F1E0A0B11}",
+        "{9A3B1C2D-4E5F-4A6B-8C7D-0E1F2A3B4C5D}",
+    ];
+    let mut out = Vec::new();
+    let mut interner = Interner::default();
+    for i in 0..n {
+        let stamp = Stamp {
+            computer: "EXMBX01.contoso.local",
+            time: t0 + chrono::Duration::minutes(i as i64 * 30),
+        };
+        let product = MsiProduct {
+            name: "Microsoft Exchange Server",
+            version: "8.3.83.6",
+            language: "1033",
+            manufacturer: "Microsoft Corporation",
+            product_code: codes[i % codes.len()],
+        };
+        let update = format!(
+            "Update Rollup {} for Exchange Server 2007 (KB{})",
+            i % 9,
+            900_000 + i
+        );
+        let error = if i % 5 == 0 { 1603 } else { 0 };
+        let mut el =
+            events::msi_update_result(&stamp, "S-1-5-18", &product, &update, codes[0], error, None);
+        events::set_record_id(&mut el, i as u64 + 1);
+        let ev = from_event_xml(&el.to_xml(), 0, i as u64 + 1, &mut interner).unwrap();
+        if let Some(m) = d.match_built(ev) {
+            out.push(m);
+        }
+    }
+    out
+}
+
 fn correlate(c: &mut Criterion) {
     let d = Diagnoser::builtin();
     let names = vec!["System.evtx".to_string()];
@@ -160,6 +202,18 @@ fn correlate(c: &mut Criterion) {
     g.sample_size(10);
     for n in [10_000usize, 100_000] {
         let matched = service_events(&d, n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &matched, |b, m| {
+            b.iter(|| d.diagnose(black_box(m.clone()), &names).len())
+        });
+    }
+    g.finish();
+    // Events per second must not fall as the log grows: correlation is linear.
+    let mut g = c.benchmark_group("correlate_installer_sessions");
+    g.sample_size(10);
+    for n in [10_000usize, 100_000] {
+        let matched = installer_sessions(&d, n);
+        assert!(matched.len() == n, "every installer event is kept");
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &matched, |b, m| {
             b.iter(|| d.diagnose(black_box(m.clone()), &names).len())
