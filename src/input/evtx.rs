@@ -66,12 +66,7 @@ impl LogReader for EvtxReader {
             ));
         }
         let counted = input.size.saturating_sub(FILE_HEADER) / CHUNK;
-        if u64::from(header.chunk_count) < counted && header.chunk_count != u16::MAX {
-            report.notes.push(format!(
-                "the header counts {} chunks, the file holds {counted}; all are read",
-                header.chunk_count
-            ));
-        }
+        let header_chunks = header.chunk_count;
 
         let settings = Arc::new(
             ParserSettings::new()
@@ -94,6 +89,12 @@ impl LogReader for EvtxReader {
         if partial > 0 {
             let tail = read_partial_chunk(input, counted, partial, &settings, sink);
             report.absorb(tail);
+        }
+        if u64::from(header_chunks) < report.chunks && header_chunks != u16::MAX {
+            report.notes.push(format!(
+                "the header counts {header_chunks} chunks, the file holds {} with data (room for {counted}); all of them are read",
+                report.chunks
+            ));
         }
         report.settle();
         report

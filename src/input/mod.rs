@@ -137,10 +137,14 @@ impl InputReport {
 
     /// Set the status from what was counted.
     pub fn settle(&mut self) {
-        if self.status == InputStatus::Complete
-            && (self.records_failed > 0 || self.chunks_damaged > 0 || !self.errors.is_empty())
-        {
-            self.status = InputStatus::Incomplete;
+        let damaged = self.records_failed > 0 || self.chunks_damaged > 0 || !self.errors.is_empty();
+        if self.status == InputStatus::Complete && damaged {
+            // Damage with no record read at all leaves nothing that was read "incompletely".
+            self.status = if self.records_read == 0 {
+                InputStatus::Unreadable
+            } else {
+                InputStatus::Incomplete
+            };
         }
     }
 
