@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diagnosis;
 pub mod event;
 pub mod evtxwrite;
+pub mod fuzzing;
 pub mod input;
 pub mod knowledge;
 pub mod report;

@@ -337,21 +337,29 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
     let n: i64 = num.parse().ok()?;
-    match unit {
-        "s" => Some(Duration::seconds(n)),
-        "m" => Some(Duration::minutes(n)),
-        "h" => Some(Duration::hours(n)),
-        "d" => Some(Duration::days(n)),
+    let d = match unit {
+        "s" => Duration::try_seconds(n),
+        "m" => Duration::try_minutes(n),
+        "h" => Duration::try_hours(n),
+        "d" => Duration::try_days(n),
         _ => None,
-    }
+    }?;
+    // Windows are added to and taken from event times; past a century they mean nothing and
+    // could overflow the time arithmetic.
+    (d <= Duration::days(MAX_DAYS)).then_some(d)
 }
+
+/// The longest duration a signature may give: a century.
+const MAX_DAYS: i64 = 36_525;
 
 fn parse_bound(s: Option<&str>, unbounded_word: &str) -> Result<Bound, String> {
     match s {
         None => Ok(Bound::Within(Duration::zero())),
         Some(w) if w == unbounded_word => Ok(Bound::Unbounded),
         Some(d) => parse_duration(d).map(Bound::Within).ok_or_else(|| {
-            format!("'{d}' is not a duration (use 90s, 10m, 3h, 2d or {unbounded_word})")
+            format!(
+                "'{d}' is not a duration of at most a century (use 90s, 10m, 3h, 2d or {unbounded_word})"
+            )
         }),
     }
 }
@@ -483,7 +491,7 @@ impl Signature {
         let def: SignatureDef = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         let gap = parse_duration(&def.incident.gap).ok_or_else(|| {
             err(format!(
-                "incident gap '{}' is not a duration",
+                "incident gap '{}' is not a duration of at most a century",
                 def.incident.gap
             ))
         })?;

@@ -1,0 +1,135 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the regression tests that replay what the
+//! fuzzers found (`tests/fuzz_regressions.rs`, inputs in `fuzz/regressions/`): one function per
+//! target, so that a crash found by `cargo fuzz` is replayed on stable Rust by `cargo test`.
+//! Each runs the input through the same code a run of evtriage would, and reports through the
+//! report writers, so that what the input's text does to the output is exercised too.
+
+use crate::diagnosis::signature::Signature;
+use crate::diagnosis::{Diagnoser, Matched};
+use crate::event::{Event, Interner, PayloadSource, from_event_xml};
+use crate::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
+use crate::report::{self, Format, Report, Style};
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+fn builtin() -> &'static Diagnoser {
+    static DIAGNOSER: OnceLock<Diagnoser> = OnceLock::new();
+    DIAGNOSER.get_or_init(Diagnoser::builtin)
+}
+
+struct Keep<'a> {
+    diagnoser: &'a Diagnoser,
+    kept: Mutex<Vec<Matched>>,
+}
+
+impl EventSink for Keep<'_> {
+    fn wants_event_id(&self, id: u16) -> bool {
+        self.diagnoser.wants_event_id(id)
+    }
+    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
+        match self.diagnoser.match_event(event, payload) {
+            Some(m) => {
+                self.kept.lock().unwrap_or_else(|p| p.into_inner()).push(m);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Read `bytes` as a file, diagnose what it holds, and write every report format; the number of
+/// records read.
+fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
+    let Ok(mut file) = tempfile::NamedTempFile::new() else {
+        return 0;
+    };
+    if file.write_all(bytes).and_then(|_| file.flush()).is_err() {
+        return 0;
+    }
+    let input = InputFile {
+        id: 0,
+        path: file.path().to_path_buf(),
+        display: "fuzz.evtx".into(),
+        size: bytes.len() as u64,
+        format: "evtx",
+    };
+    let sink = Keep {
+        diagnoser,
+        kept: Mutex::new(Vec::new()),
+    };
+    let reader = EvtxReader;
+    let inputs = if reader.recognizes(bytes) {
+        vec![reader.read(&input, &sink)]
+    } else {
+        Vec::new()
+    };
+    let read = inputs.iter().map(|i| i.records_read).sum();
+    let kept = sink.kept.into_inner().unwrap_or_else(|p| p.into_inner());
+    let findings = diagnoser.diagnose(kept, &["fuzz.evtx".to_string()]);
+    let report = Report::new(findings, inputs);
+    for format in [Format::Table, Format::Json, Format::Jsonl] {
+        let mut out = Vec::new();
+        let style = Style {
+            color: true,
+            width: Some(100),
+        };
+        report::writer(format)
+            .write(&report, &mut out, style)
+            .expect("writing to memory does not fail");
+        if format == Format::Table {
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                !text.contains('\u{1b}') || style.color,
+                "escape sequences only from our own colours"
+            );
+        }
+    }
+    read
+}
+
+/// The `reader` target: `bytes` as an .evtx file, and as rendered Event XML.
+pub fn read_and_diagnose(bytes: &[u8]) {
+    read_file(bytes, builtin());
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        let _ = from_event_xml(text, 0, 1, &mut Interner::default());
+    }
+}
+
+/// The `event_xml` target: write `xml` as a log; what is written must read back.
+pub fn write_event_xml(xml: &str) {
+    let Ok((out, summary)) = crate::evtxwrite::write_xml(xml, std::io::Cursor::new(Vec::new()))
+    else {
+        return;
+    };
+    let bytes = out.into_inner();
+    let read = read_file(&bytes, builtin());
+    assert_eq!(
+        read, summary.records,
+        "the reader reads every record the writer wrote"
+    );
+}
+
+/// The `signature` target: load `text` as a signature definition and run it over a sample.
+pub fn load_and_run_signature(text: &str) {
+    let Ok(signature) = Signature::from_toml("fuzz.toml", text) else {
+        return;
+    };
+    let Ok(diagnoser) = Diagnoser::new(vec![signature]) else {
+        return;
+    };
+    static SAMPLE: OnceLock<Vec<u8>> = OnceLock::new();
+    let sample = SAMPLE.get_or_init(|| {
+        // The KB 940006 bundle: Application and System events in one log.
+        let bundle = crate::synth::samples::all().swap_remove(0);
+        let events: Vec<_> = bundle
+            .application
+            .into_iter()
+            .chain(bundle.system)
+            .collect();
+        let xml = crate::synth::samples::events_xml(&events);
+        crate::evtxwrite::write_xml(&xml, std::io::Cursor::new(Vec::new()))
+            .map(|(out, _)| out.into_inner())
+            .unwrap_or_default()
+    });
+    read_file(sample, &diagnoser);
+}

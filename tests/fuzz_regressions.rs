@@ -1,0 +1,54 @@
+//! What the fuzzers found, replayed on stable Rust: every file under `fuzz/regressions/<target>/`
+//! goes through the same entry point as its fuzz target (`src/fuzzing.rs`). Each file is an input
+//! that once crashed evtriage, or a hand-made hostile input of the same family; see
+//! `fuzz/README.md` for how they were found and how to add one.
+
+mod support;
+
+use std::path::Path;
+
+fn replay(target: &str, run: impl Fn(&[u8])) {
+    let dir = support::root()
+        .join("fuzz")
+        .join("regressions")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{}: no regression inputs", dir.display());
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        eprintln!(
+            "replaying {}",
+            f.strip_prefix(support::root())
+                .unwrap_or(Path::new(""))
+                .display()
+        );
+        run(&bytes);
+    }
+}
+
+#[test]
+fn reader_regressions() {
+    replay("reader", evtriage::fuzzing::read_and_diagnose);
+}
+
+#[test]
+fn event_xml_regressions() {
+    replay("event_xml", |b| {
+        if let Ok(s) = std::str::from_utf8(b) {
+            evtriage::fuzzing::write_event_xml(s);
+        }
+    });
+}
+
+#[test]
+fn signature_regressions() {
+    replay("signature", |b| {
+        if let Ok(s) = std::str::from_utf8(b) {
+            evtriage::fuzzing::load_and_run_signature(s);
+        }
+    });
+}
