@@ -444,3 +444,147 @@ fn thousands_of_tiny_files() {
     );
     assert_eq!(r.code, 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Output safety
+
+/// The KB bundle with hostile text where the report quotes it: the holding process's image path
+/// carries a C1 control (U+009B, which some terminals read as the start of an escape sequence)
+/// and a right-to-left override (U+202E, which reorders what a line shows).
+fn hostile_bundle(dir: &Path) -> PathBuf {
+    let xml = fs::read_to_string(kb_bundle().join("Application.xml")).unwrap();
+    assert!(xml.contains("powershell.exe"));
+    let hostile = xml.replace("powershell.exe", "power\u{9b}31m\u{202e}exe.llehs");
+    let out = dir.join("Application.evtx");
+    let file = fs::File::create(&out).unwrap();
+    evtriage::evtxwrite::write_xml(&hostile, file).unwrap();
+    fs::copy(good_system(), dir.join("System.evtx")).unwrap();
+    out
+}
+
+#[test]
+fn log_text_never_reaches_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_bundle(dir.path());
+    for color in ["always", "never"] {
+        let out = Command::cargo_bin("evtriage")
+            .unwrap()
+            .args(["--format", "table", "--color", color])
+            .arg(dir.path())
+            .timeout(HANG)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("exe.llehs"), "the finding quotes the image");
+        assert!(
+            !text.contains('\u{9b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(
+            text.contains("\\u{9b}") && text.contains("\\u{202e}"),
+            "{text}"
+        );
+        // The only escape sequences are evtriage's own colours.
+        if color == "never" {
+            assert!(!text.contains('\u{1b}'));
+        }
+    }
+    // JSON carries the text exactly, escaped as JSON escapes it.
+    let r = run(&[dir.path()]);
+    assert!(
+        r.report
+            .to_string()
+            .contains("power\\u009b31m\u{202e}exe.llehs")
+            || r.report
+                .to_string()
+                .contains("power\u{9b}31m\u{202e}exe.llehs"),
+        "JSON keeps the text"
+    );
+    let raw = Command::cargo_bin("evtriage")
+        .unwrap()
+        .args(["--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap()
+        .stdout;
+    let parsed: Value = serde_json::from_slice(&raw).unwrap();
+    assert!(
+        parsed.to_string().contains("exe.llehs"),
+        "the JSON document parses back with the text"
+    );
+}
+
+/// `evtriage … | head` ends quietly: a closed pipe is not an error worth a message.
+#[test]
+fn closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let bin = assert_cmd::cargo::cargo_bin("evtriage");
+    let mut child = std::process::Command::new(bin)
+        .args(["--format", "table"])
+        .arg(kb_bundle())
+        .arg(samples())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, as `head -1` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    let _ = stdout.read(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
+    assert!(status.code().is_some(), "ended by a signal: {status:?}");
+}
+
+/// `--output` writes a temporary file beside the target and renames it: a run that cannot write
+/// leaves neither a partial report nor a stray file, and an existing report is left as it was.
+#[test]
+fn output_is_never_left_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    // The target is a directory: the rename fails.
+    let target = dir.path().join("report.json");
+    fs::create_dir(&target).unwrap();
+    let out = Command::cargo_bin("evtriage")
+        .unwrap()
+        .args(["--format", "json", "--output"])
+        .arg(&target)
+        .arg(kb_bundle())
+        .timeout(HANG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("report.json"));
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "no temporary file is left behind");
+    // The parent does not exist.
+    let missing = dir.path().join("no/such/dir/report.json");
+    Command::cargo_bin("evtriage")
+        .unwrap()
+        .arg("--output")
+        .arg(&missing)
+        .arg(kb_bundle())
+        .assert()
+        .code(2);
+    assert!(!missing.exists());
+    // An existing report survives a run that fails before writing (a usage error).
+    let existing = dir.path().join("old.json");
+    fs::write(&existing, "{\"old\": true}").unwrap();
+    Command::cargo_bin("evtriage")
+        .unwrap()
+        .args(["--format", "yaml", "--output"])
+        .arg(&existing)
+        .arg(kb_bundle())
+        .assert()
+        .code(2);
+    assert_eq!(fs::read_to_string(&existing).unwrap(), "{\"old\": true}");
+}
