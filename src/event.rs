@@ -249,7 +249,7 @@ pub fn from_event_xml(
             }
             XmlEvent::Text(t) if w.current.is_some() || w.in_binary => {
                 let raw = t
-                    .xml_content()
+                    .xml10_content()
                     .map_err(|e| EventXmlError::Malformed(e.to_string()))?;
                 w.text.push_str(&raw);
             }

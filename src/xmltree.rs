@@ -167,7 +167,7 @@ pub fn parse_each(
             }
             XmlEvent::Text(t) => {
                 let raw = t
-                    .xml_content()
+                    .xml10_content()
                     .map_err(|e| err(&reader, format!("bad text: {e}")))?;
                 append_text(&mut stack, &raw);
             }
