@@ -5,9 +5,10 @@ use crate::cli::{self, Cli, ColorChoice};
 use crate::diagnosis::{Diagnoser, Matched};
 use crate::event::{Event, PayloadSource};
 use crate::input::{self, EventSink, InputReport, InputStatus};
-use crate::report::{self, Report, Style};
+use crate::report::{self, Style, Summary};
 use chrono::{DateTime, Utc};
 use std::io::{self, Read, Write};
+use std::ops::ControlFlow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -166,8 +167,6 @@ pub fn run(
         .matched
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
-    let findings = diagnoser.diagnose(matched, &file_names);
-
     let mut inputs: Vec<InputReport> = read;
     inputs.extend(discovery.rejected);
     drop(discovery.stdin_spool);
@@ -198,7 +197,6 @@ pub fn run(
         .any(|i| matches!(i.status, InputStatus::Complete | InputStatus::Incomplete));
     let problems = inputs.iter().any(InputReport::is_problem);
 
-    let report = Report::new(findings, inputs);
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -213,9 +211,34 @@ pub fn run(
             Some(120)
         },
     };
-    if let Err(e) = write_report(cli, &report, style, stdout) {
+    // Findings are written as each computer is diagnosed, so a fleet's report is never in
+    // memory whole. The counts behind the exit code cover every finding, written or not.
+    let mut summary = Summary::of_inputs(&inputs);
+    let written = write_report(cli, stdout, |out| {
+        let mut writer = report::writer(cli.format, style);
+        let mut failed: Option<io::Error> = None;
+        diagnoser.diagnose_each(matched, &file_names, |batch| {
+            for f in &batch {
+                summary.count(f);
+                if failed.is_none() {
+                    failed = writer.finding(f, out).err();
+                }
+            }
+            match &failed {
+                // `evtriage … | head`: nothing more is read, but the exit code still needs
+                // every finding counted.
+                Some(e) if e.kind() != io::ErrorKind::BrokenPipe => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => writer.finish(&summary, &inputs, out),
+        }
+    });
+    if let Err(e) = written {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            // `evtriage … | head`: the reader has what it wanted.
+            // The reader has what it wanted.
         } else {
             let target = cli
                 .output
@@ -231,7 +254,7 @@ pub fn run(
         let _ = writeln!(
             stderr,
             "evtriage: no readable event log among the inputs{}",
-            if report.inputs.is_empty() {
+            if inputs.is_empty() {
                 " (none given or found)"
             } else {
                 ""
@@ -239,7 +262,7 @@ pub fn run(
         );
         return cli::EXIT_USAGE_OR_NO_INPUT;
     }
-    if report.summary.action_required > 0 {
+    if summary.action_required > 0 {
         cli::EXIT_ACTION_REQUIRED
     } else if problems {
         cli::EXIT_INPUT_PROBLEMS
@@ -252,15 +275,13 @@ pub fn run(
 /// failed run never leaves a partial or empty report behind.
 fn write_report(
     cli: &Cli,
-    report: &Report,
-    style: Style,
     stdout: &mut dyn Write,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    let writer = report::writer(cli.format);
     match &cli.output {
         None => {
             let mut out = io::BufWriter::new(stdout);
-            writer.write(report, &mut out, style)?;
+            write(&mut out)?;
             out.flush()
         }
         Some(path) => {
@@ -271,7 +292,7 @@ fn write_report(
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             {
                 let mut out = io::BufWriter::new(tmp.as_file_mut());
-                writer.write(report, &mut out, style)?;
+                write(&mut out)?;
                 out.flush()?;
             }
             tmp.as_file().sync_all()?;

@@ -8,7 +8,7 @@ use crate::diagnosis::signature::Signature;
 use crate::diagnosis::{Diagnoser, Matched};
 use crate::event::{Event, Interner, PayloadSource, from_event_xml};
 use crate::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
-use crate::report::{self, Format, Report, Style};
+use crate::report::{Format, Report, Style};
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
@@ -73,8 +73,8 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
             color: true,
             width: Some(100),
         };
-        report::writer(format)
-            .write(&report, &mut out, style)
+        report
+            .write(format, &mut out, style)
             .expect("writing to memory does not fail");
         if format == Format::Table {
             let text = String::from_utf8_lossy(&out);

@@ -7,23 +7,52 @@
 use super::finding::*;
 use super::remediation;
 use super::signature::{Bound, Fields, Join, Role, Severity, Signature};
-use crate::event::{Event, parse_number};
+use crate::event::{Event, SourceId, parse_number};
 use crate::knowledge;
 use chrono::{DateTime, Duration, Utc};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
-/// One event that some evidence definition matched, with the fields each match extracted.
+/// One event that some evidence definition matched, with the fields each match extracted. A
+/// large input keeps many of these until everything is read, so they hold only what correlation
+/// and evidence quote: the payload, SID and PID live on in the hits' fields where signatures
+/// asked for them.
 #[derive(Debug, Clone)]
 pub struct Matched {
-    pub event: Arc<Event>,
-    pub hits: Vec<Hit>,
+    pub event: KeptEvent,
+    pub hits: Box<[Hit]>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptEvent {
+    pub source: SourceId,
+    pub event_id: u16,
+    pub record_id: u64,
+    pub header_record_id: Option<u64>,
+    pub time: DateTime<Utc>,
+    pub computer: Arc<str>,
+    pub provider: Arc<str>,
+}
+
+impl From<&Event> for KeptEvent {
+    fn from(e: &Event) -> Self {
+        KeptEvent {
+            source: e.source,
+            event_id: e.event_id,
+            record_id: e.record_id,
+            header_record_id: e.header_record_id,
+            time: e.time,
+            computer: e.computer.clone(),
+            provider: e.provider.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
-    pub signature: usize,
-    pub evidence: usize,
+    pub signature: u32,
+    pub evidence: u32,
     pub fields: Fields,
 }
 
@@ -69,46 +98,77 @@ pub fn diagnose(
     matched: Vec<Matched>,
     file_names: &[String],
 ) -> Vec<Finding> {
-    let mut by_computer: BTreeMap<String, Vec<Matched>> = BTreeMap::new();
-    for m in matched {
-        by_computer
-            .entry(m.event.computer.trim().to_lowercase())
-            .or_default()
-            .push(m);
+    let mut findings = Vec::new();
+    diagnose_each(signatures, matched, file_names, |batch| {
+        findings.extend(batch);
+        ControlFlow::Continue(())
+    });
+    findings
+}
+
+/// The same diagnosis, handed over one computer at a time (computers by name, case-insensitively;
+/// each batch by time), so that a fleet's findings never all have to be in memory at once. A
+/// computer's events are freed as soon as its findings are built; `emit` may stop the run.
+pub fn diagnose_each(
+    signatures: &[Signature],
+    matched: Vec<Matched>,
+    file_names: &[String],
+    mut emit: impl FnMut(Vec<Finding>) -> ControlFlow<()>,
+) {
+    let mut matched = matched;
+    // Sorted in place rather than regrouped, so that a large input's events are never held twice.
+    // Computers by name case-insensitively; within one, a total order independent of the order
+    // files were read in.
+    let spellings: HashSet<Arc<str>> = matched.iter().map(|m| m.event.computer.clone()).collect();
+    let mut names: Vec<(String, Arc<str>)> = spellings
+        .into_iter()
+        .map(|name| (name.trim().to_lowercase(), name))
+        .collect();
+    names.sort();
+    let mut computers: HashMap<Arc<str>, u32> = HashMap::new();
+    let mut rank = 0;
+    for (i, (key, name)) in names.iter().enumerate() {
+        if i > 0 && names[i - 1].0 != *key {
+            rank += 1;
+        }
+        computers.insert(name.clone(), rank);
     }
+    let rank_of = |m: &Matched| computers[&*m.event.computer];
+    matched.sort_by_cached_key(|m| {
+        (
+            rank_of(m),
+            m.event.time,
+            file_names[m.event.source as usize].as_str(),
+            m.event.record_id,
+        )
+    });
     let mut order: Vec<usize> = (0..signatures.len()).collect();
     order.sort_by_key(|&i| (signatures[i].def.priority, signatures[i].def.id.clone()));
 
-    let mut findings = Vec::new();
-    for (_, mut events) in by_computer {
-        // A total order independent of the order files were read in.
-        events.sort_by(|a, b| {
-            (
-                a.event.time,
-                &file_names[a.event.source as usize],
-                a.event.record_id,
-            )
-                .cmp(&(
-                    b.event.time,
-                    &file_names[b.event.source as usize],
-                    b.event.record_id,
-                ))
-        });
+    for events in matched.chunk_by(|a, b| rank_of(a) == rank_of(b)) {
         let mut consumed = vec![false; events.len()];
+        let mut findings = Vec::new();
         for &si in &order {
             findings.extend(run_signature(
                 signatures,
                 si,
-                &events,
+                events,
                 &mut consumed,
                 file_names,
             ));
         }
+        // One computer's events can carry differently-cased names: the displayed one breaks ties.
+        findings.sort_by(|a, b| {
+            (a.first_seen, &a.signature, &a.computer).cmp(&(
+                b.first_seen,
+                &b.signature,
+                &b.computer,
+            ))
+        });
+        if !findings.is_empty() && emit(findings).is_break() {
+            return;
+        }
     }
-    findings.sort_by(|a, b| {
-        (&a.computer, a.first_seen, &a.signature).cmp(&(&b.computer, b.first_seen, &b.signature))
-    });
-    findings
 }
 
 fn run_signature(
@@ -122,8 +182,8 @@ fn run_signature(
     // Items per evidence definition, in time order.
     let mut items: Vec<Vec<Item>> = vec![Vec::new(); sig.evidence.len()];
     for (at, m) in events.iter().enumerate() {
-        for h in m.hits.iter().filter(|h| h.signature == si) {
-            items[h.evidence].push(Item {
+        for h in m.hits.iter().filter(|h| h.signature as usize == si) {
+            items[h.evidence as usize].push(Item {
                 at,
                 time: m.event.time,
                 fields: &h.fields,

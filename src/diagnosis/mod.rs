@@ -9,11 +9,10 @@ pub mod remediation;
 pub mod signature;
 
 use crate::event::{Event, PayloadSource};
-pub use engine::{Hit, Matched};
+pub use engine::{Hit, KeptEvent, Matched};
 pub use finding::Finding;
 use signature::{Signature, SignatureError};
 use std::path::Path;
-use std::sync::Arc;
 
 /// The signatures shipped with evtriage, in `signatures/`.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -46,6 +45,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 pub struct Diagnoser {
     signatures: Vec<Signature>,
     index: engine::EvidenceIndex,
+    shared_values: signature::SharedValues,
 }
 
 impl Diagnoser {
@@ -60,7 +60,11 @@ impl Diagnoser {
             }
         }
         let index = engine::EvidenceIndex::new(&signatures);
-        Ok(Diagnoser { signatures, index })
+        Ok(Diagnoser {
+            signatures,
+            index,
+            shared_values: Default::default(),
+        })
     }
 
     pub fn builtin() -> Self {
@@ -115,7 +119,7 @@ impl Diagnoser {
     /// Every evidence definition the event satisfies, reading its payload from `payload`; `None`
     /// when it satisfies none. A kept event has no payload: what correlation needs of it is in
     /// the hits' fields, and a large input keeps many events until everything has been read.
-    pub fn match_event(&self, mut event: Event, payload: &dyn PayloadSource) -> Option<Matched> {
+    pub fn match_event(&self, event: Event, payload: &dyn PayloadSource) -> Option<Matched> {
         let candidates = self.index.candidates(&event.provider, event.event_id);
         if candidates.is_empty() {
             return None;
@@ -125,24 +129,28 @@ impl Diagnoser {
             event: &event,
             payload,
         };
-        let hits: Vec<Hit> = candidates
-            .iter()
-            .filter_map(|&(si, ei)| {
-                let evidence = &self.signatures[si].evidence[ei];
-                signature::evaluate(evidence, record, &mut seen).map(|fields| Hit {
-                    signature: si,
-                    evidence: ei,
+        let mut hits: Vec<Hit> = Vec::new();
+        for &(si, ei) in candidates {
+            let evidence = &self.signatures[si].evidence[ei];
+            if let Some(mut fields) =
+                signature::evaluate(evidence, record, &mut seen, &self.shared_values)
+            {
+                if let Some(earlier) = hits.iter().find(|h| h.fields == fields) {
+                    fields.share_with(&earlier.fields);
+                }
+                hits.push(Hit {
+                    signature: si as u32,
+                    evidence: ei as u32,
                     fields,
-                })
-            })
-            .collect();
+                });
+            }
+        }
         if hits.is_empty() {
             return None;
         }
-        event.payload = Default::default();
         Some(Matched {
-            event: Arc::new(event),
-            hits,
+            event: KeptEvent::from(&event),
+            hits: hits.into_boxed_slice(),
         })
     }
 
@@ -155,5 +163,15 @@ impl Diagnoser {
     /// Correlate the matched events of a run; `file_names` names each input by its source ID.
     pub fn diagnose(&self, matched: Vec<Matched>, file_names: &[String]) -> Vec<Finding> {
         engine::diagnose(&self.signatures, matched, file_names)
+    }
+
+    /// The same, one computer's findings at a time (see [`engine::diagnose_each`]).
+    pub fn diagnose_each(
+        &self,
+        matched: Vec<Matched>,
+        file_names: &[String],
+        emit: impl FnMut(Vec<Finding>) -> std::ops::ControlFlow<()>,
+    ) {
+        engine::diagnose_each(&self.signatures, matched, file_names, emit)
     }
 }

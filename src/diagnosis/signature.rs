@@ -8,7 +8,7 @@ use chrono::Duration;
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -299,16 +299,18 @@ pub struct SignatureError {
 }
 
 /// Values pulled out of one event for one evidence definition. Every kept event holds these
-/// until the whole input is read, so they are compact: the name is shared with the signature,
-/// and the quoted form is stored only where it differs from the normalized value.
+/// until the whole input is read, so they are compact: names are shared with the signature,
+/// values with every other event that has them (see [`SharedValues`]), the quoted form is stored
+/// only where it differs from the normalized value, and two evidence definitions that pulled the
+/// same fields from one event share one list.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Fields(Vec<FieldValue>);
+pub struct Fields(Arc<[FieldValue]>);
 
 #[derive(Debug, Clone, PartialEq)]
-struct FieldValue {
+pub struct FieldValue {
     name: Arc<str>,
-    value: Box<str>,
-    quoted: Option<Box<str>>,
+    value: Arc<str>,
+    quoted: Option<Arc<str>>,
 }
 
 impl Fields {
@@ -324,12 +326,33 @@ impl Fields {
             .map(|f| (&*f.name, f.quoted.as_deref().unwrap_or(&f.value)))
     }
 
-    pub fn push(&mut self, name: &Arc<str>, value: &str, quoted: &str) {
-        self.0.push(FieldValue {
-            name: name.clone(),
-            value: value.into(),
-            quoted: (quoted != value).then(|| quoted.into()),
-        });
+    /// The same list, sharing `other`'s storage when the contents are equal.
+    pub fn share_with(&mut self, other: &Fields) {
+        if !Arc::ptr_eq(&self.0, &other.0) && self.0 == other.0 {
+            self.0 = other.0.clone();
+        }
+    }
+}
+
+/// One copy of each short field value for the whole run: a fleet's kept events repeat the same
+/// service names, start types and product names hundreds of thousands of times. Bounded, so
+/// that a log of unique values costs what it would without sharing.
+#[derive(Default)]
+pub struct SharedValues(Mutex<rustc_hash::FxHashSet<Arc<str>>>);
+
+impl SharedValues {
+    const MAX_VALUES: usize = 1 << 16;
+    const MAX_LEN: usize = 128;
+
+    fn share(set: &mut rustc_hash::FxHashSet<Arc<str>>, value: &str) -> Arc<str> {
+        if let Some(v) = set.get(value) {
+            return v.clone();
+        }
+        let v: Arc<str> = value.into();
+        if value.len() <= Self::MAX_LEN && set.len() < Self::MAX_VALUES {
+            set.insert(v.clone());
+        }
+        v
     }
 }
 
@@ -649,6 +672,15 @@ impl<'s> Extracted<'s> {
         };
         self.entries[at].2.as_ref()
     }
+
+    /// A field [`Extracted::get`] has already extracted.
+    fn extracted(&self, f: &FieldSpec) -> Option<&Value> {
+        self.entries
+            .iter()
+            .find(|(s, t, _)| *t == f.transform && *s == f.source_text)?
+            .2
+            .as_ref()
+    }
 }
 
 /// What evaluation reads of one record: its event's System fields, and its payload.
@@ -660,17 +692,35 @@ pub struct Record<'a> {
 
 /// Test the evidence's conditions on `event`; on a match, the evidence's fields. `None` when it
 /// does not match. `seen` carries what earlier evidence definitions extracted from the same event.
-pub fn evaluate<'s>(ev: &'s Evidence, event: Record, seen: &mut Extracted<'s>) -> Option<Fields> {
+pub fn evaluate<'s>(
+    ev: &'s Evidence,
+    event: Record,
+    seen: &mut Extracted<'s>,
+    shared: &SharedValues,
+) -> Option<Fields> {
     if !ev.conditions.iter().all(|c| holds(c, ev, event, seen)) {
         return None;
     }
-    let mut fields = Fields(Vec::with_capacity(ev.fields.len()));
-    for f in &ev.fields {
-        if let Some((value, shown)) = seen.get(f, event) {
-            fields.push(&f.name, value, shown);
-        }
+    if ev.fields.is_empty() {
+        return Some(Fields::default());
     }
-    Some(fields)
+    for f in &ev.fields {
+        seen.get(f, event);
+    }
+    let mut set = shared.0.lock().unwrap_or_else(|p| p.into_inner());
+    Some(Fields(
+        ev.fields
+            .iter()
+            .filter_map(|f| {
+                let (value, shown) = seen.extracted(f)?;
+                Some(FieldValue {
+                    name: f.name.clone(),
+                    quoted: (shown != value).then(|| SharedValues::share(&mut set, shown)),
+                    value: SharedValues::share(&mut set, value),
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// Extract one field: the first source that is present and survives the transform.
@@ -769,5 +819,32 @@ fn holds<'s>(c: &Condition, ev: &'s Evidence, event: Record, seen: &mut Extracte
         Condition::Present(f, want) => test(f, &|v| !v.is_empty()) == *want,
         Condition::Any(cs) => cs.iter().any(|c| holds(c, ev, event, seen)),
         Condition::All(cs) => cs.iter().all(|c| holds(c, ev, event, seen)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_values_are_one_copy_and_bounded() {
+        let shared = SharedValues::default();
+        let mut set = shared.0.lock().unwrap();
+        let a = SharedValues::share(&mut set, "MSExchangeIS");
+        let b = SharedValues::share(&mut set, "MSExchangeIS");
+        assert!(Arc::ptr_eq(&a, &b));
+        let long = "x".repeat(SharedValues::MAX_LEN + 1);
+        let l1 = SharedValues::share(&mut set, &long);
+        let l2 = SharedValues::share(&mut set, &long);
+        assert_eq!(l1, l2);
+        assert!(
+            !Arc::ptr_eq(&l1, &l2),
+            "long values are not kept for sharing"
+        );
+        for i in 0..SharedValues::MAX_VALUES + 1000 {
+            let v = SharedValues::share(&mut set, &format!("value {i}"));
+            assert_eq!(&*v, format!("value {i}"));
+        }
+        assert_eq!(set.len(), SharedValues::MAX_VALUES);
     }
 }

@@ -1,13 +1,128 @@
-//! `--format json`: the whole report as one document (schema: docs/json-schema.md).
+//! `--format json`: the whole report as one document (schema: docs/json-schema.md). The summary
+//! comes first but is known last, so findings are rendered into a spool as they arrive and the
+//! document is put together at the end, byte for byte what serializing [`Report`] would give.
 
-use super::{Report, ReportWriter, Style};
+use super::spool::Spool;
+use super::{InputReport, ReportWriter, SCHEMA_VERSION, Summary, Tool};
+use crate::diagnosis::Finding;
+use serde::Serialize;
 use std::io::{self, Write};
 
-pub struct JsonWriter;
+#[derive(Default)]
+pub struct JsonWriter {
+    findings: Spool,
+    buffer: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct Head<'a> {
+    schema_version: u32,
+    tool: Tool,
+    summary: &'a Summary,
+}
+
+#[derive(Serialize)]
+struct Tail<'a> {
+    inputs: &'a [InputReport],
+}
+
+fn pretty(value: &impl Serialize, into: &mut Vec<u8>) -> io::Result<()> {
+    into.clear();
+    serde_json::to_writer_pretty(&mut *into, value).map_err(io::Error::other)
+}
 
 impl ReportWriter for JsonWriter {
-    fn write(&self, report: &Report, out: &mut dyn Write, _style: Style) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, report).map_err(io::Error::other)?;
+    fn finding(&mut self, finding: &Finding, _out: &mut dyn Write) -> io::Result<()> {
+        pretty(finding, &mut self.buffer)?;
+        self.findings.write_all(if self.findings.is_empty() {
+            b"\n"
+        } else {
+            b",\n"
+        })?;
+        // Nested two levels deep in the document. Pretty JSON escapes newlines inside strings,
+        // so every line break here is one of the layout's own.
+        for (i, line) in self.buffer.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.findings.write_all(b"\n")?;
+            }
+            self.findings.write_all(b"    ")?;
+            self.findings.write_all(line)?;
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        summary: &Summary,
+        inputs: &[InputReport],
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let head = Head {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::current(),
+            summary,
+        };
+        pretty(&head, &mut self.buffer)?;
+        out.write_all(self.buffer.strip_suffix(b"\n}").unwrap_or(&self.buffer))?;
+        if self.findings.is_empty() {
+            out.write_all(b",\n  \"findings\": [],\n")?;
+        } else {
+            out.write_all(b",\n  \"findings\": [")?;
+            self.findings.drain_into(out)?;
+            out.write_all(b"\n  ],\n")?;
+        }
+        pretty(&Tail { inputs }, &mut self.buffer)?;
+        out.write_all(self.buffer.strip_prefix(b"{\n").unwrap_or(&self.buffer))?;
         writeln!(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Format, Report, Style};
+    use crate::diagnosis::Diagnoser;
+    use crate::event::from_event_xml;
+
+    /// Every bundled sample's events, diagnosed as one run over two files.
+    fn report_of(bundles: &[crate::synth::samples::Bundle]) -> Report {
+        let diagnoser = Diagnoser::builtin();
+        let mut interner = crate::event::Interner::default();
+        let mut matched = Vec::new();
+        for b in bundles {
+            for (source, events) in [(0, &b.application), (1, &b.system)] {
+                for e in events {
+                    let mut xml = String::new();
+                    e.write_indented(&mut xml, 0);
+                    let ev = from_event_xml(&xml, source, 0, &mut interner).expect("sample parses");
+                    matched.extend(diagnoser.match_built(ev));
+                }
+            }
+        }
+        let names = ["Application.evtx".to_string(), "System.evtx".to_string()];
+        let findings = diagnoser.diagnose(matched, &names);
+        Report::new(findings, Vec::new())
+    }
+
+    fn assembled_equals_serialized(report: &Report) {
+        let mut out = Vec::new();
+        let style = Style {
+            color: false,
+            width: None,
+        };
+        report.write(Format::Json, &mut out, style).unwrap();
+        let mut expected = serde_json::to_vec_pretty(report).unwrap();
+        expected.push(b'\n');
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_document_is_the_report_serialized() {
+        assembled_equals_serialized(&report_of(&[]));
+        let report = report_of(&crate::synth::samples::all());
+        assert!(!report.findings.is_empty(), "the sample has findings");
+        assembled_equals_serialized(&report);
     }
 }

@@ -1,8 +1,11 @@
-//! Report: the run's result as one value ([`Report`]) and one writer per output format. Adding a
-//! format means adding a module with a [`ReportWriter`] and naming it in [`Format`].
+//! Report: the run's result ([`Report`]) and one writer per output format. Writers take findings
+//! one at a time while diagnosis goes on, then the summary and inputs, so that a fleet's report
+//! is never held in memory whole. Adding a format means adding a module with a [`ReportWriter`]
+//! and naming it in [`Format`].
 
 pub mod json;
 pub mod jsonl;
+mod spool;
 pub mod table;
 
 use crate::diagnosis::Finding;
@@ -17,6 +20,15 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Tool {
     pub name: &'static str,
     pub version: &'static str,
+}
+
+impl Tool {
+    pub fn current() -> Self {
+        Tool {
+            name: "evtriage",
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -38,26 +50,45 @@ pub struct Report {
     pub inputs: Vec<InputReport>,
 }
 
-impl Report {
-    pub fn new(findings: Vec<Finding>, inputs: Vec<InputReport>) -> Self {
-        let summary = Summary {
-            findings: findings.len(),
-            action_required: findings.iter().filter(|f| f.action_required).count(),
+impl Summary {
+    /// Before any finding: what the inputs say.
+    pub fn of_inputs(inputs: &[InputReport]) -> Self {
+        Summary {
+            findings: 0,
+            action_required: 0,
             inputs: inputs.len(),
             inputs_with_problems: inputs.iter().filter(|i| i.is_problem()).count(),
             records_read: inputs.iter().map(|i| i.records_read).sum(),
             records_failed: inputs.iter().map(|i| i.records_failed).sum(),
-        };
+        }
+    }
+
+    pub fn count(&mut self, finding: &Finding) {
+        self.findings += 1;
+        self.action_required += usize::from(finding.action_required);
+    }
+}
+
+impl Report {
+    pub fn new(findings: Vec<Finding>, inputs: Vec<InputReport>) -> Self {
+        let mut summary = Summary::of_inputs(&inputs);
+        findings.iter().for_each(|f| summary.count(f));
         Report {
             schema_version: SCHEMA_VERSION,
-            tool: Tool {
-                name: "evtriage",
-                version: env!("CARGO_PKG_VERSION"),
-            },
+            tool: Tool::current(),
             summary,
             findings,
             inputs,
         }
+    }
+
+    /// The whole report in one format, for callers that hold it whole.
+    pub fn write(&self, format: Format, out: &mut dyn Write, style: Style) -> io::Result<()> {
+        let mut w = writer(format, style);
+        for f in &self.findings {
+            w.finding(f, out)?;
+        }
+        w.finish(&self.summary, &self.inputs, out)
     }
 }
 
@@ -79,14 +110,23 @@ pub struct Style {
     pub width: Option<u16>,
 }
 
+/// One output format. `finding` is called for each finding in report order, as diagnosis
+/// produces them; `finish` once, with the totals and the inputs. Formats that print the summary
+/// first keep what they rendered of each finding in a spool (memory, then a temporary file).
 pub trait ReportWriter {
-    fn write(&self, report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()>;
+    fn finding(&mut self, finding: &Finding, out: &mut dyn Write) -> io::Result<()>;
+    fn finish(
+        &mut self,
+        summary: &Summary,
+        inputs: &[InputReport],
+        out: &mut dyn Write,
+    ) -> io::Result<()>;
 }
 
-pub fn writer(format: Format) -> Box<dyn ReportWriter> {
+pub fn writer(format: Format, style: Style) -> Box<dyn ReportWriter> {
     match format {
-        Format::Table => Box::new(table::TableWriter),
-        Format::Json => Box::new(json::JsonWriter),
+        Format::Table => Box::new(table::TableWriter::new(style)),
+        Format::Json => Box::new(json::JsonWriter::default()),
         Format::Jsonl => Box::new(jsonl::JsonlWriter),
     }
 }

@@ -2,13 +2,29 @@
 //! update and error, files in use, services, the remediation steps with their commands, the
 //! evidence), then the inputs. Text that came from a log goes through [`printable`] first.
 
-use super::{Report, ReportWriter, Style, printable};
+use super::spool::Spool;
+use super::{InputReport, ReportWriter, Style, Summary, Tool, printable};
 use crate::diagnosis::finding::{ConfidenceLevel, Finding};
 use crate::diagnosis::signature::Severity;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use std::io::{self, Write};
 
-pub struct TableWriter;
+/// The headline counts every finding, so the sections wait in a spool until the end.
+pub struct TableWriter {
+    style: Style,
+    sections: Spool,
+    written: usize,
+}
+
+impl TableWriter {
+    pub fn new(style: Style) -> Self {
+        TableWriter {
+            style,
+            sections: Spool::default(),
+            written: 0,
+        }
+    }
+}
 
 fn table(style: Style, header: &[&str]) -> Table {
     let mut t = plain_table(style);
@@ -306,8 +322,18 @@ fn indent(s: &str, n: usize) -> String {
 }
 
 impl ReportWriter for TableWriter {
-    fn write(&self, report: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
-        let s = &report.summary;
+    fn finding(&mut self, finding: &Finding, _out: &mut dyn Write) -> io::Result<()> {
+        self.written += 1;
+        write_finding(&mut self.sections, finding, self.written, self.style)
+    }
+
+    fn finish(
+        &mut self,
+        s: &Summary,
+        inputs: &[InputReport],
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let style = self.style;
         let headline = if s.action_required > 0 {
             paint(
                 &format!("{} finding(s) to act on", s.action_required),
@@ -320,7 +346,7 @@ impl ReportWriter for TableWriter {
         writeln!(
             out,
             "evtriage {}: {headline}; {} finding(s) in all; {} input(s), {} records read{}",
-            report.tool.version,
+            Tool::current().version,
             s.findings,
             s.inputs,
             s.records_read,
@@ -331,22 +357,19 @@ impl ReportWriter for TableWriter {
             }
         )?;
         writeln!(out)?;
-        for (i, f) in report.findings.iter().enumerate() {
-            write_finding(out, f, i + 1, style)?;
-        }
-        if report.findings.is_empty() {
+        self.sections.drain_into(out)?;
+        if self.written == 0 {
             writeln!(
                 out,
                 "No failed install, disabled service or pending restart was found.\n"
             )?;
         }
 
-        let shown: Vec<_> = report
-            .inputs
+        let shown: Vec<_> = inputs
             .iter()
             .filter(|i| i.status != crate::input::InputStatus::NotAnEventLog)
             .collect();
-        let skipped = report.inputs.len() - shown.len();
+        let skipped = inputs.len() - shown.len();
         writeln!(out, "Inputs")?;
         let mut t = table(
             style,
