@@ -10,6 +10,7 @@ use super::signature::{Bound, Fields, Join, Role, Severity, Signature};
 use crate::event::{Event, SourceId, parse_number};
 use crate::knowledge;
 use chrono::{DateTime, Duration, Utc};
+use rustc_hash::FxHashMap;
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct Matched {
     pub event: KeptEvent,
-    pub hits: Box<[Hit]>,
+    pub hits: Arc<[Hit]>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,11 +50,34 @@ impl From<&Event> for KeptEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Hit {
     pub signature: u32,
     pub evidence: u32,
     pub fields: Fields,
+}
+
+/// One copy of each distinct hit list for the whole run. On a fleet most kept events are
+/// service-state changes whose fields (service, state, start types) repeat across thousands of
+/// hosts, so their lists are worth sharing whole. Bounded like the values in them: past the
+/// limit, and for lists holding values too long to share, each event keeps its own list.
+#[derive(Default)]
+pub struct SharedHits(std::sync::Mutex<rustc_hash::FxHashSet<Arc<[Hit]>>>);
+
+impl SharedHits {
+    const MAX_LISTS: usize = 1 << 16;
+
+    pub fn share(&self, hits: Vec<Hit>) -> Arc<[Hit]> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(found) = set.get(hits.as_slice()) {
+            return found.clone();
+        }
+        let hits: Arc<[Hit]> = hits.into();
+        if set.len() < Self::MAX_LISTS && hits.iter().all(|h| h.fields.all_shareable()) {
+            set.insert(hits.clone());
+        }
+        hits
+    }
 }
 
 /// Whole-second classic records can be stamped up to a second before manifest records written
@@ -133,12 +157,29 @@ pub fn diagnose_each(
         }
         computers.insert(name.clone(), rank);
     }
-    let rank_of = |m: &Matched| computers[&*m.event.computer];
-    matched.sort_by_cached_key(|m| {
+    // Ranked by the address of each name's shared string, so that the sort compares integers;
+    // the names stay alive in `matched` for as long as the map is used.
+    let address = |m: &Matched| Arc::as_ptr(&m.event.computer) as *const u8 as usize;
+    let mut by_address: FxHashMap<usize, u32> = FxHashMap::default();
+    for m in &matched {
+        by_address
+            .entry(address(m))
+            .or_insert_with(|| computers[&*m.event.computer]);
+    }
+    let rank_of = |m: &Matched| by_address[&address(m)];
+    let mut file_rank = vec![0u32; file_names.len()];
+    let mut files: Vec<usize> = (0..file_names.len()).collect();
+    files.sort_by(|&a, &b| file_names[a].cmp(&file_names[b]));
+    for (rank, &source) in files.iter().enumerate() {
+        file_rank[source] = rank as u32;
+    }
+    // Unstable: a stable sort would borrow a buffer half the size of all kept events, and events
+    // that tie on every key here are the same record read twice.
+    matched.sort_unstable_by_key(|m| {
         (
             rank_of(m),
             m.event.time,
-            file_names[m.event.source as usize].as_str(),
+            file_rank[m.event.source as usize],
             m.event.record_id,
         )
     });
@@ -801,5 +842,45 @@ impl EvidenceIndex {
             .iter()
             .find(|(p, _)| same(p))
             .map_or(&[], |(_, pairs)| pairs.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(service: &str) -> Vec<Hit> {
+        vec![Hit {
+            signature: 0,
+            evidence: 1,
+            fields: Fields::of(&[("service", service), ("state", "stopped")]),
+        }]
+    }
+
+    #[test]
+    fn shared_hits_are_one_copy_and_bounded() {
+        let shared = SharedHits::default();
+        let a = shared.share(hit("MSExchangeIS"));
+        let b = shared.share(hit("MSExchangeIS"));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &shared.share(hit("MSExchangeSA"))));
+
+        let long = "x".repeat(4096);
+        let l1 = shared.share(hit(&long));
+        let l2 = shared.share(hit(&long));
+        assert_eq!(l1, l2);
+        assert!(
+            !Arc::ptr_eq(&l1, &l2),
+            "lists with long values are not kept"
+        );
+
+        for i in 0..SharedHits::MAX_LISTS + 1000 {
+            let h = shared.share(hit(&format!("service {i}")));
+            assert_eq!(
+                h[0].fields.get("service"),
+                Some(format!("service {i}").as_str())
+            );
+        }
+        assert_eq!(shared.0.lock().unwrap().len(), SharedHits::MAX_LISTS);
     }
 }

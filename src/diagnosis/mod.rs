@@ -46,6 +46,7 @@ pub struct Diagnoser {
     signatures: Vec<Signature>,
     index: engine::EvidenceIndex,
     shared_values: signature::SharedValues,
+    shared_hits: engine::SharedHits,
 }
 
 impl Diagnoser {
@@ -64,6 +65,7 @@ impl Diagnoser {
             signatures,
             index,
             shared_values: Default::default(),
+            shared_hits: Default::default(),
         })
     }
 
@@ -150,7 +152,7 @@ impl Diagnoser {
         }
         Some(Matched {
             event: KeptEvent::from(&event),
-            hits: hits.into_boxed_slice(),
+            hits: self.shared_hits.share(hits),
         })
     }
 

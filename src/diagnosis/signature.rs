@@ -303,10 +303,10 @@ pub struct SignatureError {
 /// values with every other event that has them (see [`SharedValues`]), the quoted form is stored
 /// only where it differs from the normalized value, and two evidence definitions that pulled the
 /// same fields from one event share one list.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Fields(Arc<[FieldValue]>);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldValue {
     name: Arc<str>,
     value: Arc<str>,
@@ -324,6 +324,32 @@ impl Fields {
         self.0
             .iter()
             .map(|f| (&*f.name, f.quoted.as_deref().unwrap_or(&f.value)))
+    }
+
+    /// Whether every value is one that [`SharedValues`] keeps a single copy of: only such lists
+    /// are worth keeping for the whole run in a shared set.
+    pub fn all_shareable(&self) -> bool {
+        self.0.iter().all(|f| {
+            f.value.len() <= SharedValues::MAX_LEN
+                && f.quoted
+                    .as_ref()
+                    .is_none_or(|q| q.len() <= SharedValues::MAX_LEN)
+        })
+    }
+
+    /// A list of plain values, for tests of what holds these lists.
+    #[cfg(test)]
+    pub(crate) fn of(pairs: &[(&str, &str)]) -> Fields {
+        Fields(
+            pairs
+                .iter()
+                .map(|&(name, value)| FieldValue {
+                    name: name.into(),
+                    value: value.into(),
+                    quoted: None,
+                })
+                .collect(),
+        )
     }
 
     /// The same list, sharing `other`'s storage when the contents are equal.
