@@ -201,46 +201,55 @@ pub fn start_type(text: &str) -> Option<StartType> {
         .map(|(_, st)| *st)
 }
 
-/// SCM's binary data is UTF-16LE: `Key/state` on 7036, the bare key on 7000/7001. Its UTF-16 units of SCM's binary data, up to its terminating NUL; `None` when it is not UTF-16.
-fn scm_units(binary: &[u8]) -> Option<impl Iterator<Item = u16> + Clone + '_> {
-    (binary.len() >= 2 && binary.len() % 2 == 0).then(|| {
-        binary
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&u| u != 0)
-    })
+/// SCM's binary data is UTF-16LE: `Key/state` on 7036, the bare key on 7000/7001. Its bytes up
+/// to the terminating NUL unit; `None` when it cannot be UTF-16.
+fn scm_text(binary: &[u8]) -> Option<&[u8]> {
+    if binary.len() < 2 || binary.len() % 2 != 0 {
+        return None;
+    }
+    let end = binary
+        .chunks_exact(2)
+        .position(|c| c == [0, 0])
+        .map_or(binary.len(), |units| units * 2);
+    Some(&binary[..end])
+}
+
+fn units(text: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    text.chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+}
+
+/// The text split at its last `/`, as byte offsets into UTF-16LE `text`.
+fn scm_split(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let slash = text.chunks_exact(2).rposition(|c| c == [b'/', 0])? * 2;
+    Some((&text[..slash], &text[slash + 2..]))
 }
 
 /// The service key name from SCM's binary data (`MSExchangeIS/1` → `MSExchangeIS`).
 pub fn scm_key(binary: &[u8]) -> Option<String> {
-    let units = scm_units(binary)?;
-    let text: String = char::decode_utf16(units).collect::<Result<_, _>>().ok()?;
-    match text.rsplit_once('/') {
-        Some((key, _)) if !key.is_empty() => Some(key.to_string()),
-        Some(_) => None,
-        None if text.is_empty() => None,
-        None => Some(text),
+    let text = scm_text(binary)?;
+    let (key, rest) = scm_split(text).unwrap_or((text, &[]));
+    // Text that is not valid UTF-16 anywhere is not SCM's: no key rather than half of one.
+    if char::decode_utf16(units(rest)).any(|c| c.is_err()) {
+        return None;
     }
+    let key: String = char::decode_utf16(units(key))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (!key.is_empty()).then_some(key)
 }
 
 /// The state number after the last `/` of SCM's binary data, read without decoding the text: most
 /// 7036s are tested for their state first, and most fail that test.
 pub fn scm_state(binary: &[u8]) -> Option<u32> {
-    let units = scm_units(binary)?;
-    let slash = units
-        .clone()
-        .enumerate()
-        .filter(|(_, u)| *u == u16::from(b'/'))
-        .last()?
-        .0;
-    let mut n: u32 = 0;
-    let mut digits = 0;
-    for u in units.skip(slash + 1) {
-        let d = char::from_u32(u32::from(u))?.to_digit(10)?;
-        n = n.checked_mul(10)?.checked_add(d)?;
-        digits += 1;
+    let (_, digits) = scm_split(scm_text(binary)?)?;
+    if digits.is_empty() {
+        return None;
     }
-    (digits > 0).then_some(n)
+    units(digits).try_fold(0u32, |n, u| {
+        let d = char::from_u32(u32::from(u))?.to_digit(10)?;
+        n.checked_mul(10)?.checked_add(d)
+    })
 }
 
 /// `{ProductCode}` (and optionally ` {PatchCode}` and a trailing code) from MsiInstaller's ASCII binary.
@@ -466,6 +475,14 @@ mod tests {
         }
         assert_eq!(scm_key(&[0x41]), None);
         assert_eq!(scm_key(&utf16("\0")), None);
+        assert_eq!(scm_key(&utf16("/1\0")), None);
+        assert_eq!(scm_key(&utf16("a/b/7")).as_deref(), Some("a/b"));
+        assert_eq!(scm_state(&utf16("a/b/7")), Some(7), "no terminator");
+        assert_eq!(scm_state(&utf16("a/00000000000042\0")), Some(42));
+        assert_eq!(scm_state(&utf16("a/99999999999\0")), None, "overflow");
+        let mut broken = utf16("Svc/1\0");
+        broken.splice(0..0, [0x00, 0xd8]); // an unpaired high surrogate
+        assert_eq!(scm_key(&broken), None);
     }
 
     #[test]

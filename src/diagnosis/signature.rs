@@ -237,16 +237,20 @@ pub struct FieldSpec {
     pub sources: Vec<Source>,
     pub transform: Transform,
     pub source_text: String,
+    /// A hash of the source text and transform: one record's extractions are looked up by it
+    /// (and confirmed by the text) for every evidence definition that tests that record.
+    pub source_key: u64,
 }
 
 #[derive(Debug, Clone)]
+/// A condition names its field by its index in the evidence's fields.
 pub enum Condition {
-    Matches(String, Regex),
-    Equals(String, Literal),
-    NotEquals(String, Literal),
-    In(String, Vec<Literal>),
-    NotIn(String, Vec<Literal>),
-    Present(String, bool),
+    Matches(usize, Regex),
+    Equals(usize, Literal),
+    NotEquals(usize, Literal),
+    In(usize, Vec<Literal>),
+    NotIn(usize, Vec<Literal>),
+    Present(usize, bool),
     Any(Vec<Condition>),
     All(Vec<Condition>),
 }
@@ -466,11 +470,19 @@ fn parse_field(name: &str, spec: &str) -> Result<FieldSpec, String> {
             "field {name}: transform and source do not fit ('{spec}')"
         ));
     }
+    let source_key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        src.hash(&mut h);
+        (transform as u8).hash(&mut h);
+        h.finish()
+    };
     Ok(FieldSpec {
         name: name.into(),
         sources,
         transform,
         source_text: src.to_string(),
+        source_key,
     })
 }
 
@@ -496,11 +508,11 @@ fn compile_condition(
         .field
         .clone()
         .ok_or("a condition needs `field` (or `any`)")?;
-    if !fields.iter().any(|f| *f.name == *field) {
+    let Some(index) = fields.iter().position(|f| *f.name == *field) else {
         return Err(format!(
             "condition on '{field}', which the evidence does not extract"
         ));
-    }
+    };
     let set = [
         c.matches.is_some(),
         c.equals.is_some(),
@@ -515,17 +527,17 @@ fn compile_condition(
     Ok(if let Some(m) = &c.matches {
         let pattern = patterns.get(m).unwrap_or(m);
         let re = Regex::new(pattern).map_err(|e| format!("pattern '{m}': {e}"))?;
-        Condition::Matches(field, re)
+        Condition::Matches(index, re)
     } else if let Some(v) = &c.equals {
-        Condition::Equals(field, v.clone())
+        Condition::Equals(index, v.clone())
     } else if let Some(v) = &c.not_equals {
-        Condition::NotEquals(field, v.clone())
+        Condition::NotEquals(index, v.clone())
     } else if let Some(v) = &c.in_ {
-        Condition::In(field, v.clone())
+        Condition::In(index, v.clone())
     } else if let Some(v) = &c.not_in {
-        Condition::NotIn(field, v.clone())
+        Condition::NotIn(index, v.clone())
     } else {
-        Condition::Present(field, c.present.unwrap_or(true))
+        Condition::Present(index, c.present.unwrap_or(true))
     })
 }
 
@@ -675,36 +687,35 @@ impl Signature {
 /// reads them, once per event. Keyed by source and transform (`Binary:scm_key`).
 #[derive(Default)]
 pub struct Extracted<'s> {
-    entries: Vec<(&'s str, Transform, Option<Value>)>,
+    entries: Vec<(&'s FieldSpec, Option<Value>)>,
 }
 
-/// A field's normalized value and how evidence quotes it.
-type Value = (String, String);
+/// A field's normalized value, and how evidence quotes it where that differs.
+type Value = (String, Option<String>);
+
+fn same_source(a: &FieldSpec, b: &FieldSpec) -> bool {
+    a.source_key == b.source_key && a.transform == b.transform && a.source_text == b.source_text
+}
 
 impl<'s> Extracted<'s> {
     /// The field's (normalized value, quoted value), extracted on first use.
     fn get(&mut self, f: &'s FieldSpec, event: Record) -> Option<&Value> {
-        let at = match self
-            .entries
-            .iter()
-            .position(|(s, t, _)| *t == f.transform && *s == f.source_text)
-        {
+        let at = match self.entries.iter().position(|(s, _)| same_source(s, f)) {
             Some(i) => i,
             None => {
-                self.entries
-                    .push((&f.source_text, f.transform, extract(f, event)));
+                self.entries.push((f, extract(f, event)));
                 self.entries.len() - 1
             }
         };
-        self.entries[at].2.as_ref()
+        self.entries[at].1.as_ref()
     }
 
     /// A field [`Extracted::get`] has already extracted.
     fn extracted(&self, f: &FieldSpec) -> Option<&Value> {
         self.entries
             .iter()
-            .find(|(s, t, _)| *t == f.transform && *s == f.source_text)?
-            .2
+            .find(|(s, _)| same_source(s, f))?
+            .1
             .as_ref()
     }
 }
@@ -741,7 +752,7 @@ pub fn evaluate<'s>(
                 let (value, shown) = seen.extracted(f)?;
                 Some(FieldValue {
                     name: f.name.clone(),
-                    quoted: (shown != value).then(|| SharedValues::share(&mut set, shown)),
+                    quoted: shown.as_deref().map(|s| SharedValues::share(&mut set, s)),
                     value: SharedValues::share(&mut set, value),
                 })
             })
@@ -775,13 +786,14 @@ fn extract(f: &FieldSpec, record: Record) -> Option<Value> {
 
 /// How evidence shows a field: the log's own words, next to the normalized value where they differ
 /// (`auto ("自動的な開始")`), and decoded rather than hex for values read from the binary.
-fn quote(t: Transform, value: &str, raw: &str) -> String {
+/// `None` when that is the value itself, as it is for almost every field.
+fn quote(t: Transform, value: &str, raw: &str) -> Option<String> {
     match t {
-        Transform::None => raw.to_string(),
+        Transform::None => (raw != value).then(|| raw.to_string()),
         Transform::StartType | Transform::Number | Transform::Hresult if value != raw.trim() => {
-            format!("{value} (\"{}\")", raw.trim())
+            Some(format!("{value} (\"{}\")", raw.trim()))
         }
-        _ => value.to_string(),
+        _ => None,
     }
 }
 
@@ -829,11 +841,8 @@ pub fn same_value(value: &str, lit: &Literal) -> bool {
 }
 
 fn holds<'s>(c: &Condition, ev: &'s Evidence, event: Record, seen: &mut Extracted<'s>) -> bool {
-    let mut test = |name: &str, test: &dyn Fn(&str) -> bool| {
-        ev.fields
-            .iter()
-            .find(|f| &*f.name == name)
-            .and_then(|f| seen.get(f, event))
+    let mut test = |field: &usize, test: &dyn Fn(&str) -> bool| {
+        seen.get(&ev.fields[*field], event)
             .is_some_and(|(v, _)| test(v))
     };
     match c {
