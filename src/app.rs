@@ -29,6 +29,8 @@ struct Collector<'a> {
     matched: Mutex<Vec<Matched>>,
     progress: Option<indicatif::ProgressBar>,
     bytes: AtomicU64,
+    files_done: AtomicU64,
+    files: usize,
 }
 
 fn computer_matches(wanted: &str, computer: &str) -> bool {
@@ -72,6 +74,17 @@ impl EventSink for Collector<'_> {
             p.set_position(done.min(p.length().unwrap_or(u64::MAX)));
         }
     }
+
+    fn file_done(&self) {
+        if let Some(p) = &self.progress {
+            let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
+            p.set_message(files_message(done, self.files));
+        }
+    }
+}
+
+fn files_message(done: u64, files: usize) -> String {
+    format!("{done}/{files} files")
 }
 
 fn progress_bar(total: u64, files: usize) -> indicatif::ProgressBar {
@@ -84,7 +97,7 @@ fn progress_bar(total: u64, files: usize) -> indicatif::ProgressBar {
     )
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_message(format!("{files} file(s)"));
+    bar.set_message(files_message(0, files));
     bar
 }
 
@@ -148,6 +161,8 @@ pub fn run(
         matched: Mutex::new(Vec::new()),
         progress: show_progress.then(|| progress_bar(total, discovery.files.len())),
         bytes: AtomicU64::new(0),
+        files_done: AtomicU64::new(0),
+        files: discovery.files.len(),
     };
 
     let threads = cli.threads.map(usize::from).unwrap_or(0);

@@ -32,7 +32,8 @@ fn main() -> ExitCode {
         &cli,
         &mut std::io::stdin().lock(),
         &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
+        // Not locked for the whole run: the progress bar draws on stderr from worker threads.
+        &mut std::io::stderr(),
         term,
     );
     ExitCode::from(code)

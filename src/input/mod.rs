@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Receives what readers produce; called from many threads at once.
 pub trait EventSink: Sync {
@@ -23,6 +24,8 @@ pub trait EventSink: Sync {
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool;
     /// Progress: `bytes` more of the input have been read.
     fn progress(&self, _bytes: u64) {}
+    /// Progress: one more file has been read to its end (or given up on).
+    fn file_done(&self) {}
 }
 
 /// One reader per input format.
@@ -402,7 +405,37 @@ pub fn read_all(files: &[InputFile], sink: &dyn EventSink) -> Vec<InputReport> {
                 .iter()
                 .find(|r| r.format() == f.format)
                 .expect("discovery only keeps recognized formats");
-            reader.read(f, sink)
+            let counted = CountingSink {
+                sink,
+                reported: AtomicU64::new(0),
+            };
+            let report = reader.read(f, &counted);
+            // Readers report progress as they go, by chunk; what they did not report (headers,
+            // a file that stopped early or could not be read) is done now, so that the bytes
+            // done reach the total exactly when the last file is.
+            let reported = counted.reported.load(Ordering::Relaxed);
+            sink.progress(f.size.saturating_sub(reported));
+            sink.file_done();
+            report
         })
         .collect()
+}
+
+/// A sink that passes everything on and counts the progress a reader reported for one file.
+struct CountingSink<'a> {
+    sink: &'a dyn EventSink,
+    reported: AtomicU64,
+}
+
+impl EventSink for CountingSink<'_> {
+    fn wants_event_id(&self, id: u16) -> bool {
+        self.sink.wants_event_id(id)
+    }
+    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
+        self.sink.accept(event, payload)
+    }
+    fn progress(&self, bytes: u64) {
+        self.reported.fetch_add(bytes, Ordering::Relaxed);
+        self.sink.progress(bytes);
+    }
 }
