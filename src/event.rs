@@ -4,6 +4,7 @@
 //! as text as the log rendered it, `(NULL)` becomes absent, and numbers are read the same way whether
 //! the producer stored them as numbers or as strings.
 
+use crate::shared::Shared;
 use chrono::{DateTime, Utc};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
@@ -147,22 +148,18 @@ struct SystemFields {
 
 /// Interned strings repeated by every record of a file (computer, channel, provider names), so
 /// the events of a large log do not each carry their own copies.
-#[derive(Default)]
-pub struct Interner {
-    strings: rustc_hash::FxHashSet<Arc<str>>,
+pub struct Interner(Shared<str>);
+
+impl Default for Interner {
+    fn default() -> Self {
+        // A hostile log could make every record name a new computer.
+        Interner(Shared::bounded(4096))
+    }
 }
 
 impl Interner {
     pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(found) = self.strings.get(s) {
-            return found.clone();
-        }
-        let arc: Arc<str> = Arc::from(s);
-        // A hostile log could make every record name a new computer; past a bound, stop sharing.
-        if self.strings.len() < 4096 {
-            self.strings.insert(arc.clone());
-        }
-        arc
+        self.0.share(s, |_| true)
     }
 }
 

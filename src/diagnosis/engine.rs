@@ -9,6 +9,7 @@ use super::remediation;
 use super::signature::{Bound, Fields, Join, Role, Severity, Signature};
 use crate::event::{Event, SourceId, parse_number};
 use crate::knowledge;
+use crate::shared::Shared;
 use chrono::{DateTime, Duration, Utc};
 use rustc_hash::FxHashMap;
 use std::collections::{HashMap, HashSet};
@@ -61,22 +62,20 @@ pub struct Hit {
 /// service-state changes whose fields (service, state, start types) repeat across thousands of
 /// hosts, so their lists are worth sharing whole. Bounded like the values in them: past the
 /// limit, and for lists holding values too long to share, each event keeps its own list.
-#[derive(Default)]
-pub struct SharedHits(std::sync::Mutex<rustc_hash::FxHashSet<Arc<[Hit]>>>);
+pub struct SharedHits(std::sync::Mutex<Shared<[Hit]>>);
+
+impl Default for SharedHits {
+    fn default() -> Self {
+        SharedHits(std::sync::Mutex::new(Shared::bounded(Self::MAX_LISTS)))
+    }
+}
 
 impl SharedHits {
     const MAX_LISTS: usize = 1 << 16;
 
     pub fn share(&self, hits: Vec<Hit>) -> Arc<[Hit]> {
         let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(found) = set.get(hits.as_slice()) {
-            return found.clone();
-        }
-        let hits: Arc<[Hit]> = hits.into();
-        if set.len() < Self::MAX_LISTS && hits.iter().all(|h| h.fields.all_shareable()) {
-            set.insert(hits.clone());
-        }
-        hits
+        set.share(hits, |hits| hits.iter().all(|h| h.fields.all_shareable()))
     }
 }
 

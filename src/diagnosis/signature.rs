@@ -4,6 +4,7 @@
 
 use crate::event::{Event, PayloadSource, parse_number};
 use crate::knowledge;
+use crate::shared::Shared;
 use chrono::Duration;
 use regex::Regex;
 use serde::Deserialize;
@@ -367,22 +368,20 @@ impl Fields {
 /// One copy of each short field value for the whole run: a fleet's kept events repeat the same
 /// service names, start types and product names hundreds of thousands of times. Bounded, so
 /// that a log of unique values costs what it would without sharing.
-#[derive(Default)]
-pub struct SharedValues(Mutex<rustc_hash::FxHashSet<Arc<str>>>);
+pub struct SharedValues(Mutex<Shared<str>>);
+
+impl Default for SharedValues {
+    fn default() -> Self {
+        SharedValues(Mutex::new(Shared::bounded(Self::MAX_VALUES)))
+    }
+}
 
 impl SharedValues {
     const MAX_VALUES: usize = 1 << 16;
     const MAX_LEN: usize = 128;
 
-    fn share(set: &mut rustc_hash::FxHashSet<Arc<str>>, value: &str) -> Arc<str> {
-        if let Some(v) = set.get(value) {
-            return v.clone();
-        }
-        let v: Arc<str> = value.into();
-        if value.len() <= Self::MAX_LEN && set.len() < Self::MAX_VALUES {
-            set.insert(v.clone());
-        }
-        v
+    fn share(set: &mut Shared<str>, value: &str) -> Arc<str> {
+        set.share(value, |v| v.len() <= Self::MAX_LEN)
     }
 }
 
