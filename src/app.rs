@@ -27,10 +27,7 @@ struct Collector<'a> {
     until: Option<DateTime<Utc>>,
     computers: Vec<String>,
     matched: Mutex<Vec<Matched>>,
-    progress: Option<indicatif::ProgressBar>,
-    bytes: AtomicU64,
-    files_done: AtomicU64,
-    files: usize,
+    progress: Option<Progress>,
 }
 
 fn computer_matches(wanted: &str, computer: &str) -> bool {
@@ -70,35 +67,60 @@ impl EventSink for Collector<'_> {
 
     fn progress(&self, bytes: u64) {
         if let Some(p) = &self.progress {
-            let done = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-            p.set_position(done.min(p.length().unwrap_or(u64::MAX)));
+            p.bytes_done(bytes);
         }
     }
 
     fn file_done(&self) {
         if let Some(p) = &self.progress {
-            let done = self.files_done.fetch_add(1, Ordering::Relaxed) + 1;
-            p.set_message(files_message(done, self.files));
+            p.file_done();
         }
     }
 }
 
-fn files_message(done: u64, files: usize) -> String {
-    format!("{done}/{files} files")
+/// The progress bar on stderr (bytes and files done, rate, time left) and the counts behind it.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    bytes: AtomicU64,
+    files_done: AtomicU64,
+    files: usize,
 }
 
-fn progress_bar(total: u64, files: usize) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    let style = indicatif::ProgressStyle::with_template(
-        "{spinner} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {wide_bar} {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.set_message(files_message(0, files));
-    bar
+impl Progress {
+    fn new(total_bytes: u64, files: usize) -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total_bytes),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        let style = indicatif::ProgressStyle::with_template(
+            "{spinner} {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {wide_bar} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        let progress = Progress {
+            bar,
+            bytes: AtomicU64::new(0),
+            files_done: AtomicU64::new(0),
+            files,
+        };
+        progress.show_files(0);
+        progress
+    }
+
+    fn bytes_done(&self, bytes: u64) {
+        let done = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        // A log that grew after it was found can read past the total.
+        let total = self.bar.length().unwrap_or(u64::MAX);
+        self.bar.set_position(done.min(total));
+    }
+
+    fn file_done(&self) {
+        self.show_files(self.files_done.fetch_add(1, Ordering::Relaxed) + 1);
+    }
+
+    fn show_files(&self, done: u64) {
+        self.bar.set_message(format!("{done}/{} files", self.files));
+    }
 }
 
 /// Run evtriage; returns the exit code.
@@ -159,10 +181,7 @@ pub fn run(
             .map(|c| c.trim().to_lowercase())
             .collect(),
         matched: Mutex::new(Vec::new()),
-        progress: show_progress.then(|| progress_bar(total, discovery.files.len())),
-        bytes: AtomicU64::new(0),
-        files_done: AtomicU64::new(0),
-        files: discovery.files.len(),
+        progress: show_progress.then(|| Progress::new(total, discovery.files.len())),
     };
 
     let threads = cli.threads.map(usize::from).unwrap_or(0);
@@ -174,7 +193,7 @@ pub fn run(
         }
     };
     if let Some(p) = &collector.progress {
-        p.finish_and_clear();
+        p.bar.finish_and_clear();
     }
 
     let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();

@@ -335,10 +335,7 @@ impl Fields {
     /// are worth keeping for the whole run in a shared set.
     pub fn all_shareable(&self) -> bool {
         self.0.iter().all(|f| {
-            f.value.len() <= SharedValues::MAX_LEN
-                && f.quoted
-                    .as_ref()
-                    .is_none_or(|q| q.len() <= SharedValues::MAX_LEN)
+            SharedValues::keeps(&f.value) && f.quoted.as_deref().is_none_or(SharedValues::keeps)
         })
     }
 
@@ -380,8 +377,13 @@ impl SharedValues {
     const MAX_VALUES: usize = 1 << 16;
     const MAX_LEN: usize = 128;
 
+    /// Long values are rarely repeated: keeping them would only cost memory.
+    fn keeps(value: &str) -> bool {
+        value.len() <= Self::MAX_LEN
+    }
+
     fn share(set: &mut Shared<str>, value: &str) -> Arc<str> {
-        set.share(value, |v| v.len() <= Self::MAX_LEN)
+        set.share(value, Self::keeps)
     }
 }
 
