@@ -41,6 +41,9 @@ impl EventSink for Sink<'_> {
     fn wants_event_id(&self, id: u16) -> bool {
         self.d.wants_event_id(id)
     }
+    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
+        self.d.payload_may_match(provider, event_id, payload)
+    }
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
         let kept = self.d.match_event(event, payload).is_some();
         if kept {

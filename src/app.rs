@@ -40,6 +40,11 @@ impl EventSink for Collector<'_> {
         self.diagnoser.wants_event_id(id)
     }
 
+    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
+        self.diagnoser
+            .payload_may_match(provider, event_id, payload)
+    }
+
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
         if self.since.is_some_and(|s| event.time < s) || self.until.is_some_and(|u| event.time > u)
         {

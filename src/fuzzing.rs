@@ -26,6 +26,11 @@ impl EventSink for Keep<'_> {
     fn wants_event_id(&self, id: u16) -> bool {
         self.diagnoser.wants_event_id(id)
     }
+
+    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
+        self.diagnoser
+            .payload_may_match(provider, event_id, payload)
+    }
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
         match self.diagnoser.match_event(event, payload) {
             Some(m) => {

@@ -53,6 +53,7 @@ fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
                     &mut views,
                     &mut interner,
                     |_| true,
+                    |_, _, _| true,
                 ) {
                     Viewed::Event(event, view) => {
                         same_payload(built, &event, &view, path, header_id);
@@ -188,4 +189,127 @@ fn records_without_templates_are_left_to_rendering() {
     let (same, fallback, _, _) = compare_tree(&dir);
     eprintln!("scenario: {same} records by the fast path, {fallback} rendered");
     assert!(fallback > 0);
+}
+
+/// A verdict that depends on everything a sink may read of a record's provider, ID and payload,
+/// and that refuses about half of them: remembering it under a key that missed any of it would
+/// soon answer for a different payload.
+fn fingerprint_verdict(provider: &str, id: u16, payload: &dyn PayloadSource) -> bool {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (provider, id).hash(&mut h);
+    (0..)
+        .map_while(|i| payload.positional(i))
+        .for_each(|f| f.hash(&mut h));
+    payload.binary().hash(&mut h);
+    h.finish() % 2 == 0
+}
+
+/// (records, verdicts asked) reading each chunk with one cache, which remembers verdicts, checked
+/// record by record against a fresh cache, which cannot.
+fn remembered_verdicts(path: &Path) -> (u64, u64) {
+    let settings = Arc::new(evtx::ParserSettings::new().num_threads(1));
+    let Ok(mut parser) = evtx::EvtxParser::from_path(path) else {
+        return (0, 0);
+    };
+    let (mut records, mut asked) = (0, 0);
+    for chunk in parser.chunks() {
+        let Ok(mut data) = chunk else { continue };
+        let Ok(mut chunk) = data.parse(settings.clone()) else {
+            continue;
+        };
+        let mut remembering = PlanCache::default();
+        let mut interner = Interner::default();
+        for record in chunk.iter() {
+            let Ok(record) = record else { continue };
+            let start = record.binxml_offset as usize;
+            let binxml = start..start + record.binxml_size as usize;
+            let mut view = |cache: &mut PlanCache, asked: &mut u64| {
+                let outcome = event_view(
+                    record.chunk.data,
+                    binxml.clone(),
+                    record.event_record_id,
+                    0,
+                    cache,
+                    &mut interner,
+                    |_| true,
+                    |p, id, payload| {
+                        *asked += 1;
+                        fingerprint_verdict(p, id, payload)
+                    },
+                );
+                match outcome {
+                    Viewed::Event(..) => Some(true),
+                    Viewed::Unwanted => Some(false),
+                    Viewed::Built(_) | Viewed::Render => None,
+                }
+            };
+            let remembered = view(&mut remembering, &mut asked);
+            let fresh = view(&mut PlanCache::default(), &mut 0);
+            assert_eq!(
+                remembered,
+                fresh,
+                "{}: record {}",
+                path.display(),
+                record.event_record_id
+            );
+            records += u64::from(fresh.is_some());
+        }
+    }
+    (records, asked)
+}
+
+#[test]
+fn remembered_payload_verdicts_are_the_ones_asked_for() {
+    let mut dirs = vec![samples()];
+    dirs.extend(shared("corpus"));
+    dirs.extend(shared("scenarios"));
+    let (records, asked) = dirs
+        .iter()
+        .flat_map(|d| evtx_files(d))
+        .map(|f| remembered_verdicts(&f))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    eprintln!("{records} records read on demand, {asked} verdicts asked");
+    assert!(records > 3000, "{records}");
+    assert!(
+        asked < records,
+        "repeated payloads are answered from memory"
+    );
+}
+
+/// What lets a reader skip building a record (its payload alone rules out every signature) must
+/// never skip one that matches.
+#[test]
+fn payload_refusal_never_hides_a_match() {
+    let diagnoser = evtriage::diagnosis::Diagnoser::builtin();
+    let mut dirs = vec![samples()];
+    dirs.extend(shared("corpus"));
+    dirs.extend(shared("scenarios"));
+    let (mut matched, mut refused) = (0, 0);
+    for file in dirs.iter().flat_map(|d| evtx_files(d)) {
+        let Ok(parser) = evtx::EvtxParser::from_path(&file) else {
+            continue;
+        };
+        let settings = evtx::ParserSettings::new().num_threads(1);
+        let mut interner = Interner::default();
+        for record in parser.with_configuration(settings).records() {
+            let Ok(record) = record else { continue };
+            let Ok(event) = from_event_xml(&record.data, 0, record.event_record_id, &mut interner)
+            else {
+                continue;
+            };
+            let may = diagnoser.payload_may_match(&event.provider, event.event_id, &event.payload);
+            let wanted = diagnoser.wants_event_id(event.event_id);
+            match diagnoser.match_built(event) {
+                Some(_) => {
+                    assert!(may, "{}: record {}", file.display(), record.event_record_id);
+                    matched += 1;
+                }
+                None => refused += u64::from(wanted && !may),
+            }
+        }
+    }
+    eprintln!("{matched} records matched, {refused} of a wanted ID refused by their payload alone");
+    assert!(matched > 100, "{matched}");
+    assert!(refused > 1000, "{refused}");
 }

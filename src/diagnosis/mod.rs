@@ -128,7 +128,7 @@ impl Diagnoser {
         }
         let mut seen = signature::Extracted::default();
         let record = signature::Record {
-            event: &event,
+            event: Some(&event),
             payload,
         };
         let mut hits: Vec<Hit> = Vec::new();
@@ -156,6 +156,24 @@ impl Diagnoser {
         })
     }
 
+    /// Whether an event from `provider` with this ID and payload can match any evidence,
+    /// whatever its other fields: false lets a reader skip building it. It depends on these
+    /// three alone, so readers may remember it for records that repeat them.
+    pub fn payload_may_match(
+        &self,
+        provider: &str,
+        event_id: u16,
+        payload: &dyn PayloadSource,
+    ) -> bool {
+        let mut seen = signature::Extracted::default();
+        self.index
+            .candidates(provider, event_id)
+            .iter()
+            .any(|&(si, ei)| {
+                signature::payload_may_match(&self.signatures[si].evidence[ei], payload, &mut seen)
+            })
+    }
+
     /// [`Diagnoser::match_event`] for an event that carries its payload.
     pub fn match_built(&self, mut event: Event) -> Option<Matched> {
         let payload = std::mem::take(&mut event.payload);
@@ -175,5 +193,90 @@ impl Diagnoser {
         emit: impl FnMut(Vec<Finding>) -> std::ops::ControlFlow<()>,
     ) {
         engine::diagnose_each(&self.signatures, matched, file_names, emit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Field, Payload};
+
+    fn payload(fields: &[(&str, &str)], binary: Option<&str>) -> Payload {
+        Payload {
+            fields: fields
+                .iter()
+                .map(|(n, v)| Field {
+                    name: Some(n.to_string()),
+                    value: Some(v.to_string()),
+                })
+                .collect(),
+            binary: binary.map(crate::synth::events::utf16z),
+            user_data: None,
+        }
+    }
+
+    fn service_state(display: &str, key_state: &str) -> Payload {
+        payload(&[("param1", display), ("param2", "")], Some(key_state))
+    }
+
+    #[test]
+    fn payload_alone_refuses_only_what_no_evidence_can_match() {
+        let d = Diagnoser::builtin();
+        let scm = "Service Control Manager";
+        // Only the payload is known: conditions on who made the change cannot refuse it.
+        let disabled = payload(
+            &[
+                ("param1", "Microsoft Exchange Information Store"),
+                ("param2", "auto start"),
+                ("param3", "disabled"),
+                ("param4", "MSExchangeIS"),
+            ],
+            None,
+        );
+        assert!(d.payload_may_match(scm, 7040, &disabled));
+        assert!(d.payload_may_match("service control manager", 7040, &disabled));
+        assert!(!d.payload_may_match("Some Other Source", 7040, &disabled));
+        assert!(!d.payload_may_match(scm, 7035, &disabled));
+
+        let exchange = "Microsoft Exchange Information Store";
+        assert!(d.payload_may_match(scm, 7036, &service_state(exchange, "MSExchangeIS/1")));
+        assert!(d.payload_may_match(scm, 7036, &service_state("IIS Admin", "IISADMIN/1")));
+        assert!(!d.payload_may_match(scm, 7036, &service_state(exchange, "MSExchangeIS/4")));
+        assert!(!d.payload_may_match(
+            scm,
+            7036,
+            &service_state("Windows Modules Installer", "TrustedInstaller/1")
+        ));
+    }
+
+    #[test]
+    fn conditions_on_the_user_or_process_wait_for_the_event() {
+        let sig = Signature::from_toml(
+            "test.toml",
+            r#"
+id = "by-someone"
+title = "t"
+severity = "info"
+priority = 1
+summary = "s"
+requires = [["anchor"]]
+[incident]
+gap = "1h"
+[[evidence]]
+id = "anchor"
+role = "anchor"
+describe = "d"
+provider = "P"
+event_ids = [1]
+fields = { what = "param1", who = "UserSid", pid = "ProcessId", either = "param2|UserSid" }
+where = [{ field = "what", equals = "x" }, { field = "who", equals = "S-1-5-18" }, { field = "pid", equals = 4 }, { field = "either", equals = "y" }]
+"#,
+        )
+        .unwrap();
+        let d = Diagnoser::new(vec![sig]).unwrap();
+        // Only `what` reads the payload alone; `either` may come from the user SID.
+        assert!(d.payload_may_match("P", 1, &payload(&[("param1", "x")], None)));
+        assert!(d.payload_may_match("P", 1, &payload(&[("param1", "x"), ("param2", "z")], None)));
+        assert!(!d.payload_may_match("P", 1, &payload(&[("param1", "w")], None)));
     }
 }

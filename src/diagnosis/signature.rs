@@ -256,6 +256,29 @@ pub enum Condition {
     All(Vec<Condition>),
 }
 
+impl Condition {
+    /// Whether every field the condition tests comes from the payload alone.
+    fn reads_payload_only(&self, fields: &[FieldSpec]) -> bool {
+        let payload = |f: &usize| {
+            fields[*f]
+                .sources
+                .iter()
+                .all(|s| matches!(s, Source::Positional(_) | Source::Named(_) | Source::Binary))
+        };
+        match self {
+            Condition::Matches(f, _)
+            | Condition::Equals(f, _)
+            | Condition::NotEquals(f, _)
+            | Condition::In(f, _)
+            | Condition::NotIn(f, _)
+            | Condition::Present(f, _) => payload(f),
+            Condition::Any(cs) | Condition::All(cs) => {
+                cs.iter().all(|c| c.reads_payload_only(fields))
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
     Unbounded,
@@ -282,6 +305,9 @@ pub struct Evidence {
     pub event_ids: Vec<u16>,
     pub fields: Vec<FieldSpec>,
     pub conditions: Vec<Condition>,
+    /// Per condition: whether it reads the payload alone (no user SID or process ID), so that
+    /// it can be tested before the rest of the event is built.
+    pub payload_only: Vec<bool>,
     pub before: Bound,
     pub after: Bound,
     pub joins: Vec<Join>,
@@ -578,6 +604,10 @@ impl Signature {
                 .map(|c| compile_condition(c, &def.patterns, &fields))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ctx)?;
+            let payload_only = conditions
+                .iter()
+                .map(|c| c.reads_payload_only(&fields))
+                .collect();
             let (before, after) = match &e.window {
                 None => (
                     Bound::Within(Duration::zero()),
@@ -643,6 +673,7 @@ impl Signature {
                 event_ids: e.event_ids.clone(),
                 fields,
                 conditions,
+                payload_only,
                 before,
                 after,
                 joins,
@@ -721,11 +752,29 @@ impl<'s> Extracted<'s> {
     }
 }
 
-/// What evaluation reads of one record: its event's System fields, and its payload.
+/// What evaluation reads of one record: its event's System fields (not yet built when only the
+/// payload is tested), and its payload.
 #[derive(Clone, Copy)]
 pub struct Record<'a> {
-    pub event: &'a Event,
+    pub event: Option<&'a Event>,
     pub payload: &'a dyn PayloadSource,
+}
+
+/// Whether the evidence's conditions that read the payload alone all hold: false means no event
+/// with this payload can match it, whatever its other fields.
+pub fn payload_may_match<'s>(
+    ev: &'s Evidence,
+    payload: &dyn PayloadSource,
+    seen: &mut Extracted<'s>,
+) -> bool {
+    let record = Record {
+        event: None,
+        payload,
+    };
+    ev.conditions
+        .iter()
+        .zip(&ev.payload_only)
+        .all(|(c, only)| !only || holds(c, ev, record, seen))
 }
 
 /// Test the evidence's conditions on `event`; on a match, the evidence's fields. `None` when it
@@ -775,8 +824,8 @@ fn extract(f: &FieldSpec, record: Record) -> Option<Value> {
                 "".into()
             }
             Source::Binary => crate::values::to_hex_upper(&payload.binary()?).into(),
-            Source::UserSid => event.user_sid.as_deref()?.into(),
-            Source::ProcessId => event.process_id?.to_string().into(),
+            Source::UserSid => event?.user_sid.as_deref()?.into(),
+            Source::ProcessId => event?.process_id?.to_string().into(),
         };
         transform(f.transform, &raw, binary.as_deref().unwrap_or(&[])).map(|v| {
             let shown = quote(f.transform, &v, &raw);

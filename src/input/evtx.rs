@@ -157,6 +157,7 @@ fn read_chunk(
                 &mut plans,
                 &mut interner,
                 |id| sink.wants_event_id(id),
+                |provider, id, payload| sink.wants_payload(provider, id, payload),
             );
             let kept = match viewed {
                 Viewed::Event(event, payload) => sink.accept(*event, &payload),

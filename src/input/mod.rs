@@ -19,6 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub trait EventSink: Sync {
     /// Whether events with this ID can matter; readers skip rendering the rest.
     fn wants_event_id(&self, id: u16) -> bool;
+    /// Whether an event from `provider` with this ID and payload can be kept, whatever its other
+    /// fields; readers skip building the rest. The answer must depend on these three alone:
+    /// readers remember it for records that repeat them.
+    fn wants_payload(&self, _provider: &str, _event_id: u16, _payload: &dyn PayloadSource) -> bool {
+        true
+    }
     /// Take one event, whose payload is read from `payload` (the event's own payload field may
     /// be empty); true when it was kept.
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool;
@@ -430,6 +436,9 @@ struct CountingSink<'a> {
 impl EventSink for CountingSink<'_> {
     fn wants_event_id(&self, id: u16) -> bool {
         self.sink.wants_event_id(id)
+    }
+    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
+        self.sink.wants_payload(provider, event_id, payload)
     }
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
         self.sink.accept(event, payload)

@@ -5,6 +5,11 @@
 //! the values directly. Anything this walker does not recognize returns `None`, and the caller renders
 //! the record instead, so the fast path can only be faster, never different (a test compares both on
 //! every record of the samples and the corpus).
+//!
+//! Before an event is built, its sink is asked whether the record's provider, event ID and payload
+//! could be kept at all; the answer is remembered for that exact payload for the rest of the chunk.
+//! A busy System log is mostly a few services starting and stopping over and over, and most of
+//! those records are refused without being built or tested again.
 
 use crate::event::{Event, Field, Interner, Payload, PayloadSource, SourceId};
 use chrono::{DateTime, Utc};
@@ -58,6 +63,10 @@ pub struct PlanCache {
     /// The record's values: the outer instance's first, then those of its nested payloads.
     values: Vec<RawValue>,
     segments: Vec<Segment>,
+    /// What the sink answered for each payload seen in the chunk, by [`verdict_key`]: a busy
+    /// log repeats the same few payloads (a service starting, stopping), and most are refused.
+    verdicts: HashMap<Box<[u8]>, bool>,
+    key: Vec<u8>,
 }
 
 /// One template instance of a record's payload read on demand: its plan, and where its values
@@ -815,12 +824,16 @@ pub fn event_from_binxml(
         values,
         ..
     } = cache;
+    let Some(provider) = provider_of(&plan, chunk, values, strings, interner) else {
+        return Outcome::Render;
+    };
     let Some(mut event) = build(
         &plan,
         raw_id,
         chunk,
         header_record_id,
         source,
+        provider,
         strings,
         values,
         interner,
@@ -839,11 +852,16 @@ pub enum Viewed<'a> {
     Event(Box<Event>, PayloadView<'a>),
     /// The event with its payload built: its layout (a nested template) is not read on demand.
     Built(Box<Event>),
+    /// Its event ID, or its provider, ID and payload together, are refused: nothing to build.
     Unwanted,
     Render,
 }
 
 /// [`event_from_binxml`] without building the payload: signatures decode the fields they test.
+/// `wants_payload` is asked first whether the event can be kept at all, given its provider, ID
+/// and payload; its answer is remembered for the rest of the chunk, so it must depend on those
+/// alone.
+#[allow(clippy::too_many_arguments)]
 pub fn event_view<'a>(
     chunk: &'a [u8],
     binxml: std::ops::Range<usize>,
@@ -852,6 +870,7 @@ pub fn event_view<'a>(
     cache: &'a mut PlanCache,
     interner: &mut Interner,
     wants: impl Fn(u16) -> bool,
+    wants_payload: impl FnOnce(&str, u16, &dyn PayloadSource) -> bool,
 ) -> Viewed<'a> {
     let (plan, raw_id) = match prepare(chunk, binxml.clone(), cache, &wants) {
         Ok(p) => p,
@@ -859,7 +878,42 @@ pub fn event_view<'a>(
         Err(_) => return Viewed::Render,
     };
     let outer = cache.values.len();
-    if !segments(&plan, chunk, cache) {
+    if !laid_out(&plan, chunk, cache) {
+        return match event_from_binxml(
+            chunk,
+            binxml,
+            header_record_id,
+            source,
+            cache,
+            interner,
+            wants,
+        ) {
+            Outcome::Event(e) => Viewed::Built(e),
+            Outcome::Unwanted => Viewed::Unwanted,
+            Outcome::Render => Viewed::Render,
+        };
+    }
+    let provider = {
+        let PlanCache {
+            strings, values, ..
+        } = &mut *cache;
+        match provider_of(&plan, chunk, &values[..outer], strings, interner) {
+            Some(p) => p,
+            None => return Viewed::Render,
+        }
+    };
+    let event_id = (raw_id & 0xffff) as u16;
+    verdict_key(
+        &mut cache.key,
+        &provider,
+        event_id,
+        chunk,
+        &cache.values,
+        &cache.segments,
+    );
+    let known = cache.verdicts.get(cache.key.as_slice()).copied();
+    // Equal keys mean equal bytes: a payload seen before was decodable then and is now.
+    if known.is_none() && !decodable(chunk, &cache.values, &cache.segments) {
         return match event_from_binxml(
             chunk,
             binxml,
@@ -878,34 +932,70 @@ pub fn event_view<'a>(
         strings,
         values,
         segments,
+        verdicts,
+        key,
         ..
     } = cache;
+    let view = PayloadView {
+        chunk,
+        values,
+        segments,
+    };
+    let wanted = known.unwrap_or_else(|| {
+        let wanted = wants_payload(&provider, event_id, &view);
+        verdicts.insert(key.as_slice().into(), wanted);
+        wanted
+    });
+    if !wanted {
+        return Viewed::Unwanted;
+    }
     match build(
         &plan,
         raw_id,
         chunk,
         header_record_id,
         source,
+        provider,
         strings,
         &values[..outer],
         interner,
     ) {
-        Some(event) => Viewed::Event(
-            Box::new(event),
-            PayloadView {
-                chunk,
-                values,
-                segments,
-            },
-        ),
+        Some(event) => Viewed::Event(Box::new(event), view),
         None => Viewed::Render,
+    }
+}
+
+/// The identity of a record's payload within its chunk, for remembering what the sink answered:
+/// the provider and event ID, then per payload template instance its plan (one per definition
+/// in the chunk) and every value's type, size and bytes.
+fn verdict_key(
+    key: &mut Vec<u8>,
+    provider: &str,
+    event_id: u16,
+    chunk: &[u8],
+    values: &[RawValue],
+    segments: &[Segment],
+) {
+    key.clear();
+    key.extend_from_slice(&(provider.len() as u32).to_le_bytes());
+    key.extend_from_slice(provider.as_bytes());
+    key.extend_from_slice(&event_id.to_le_bytes());
+    for s in segments {
+        key.extend_from_slice(&(Arc::as_ptr(&s.plan) as usize).to_le_bytes());
+        key.extend_from_slice(&(s.len as u32).to_le_bytes());
+        for v in &values[s.base..s.base + s.len] {
+            let bytes = v.bytes(chunk);
+            key.push(v.ty);
+            key.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            key.extend_from_slice(bytes);
+        }
     }
 }
 
 /// Lay out the record's payload for reading on demand: the outer template's own fields, or
 /// nested payload templates (Windows' layout: `<EventData>` or `<UserData>` as one substitution)
 /// whose fields are all direct. False for anything else, which is built instead.
-fn segments(plan: &Arc<Plan>, chunk: &[u8], cache: &mut PlanCache) -> bool {
+fn laid_out(plan: &Arc<Plan>, chunk: &[u8], cache: &mut PlanCache) -> bool {
     let PlanCache {
         plans,
         values,
@@ -951,9 +1041,7 @@ fn segments(plan: &Arc<Plan>, chunk: &[u8], cache: &mut PlanCache) -> bool {
             });
         }
     }
-    segments
-        .iter()
-        .all(|s| on_demand(&s.plan, chunk, &values[s.base..s.base + s.len]))
+    true
 }
 
 /// Locate the record's values and its plan, and read its event ID.
@@ -984,6 +1072,13 @@ fn prepare(
         return Err(Outcome::Unwanted);
     }
     Ok((plan, raw_id))
+}
+
+/// Whether every payload template instance laid out by [`laid_out`] can be read on demand.
+fn decodable(chunk: &[u8], values: &[RawValue], segments: &[Segment]) -> bool {
+    segments
+        .iter()
+        .all(|s| on_demand(&s.plan, chunk, &values[s.base..s.base + s.len]))
 }
 
 /// Whether the record's payload can be read field by field: no nested template, and every value
@@ -1096,6 +1191,26 @@ impl PayloadSource for PayloadView<'_> {
     }
 }
 
+/// The record's provider name, shared; `None` when it has none. An empty attribute is not
+/// rendered, so an empty provider name is no provider at all.
+fn provider_of(
+    plan: &Plan,
+    chunk: &[u8],
+    values: &[RawValue],
+    strings: &mut SharedStrings,
+    interner: &mut Interner,
+) -> Option<Arc<str>> {
+    slot_shared(
+        Shared::Provider,
+        &plan.provider,
+        chunk,
+        values,
+        strings,
+        interner,
+    )?
+    .filter(|p| !p.is_empty())
+}
+
 fn time_text(t: DateTime<Utc>) -> String {
     format!(
         "{}.{:07}Z",
@@ -1111,6 +1226,7 @@ fn build(
     chunk: &[u8],
     header_record_id: u64,
     source: SourceId,
+    provider: Arc<str>,
     strings: &mut SharedStrings,
     values: &[RawValue],
     interner: &mut Interner,
@@ -1123,18 +1239,6 @@ fn build(
         Slot::Literal(s) => crate::values::parse_system_time(s)?,
         Slot::Absent => return None,
     };
-    // An empty attribute is not rendered, so an empty provider name is no provider at all.
-    let provider = slot_shared(
-        Shared::Provider,
-        &plan.provider,
-        chunk,
-        values,
-        strings,
-        interner,
-    )??;
-    if provider.is_empty() {
-        return None;
-    }
     let record_id = match &plan.record_id {
         Slot::Absent => header_record_id,
         slot => {
