@@ -793,6 +793,8 @@ pub struct EvidenceIndex {
     /// Per event ID: per lowercased provider name, the (signature, evidence) pairs that read it.
     /// Looked up for every wanted record, so keyed by ID first and compared without allocating.
     by_id: rustc_hash::FxHashMap<u16, Vec<(String, Vec<Candidate>)>>,
+    /// The IDs of `by_id` as a bit set: asked for every record of every log.
+    wanted: Vec<u64>,
 }
 
 /// (signature, evidence definition) indices.
@@ -818,12 +820,18 @@ impl EvidenceIndex {
                 }
             }
         }
+        idx.wanted = vec![0; 1 << 10];
+        for id in idx.by_id.keys() {
+            idx.wanted[usize::from(*id >> 6)] |= 1 << (id & 63);
+        }
         idx
     }
 
     /// Whether any signature looks at this event ID (whatever the provider).
     pub fn wants_id(&self, id: u16) -> bool {
-        self.by_id.contains_key(&id)
+        self.wanted
+            .get(usize::from(id >> 6))
+            .is_some_and(|w| w & (1 << (id & 63)) != 0)
     }
 
     pub fn candidates(&self, provider: &str, id: u16) -> &[(usize, usize)] {

@@ -222,6 +222,8 @@ mod tests {
     #[test]
     fn payload_alone_refuses_only_what_no_evidence_can_match() {
         let d = Diagnoser::builtin();
+        assert!(d.wants_event_id(7036) && d.wants_event_id(1023) && d.wants_event_id(19));
+        assert!(!d.wants_event_id(7035) && !d.wants_event_id(0) && !d.wants_event_id(u16::MAX));
         let scm = "Service Control Manager";
         // Only the payload is known: conditions on who made the change cannot refuse it.
         let disabled = payload(
