@@ -63,8 +63,9 @@ pub struct PlanCache {
     /// The record's values: the outer instance's first, then those of its nested payloads.
     values: Vec<RawValue>,
     segments: Vec<Segment>,
-    /// What the sink answered for each payload seen in the chunk, by [`verdict_key`]: a busy
-    /// log repeats the same few payloads (a service starting, stopping), and most are refused.
+    /// What the sink answered for each payload seen in the chunk, by [`verdict_key`] (at most one
+    /// entry per record): a busy log repeats the same few payloads (a service starting,
+    /// stopping), and most are refused.
     verdicts: HashMap<Box<[u8]>, bool>,
     key: Vec<u8>,
 }
@@ -857,6 +858,16 @@ pub enum Viewed<'a> {
     Render,
 }
 
+impl From<Outcome> for Viewed<'_> {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Event(e) => Viewed::Built(e),
+            Outcome::Unwanted => Viewed::Unwanted,
+            Outcome::Render => Viewed::Render,
+        }
+    }
+}
+
 /// [`event_from_binxml`] without building the payload: signatures decode the fields they test.
 /// `wants_payload` is asked first whether the event can be kept at all, given its provider, ID
 /// and payload; its answer is remembered for the rest of the chunk, so it must depend on those
@@ -879,7 +890,7 @@ pub fn event_view<'a>(
     };
     let outer = cache.values.len();
     if !laid_out(&plan, chunk, cache) {
-        return match event_from_binxml(
+        return event_from_binxml(
             chunk,
             binxml,
             header_record_id,
@@ -887,11 +898,8 @@ pub fn event_view<'a>(
             cache,
             interner,
             wants,
-        ) {
-            Outcome::Event(e) => Viewed::Built(e),
-            Outcome::Unwanted => Viewed::Unwanted,
-            Outcome::Render => Viewed::Render,
-        };
+        )
+        .into();
     }
     let provider = {
         let PlanCache {
@@ -914,7 +922,7 @@ pub fn event_view<'a>(
     let known = cache.verdicts.get(cache.key.as_slice()).copied();
     // Equal keys mean equal bytes: a payload seen before was decodable then and is now.
     if known.is_none() && !decodable(chunk, &cache.values, &cache.segments) {
-        return match event_from_binxml(
+        return event_from_binxml(
             chunk,
             binxml,
             header_record_id,
@@ -922,11 +930,8 @@ pub fn event_view<'a>(
             cache,
             interner,
             wants,
-        ) {
-            Outcome::Event(e) => Viewed::Built(e),
-            Outcome::Unwanted => Viewed::Unwanted,
-            Outcome::Render => Viewed::Render,
-        };
+        )
+        .into();
     }
     let PlanCache {
         strings,
