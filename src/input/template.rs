@@ -889,18 +889,7 @@ pub fn event_view<'a>(
         Err(_) => return Viewed::Render,
     };
     let outer = cache.values.len();
-    if !laid_out(&plan, chunk, cache) {
-        return event_from_binxml(
-            chunk,
-            binxml,
-            header_record_id,
-            source,
-            cache,
-            interner,
-            wants,
-        )
-        .into();
-    }
+    let on_demand = laid_out(&plan, chunk, cache);
     let provider = {
         let PlanCache {
             strings, values, ..
@@ -911,17 +900,21 @@ pub fn event_view<'a>(
         }
     };
     let event_id = (raw_id & 0xffff) as u16;
-    verdict_key(
-        &mut cache.key,
-        &provider,
-        event_id,
-        chunk,
-        &cache.values,
-        &cache.segments,
-    );
-    let known = cache.verdicts.get(cache.key.as_slice()).copied();
+    let known = on_demand
+        .then(|| {
+            verdict_key(
+                &mut cache.key,
+                &provider,
+                event_id,
+                chunk,
+                &cache.values,
+                &cache.segments,
+            );
+            cache.verdicts.get(cache.key.as_slice()).copied()
+        })
+        .flatten();
     // Equal keys mean equal bytes: a payload seen before was decodable then and is now.
-    if known.is_none() && !decodable(chunk, &cache.values, &cache.segments) {
+    if !on_demand || (known.is_none() && !decodable(chunk, &cache.values, &cache.segments)) {
         return event_from_binxml(
             chunk,
             binxml,
