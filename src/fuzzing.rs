@@ -31,6 +31,7 @@ impl EventSink for Keep<'_> {
         self.diagnoser
             .payload_may_match(provider, event_id, payload)
     }
+
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
         match self.diagnoser.match_event(event, payload) {
             Some(m) => {

@@ -18,19 +18,25 @@ const SIGNATURE_PROVIDERS: &[&str] = &[
     "EventLog",
 ];
 
+/// Every chunk of the file that the evtx crate can parse, one thread per parser.
+fn each_chunk(path: &Path, mut each: impl FnMut(&mut evtx::EvtxChunk)) {
+    let settings = Arc::new(evtx::ParserSettings::new().num_threads(1));
+    let Ok(mut parser) = evtx::EvtxParser::from_path(path) else {
+        return;
+    };
+    for chunk in parser.chunks() {
+        let Ok(mut data) = chunk else { continue };
+        if let Ok(mut chunk) = data.parse(settings.clone()) {
+            each(&mut chunk);
+        }
+    }
+}
+
 /// (records compared, records left to rendering, of which from SIGNATURE_PROVIDERS, records whose
 /// payload was also read on demand)
 fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
-    let settings = Arc::new(evtx::ParserSettings::new().num_threads(1));
-    let Ok(mut parser) = evtx::EvtxParser::from_path(path) else {
-        return (0, 0, 0, 0);
-    };
     let (mut same, mut fallback, mut ours, mut viewed) = (0, 0, 0, 0u64);
-    for chunk in parser.chunks() {
-        let Ok(mut data) = chunk else { continue };
-        let Ok(mut chunk) = data.parse(settings.clone()) else {
-            continue;
-        };
+    each_chunk(path, |chunk| {
         let mut cache = PlanCache::default();
         let mut interner = Interner::default();
         for record in chunk.iter() {
@@ -100,7 +106,7 @@ fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
                 }
             }
         }
-    }
+    });
     (same, fallback, ours, viewed)
 }
 
@@ -208,16 +214,8 @@ fn fingerprint_verdict(provider: &str, id: u16, payload: &dyn PayloadSource) -> 
 /// (records, verdicts asked) reading each chunk with one cache, which remembers verdicts, checked
 /// record by record against a fresh cache, which cannot.
 fn remembered_verdicts(path: &Path) -> (u64, u64) {
-    let settings = Arc::new(evtx::ParserSettings::new().num_threads(1));
-    let Ok(mut parser) = evtx::EvtxParser::from_path(path) else {
-        return (0, 0);
-    };
     let (mut records, mut asked) = (0, 0);
-    for chunk in parser.chunks() {
-        let Ok(mut data) = chunk else { continue };
-        let Ok(mut chunk) = data.parse(settings.clone()) else {
-            continue;
-        };
+    each_chunk(path, |chunk| {
         let mut remembering = PlanCache::default();
         let mut interner = Interner::default();
         for record in chunk.iter() {
@@ -255,7 +253,7 @@ fn remembered_verdicts(path: &Path) -> (u64, u64) {
             );
             records += u64::from(fresh.is_some());
         }
-    }
+    });
     (records, asked)
 }
 

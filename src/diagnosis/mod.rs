@@ -276,7 +276,8 @@ where = [{ field = "what", equals = "x" }, { field = "who", equals = "S-1-5-18" 
         )
         .unwrap();
         let d = Diagnoser::new(vec![sig]).unwrap();
-        // Only `what` reads the payload alone; `either` may come from the user SID.
+        // Only `what` reads the payload alone. `either` falls back to the user SID, so it waits
+        // for the event even when its payload source is there.
         assert!(d.payload_may_match("P", 1, &payload(&[("param1", "x")], None)));
         assert!(d.payload_may_match("P", 1, &payload(&[("param1", "x"), ("param2", "z")], None)));
         assert!(!d.payload_may_match("P", 1, &payload(&[("param1", "w")], None)));
