@@ -226,8 +226,8 @@ pub fn run(
             let _ = writeln!(
                 stderr,
                 "evtriage: {}: {what}: {}{more}",
-                report::printable(&i.path),
-                report::printable(first)
+                report::escape::display_whole(&i.path),
+                report::display(first)
             );
         }
     }

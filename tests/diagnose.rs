@@ -98,7 +98,7 @@ fn kb940006_rollup_failed() {
             .as_array()
             .unwrap()
             .contains(&Value::from(
-                "Set-Service -Name MSExchangePOP3 -StartupType Manual"
+                "Get-Service -Name 'MSExchangePOP3' | Set-Service -StartupType Manual"
             ))
     );
     assert!(
@@ -108,9 +108,14 @@ fn kb940006_rollup_failed() {
             .contains(&Value::from("sc.exe config MSExchangeIS start= auto"))
     );
     let start = f["remediation"][2]["powershell"].as_array().unwrap();
-    assert_eq!(start[0], "Start-Service -Name MSExchangeADTopology");
+    assert_eq!(
+        start[0],
+        "Get-Service -Name 'MSExchangeADTopology' | Start-Service"
+    );
     assert!(
-        !start.contains(&Value::from("Start-Service -Name MSExchangePOP3")),
+        !start.contains(&Value::from(
+            "Get-Service -Name 'MSExchangePOP3' | Start-Service"
+        )),
         "manual services are not started"
     );
     assert!(

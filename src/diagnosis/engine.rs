@@ -753,6 +753,9 @@ fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
                 })
                 .count() as u32;
             ServiceInfo {
+                // Without the key name (param4), the service field fell back to the display
+                // name: commands must then look the service up by display name.
+                name_is_key: display.as_deref() != Some(name.as_str()),
                 display_name: display,
                 original_start: d.fields.get("old_start").unwrap_or("unknown").to_string(),
                 disabled_at: d.time,

@@ -79,7 +79,10 @@ pub struct LockedFile {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceInfo {
+    /// The service's key name; its display name where the logs give no key name (Windows Server
+    /// 2003 and 2008 7040s): then `name_is_key` is false.
     pub name: String,
+    pub name_is_key: bool,
     pub display_name: Option<String>,
     /// The start type before it was disabled: auto, demand, boot, system (or unknown:<text>).
     pub original_start: String,
@@ -102,6 +105,9 @@ pub struct Step {
     pub text: String,
     pub powershell: Vec<String>,
     pub cmd: Vec<String>,
+    /// Commands left out because a value from the logs failed its check: what was left out, why,
+    /// and the value, escaped.
+    pub withheld: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,10 +3,12 @@
 //! threads and keeps only events some evidence definition wants; [`Diagnoser::diagnose`] correlates
 //! what was kept once everything has been read.
 
+pub mod command;
 pub mod engine;
 pub mod finding;
 pub mod remediation;
 pub mod signature;
+pub mod vocabulary;
 
 use crate::event::{Event, PayloadSource};
 pub use engine::{Hit, KeptEvent, Matched};

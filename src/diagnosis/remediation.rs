@@ -1,29 +1,45 @@
 //! Fills a signature's summary and remediation templates with what the finding established: the
 //! update and its package, the processes that held files, and each service with the start type it
-//! must go back to, as `Set-Service` and `sc.exe` spell it. A command whose values are unknown is
-//! left out rather than printed with a hole in it.
+//! must go back to. Sentences take any value as text (the report escapes it for display);
+//! commands take values only through [`command::render`], by the kind the vocabulary gives each
+//! placeholder. A command whose values are unknown is left out rather than printed with a hole in
+//! it; one whose value fails its kind's check is left out with a sentence that says why.
 
-use super::finding::{Finding, Step};
+use super::command::{self, Shell, Value};
+use super::finding::{Finding, ServiceInfo, Step};
 use super::signature::Signature;
+use super::vocabulary::{self, Piece};
 use crate::knowledge::{self, StartType};
 use std::collections::HashMap;
 
-type Vars = HashMap<&'static str, String>;
+type Vars = HashMap<&'static str, Value>;
+
+fn known(s: impl Into<String>) -> Value {
+    Value::Known(s.into())
+}
 
 fn finding_vars(f: &Finding) -> Vars {
     let mut v = Vars::new();
-    v.insert("computer", f.computer.clone());
+    v.insert("computer", known(f.computer.clone()));
     v.insert(
         "first_seen",
-        f.first_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        known(f.first_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
     );
     v.insert(
         "last_seen",
-        f.last_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        known(f.last_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+    );
+    v.insert(
+        "first_seen_iso",
+        known(f.first_seen.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    );
+    v.insert(
+        "last_seen_iso",
+        known(f.last_seen.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
     );
     let mut put = |k: &'static str, val: Option<String>| {
         if let Some(val) = val.filter(|s| !s.is_empty()) {
-            v.insert(k, val);
+            v.insert(k, known(val));
         }
     };
     put("update", f.update.title.clone());
@@ -63,48 +79,81 @@ fn finding_vars(f: &Finding) -> Vars {
         "update_or_product",
         f.update.title.clone().or_else(|| f.update.product.clone()),
     );
-    if let Some(by) = f.services.iter().find_map(|s| s.disabled_by.clone()) {
-        v.insert("disabled_by", by);
-    }
+    put(
+        "disabled_by",
+        f.services.iter().find_map(|s| s.disabled_by.clone()),
+    );
     v.insert(
         "attempts",
-        f.evidence
-            .iter()
-            .filter(|e| e.role == super::signature::Role::Anchor)
-            .count()
-            .to_string(),
+        known(
+            f.evidence
+                .iter()
+                .filter(|e| e.role == super::signature::Role::Anchor)
+                .count()
+                .to_string(),
+        ),
     );
-    v.insert("services_count", f.services.len().to_string());
+    v.insert("services_count", known(f.services.len().to_string()));
     v.insert(
         "services_still_disabled_count",
-        f.services
-            .iter()
-            .filter(|s| s.still_disabled)
-            .count()
-            .to_string(),
+        known(
+            f.services
+                .iter()
+                .filter(|s| s.still_disabled)
+                .count()
+                .to_string(),
+        ),
     );
     v.insert(
         "services_list",
-        f.services
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        known(
+            f.services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
     );
     if !f.locked_files.is_empty() {
         v.insert(
             "processes_list",
-            f.locked_files
-                .iter()
-                .map(|l| match (&l.process, l.pid) {
-                    (Some(p), Some(pid)) => format!("{p} (PID {pid})"),
-                    (Some(p), None) => p.clone(),
-                    (None, Some(pid)) => format!("PID {pid}"),
-                    (None, None) => "an unnamed process".into(),
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            known(
+                f.locked_files
+                    .iter()
+                    .map(|l| match (&l.process, l.pid) {
+                        (Some(p), Some(pid)) => format!("{p} (PID {pid})"),
+                        (Some(p), None) => p.clone(),
+                        (None, Some(pid)) => format!("PID {pid}"),
+                        (None, None) => "an unnamed process".into(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
         );
+    }
+    v
+}
+
+fn service_vars(s: &ServiceInfo) -> Vars {
+    let mut v = Vars::new();
+    let name = if s.name_is_key {
+        known(s.name.clone())
+    } else {
+        Value::DisplayNameOnly(s.name.clone())
+    };
+    v.insert("name", name.clone());
+    v.insert("service", name);
+    v.insert(
+        "display_name",
+        known(s.display_name.clone().unwrap_or_else(|| s.name.clone())),
+    );
+    v.insert("original_start", known(s.original_start.clone()));
+    if let Some(st) = StartType::parse_name(&s.original_start) {
+        v.insert("original_start_display", known(st.display()));
+        v.insert("sc_start", known(st.as_str()));
+        if let Some(ps) = st.powershell() {
+            v.insert("ps_start", known(ps));
+        }
     }
     v
 }
@@ -119,38 +168,21 @@ fn lists(f: &Finding) -> HashMap<&'static str, Vec<Vars>> {
             .map(|lf| {
                 let mut v = Vars::new();
                 if let Some(p) = &lf.path {
-                    v.insert("path", p.clone());
+                    v.insert("path", known(p.clone()));
                 }
                 if let Some(p) = &lf.process {
-                    v.insert("process", p.clone());
+                    v.insert("process", known(p.clone()));
                 }
                 if let Some(p) = lf.pid {
-                    v.insert("pid", p.to_string());
+                    v.insert("pid", known(p.to_string()));
                 }
                 if let Some(i) = &lf.image {
-                    v.insert("image", i.clone());
+                    v.insert("image", known(i.clone()));
                 }
                 v
             })
             .collect(),
     );
-    let service_vars = |s: &super::finding::ServiceInfo| {
-        let mut v = Vars::new();
-        v.insert("name", s.name.clone());
-        v.insert(
-            "display_name",
-            s.display_name.clone().unwrap_or_else(|| s.name.clone()),
-        );
-        v.insert("original_start", s.original_start.clone());
-        if let Some(st) = StartType::parse_name(&s.original_start) {
-            v.insert("original_start_display", st.display().to_string());
-            v.insert("sc_start", st.as_str().to_string());
-            if let Some(ps) = st.powershell() {
-                v.insert("ps_start", ps.to_string());
-            }
-        }
-        v
-    };
     l.insert("services", f.services.iter().map(service_vars).collect());
     l.insert(
         "services_to_restore",
@@ -160,7 +192,7 @@ fn lists(f: &Finding) -> HashMap<&'static str, Vec<Vars>> {
             .map(service_vars)
             .collect(),
     );
-    let mut to_start: Vec<&super::finding::ServiceInfo> = f
+    let mut to_start: Vec<&ServiceInfo> = f
         .services
         .iter()
         .filter(|s| s.still_disabled && s.original_start == "auto")
@@ -173,80 +205,66 @@ fn lists(f: &Finding) -> HashMap<&'static str, Vec<Vars>> {
     l
 }
 
-/// Replace `{name}` with its value; `None` when a named value is unknown.
+fn lookup<'v>(name: &str, vars: &'v Vars, outer: &'v Vars) -> Option<&'v Value> {
+    vars.get(name).or_else(|| outer.get(name))
+}
+
+/// Replace `{name}` with its value as text; `None` when a named value is unknown.
 fn fill(template: &str, vars: &Vars, outer: &Vars) -> Option<String> {
     let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close)
-                if after[..close]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && close > 0 =>
-            {
-                let name = &after[..close];
-                out.push_str(vars.get(name).or_else(|| outer.get(name))?);
-                rest = &after[close + 1..];
-            }
-            // Not a placeholder (PowerShell script blocks): keep the brace.
-            _ => {
-                out.push('{');
-                rest = after;
-            }
+    for piece in vocabulary::pieces(template) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Hole(name) => out.push_str(lookup(name, vars, outer)?.text()),
         }
     }
-    out.push_str(rest);
     Some(out)
 }
 
 /// Fill the text, leaving unknown values visible as such rather than dropping the sentence.
 fn fill_text(template: &str, vars: &Vars) -> String {
-    fill(template, vars, &Vars::new()).unwrap_or_else(|| {
-        let mut with_unknowns = vars.clone();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            if let Some(close) = after.find('}') {
-                let name = &after[..close];
-                if let Some(known) = NAMES.iter().find(|n| **n == name)
-                    && !with_unknowns.contains_key(known)
-                {
-                    with_unknowns.insert(known, "(not in the logs)".into());
-                }
-                rest = &after[close + 1..];
-            } else {
-                break;
-            }
+    let unknown = known("(not in the logs)");
+    let mut out = String::with_capacity(template.len());
+    for piece in vocabulary::pieces(template) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Hole(name) => out.push_str(vars.get(name).unwrap_or(&unknown).text()),
         }
-        fill(template, &with_unknowns, &Vars::new()).unwrap_or_else(|| template.to_string())
-    })
+    }
+    out
 }
 
-const NAMES: &[&str] = &[
-    "computer",
-    "first_seen",
-    "last_seen",
-    "update",
-    "kb",
-    "kb_number",
-    "product",
-    "package",
-    "package_name",
-    "hresult",
-    "msi_error",
-    "meaning",
-    "installer_message",
-    "log_file",
-    "update_or_product",
-    "services_count",
-    "services_still_disabled_count",
-    "services_list",
-    "processes_list",
-    "disabled_by",
-];
+/// One command for one shell: `Ok(None)` when a value it names is not known, `Err` with the
+/// sentence to show when a value fails its check.
+fn fill_command(
+    template: &str,
+    shell: Shell,
+    vars: &Vars,
+    outer: &Vars,
+) -> Result<Option<String>, String> {
+    let mut out = String::with_capacity(template.len() + 32);
+    for piece in vocabulary::pieces(template) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Hole(name) => {
+                let Some(value) = lookup(name, vars, outer) else {
+                    return Ok(None);
+                };
+                // Load-time checks guarantee every placeholder is in the vocabulary.
+                let kind = vocabulary::placeholder(name)
+                    .map(|p| p.kind)
+                    .unwrap_or(command::Kind::Text);
+                match command::render(shell, kind, value) {
+                    Ok(text) => out.push_str(&text),
+                    Err(why) => {
+                        return Err(command::withheld(shell, template, kind, value.text(), &why));
+                    }
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
 
 /// The summary and the steps that apply to `finding`. `done` is whether the signature's
 /// `done_when` evidence was all found (the flag `update_installed`).
@@ -286,19 +304,33 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
             Some(list) => lists.get(list.as_str()).cloned().unwrap_or_default(),
             None => vec![Vars::new()],
         };
-        let vars = &vars;
-        let render_cmds = |templates: &[String]| -> Vec<String> {
-            items
-                .iter()
-                .flat_map(|item| templates.iter().filter_map(move |t| fill(t, item, vars)))
-                .collect()
+        let mut withheld: Vec<String> = Vec::new();
+        let mut render_cmds = |templates: &[String], shell: Shell| -> Vec<String> {
+            let mut out = Vec::new();
+            for item in &items {
+                for t in templates {
+                    match fill_command(t, shell, item, &vars) {
+                        Ok(Some(c)) => out.push(c),
+                        Ok(None) => {}
+                        Err(why) => {
+                            if !withheld.contains(&why) {
+                                withheld.push(why);
+                            }
+                        }
+                    }
+                }
+            }
+            out
         };
+        let powershell = render_cmds(&step.powershell, Shell::PowerShell);
+        let cmd = render_cmds(&step.cmd, Shell::Cmd);
         steps.push(Step {
             id: step.id.clone(),
-            title: fill_text(&step.title, vars),
-            text: fill_text(&step.text, vars),
-            powershell: render_cmds(&step.powershell),
-            cmd: render_cmds(&step.cmd),
+            title: fill_text(&step.title, &vars),
+            text: fill_text(&step.text, &vars),
+            powershell,
+            cmd,
+            withheld,
         });
     }
     (summary, steps)
@@ -308,37 +340,47 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
 mod tests {
     use super::*;
 
+    fn vars(pairs: &[(&'static str, &str)]) -> Vars {
+        pairs.iter().map(|(k, v)| (*k, known(*v))).collect()
+    }
+
     #[test]
-    fn placeholders_fill_and_unknowns_drop_the_line() {
-        let mut v = Vars::new();
-        v.insert("name", "MSExchangeIS".into());
-        v.insert("ps_start", "Automatic".into());
+    fn commands_quote_their_values_and_unknowns_drop_the_line() {
+        let v = vars(&[("name", "MSExchangeIS"), ("ps_start", "Automatic")]);
+        let ps = |t: &str, v: &Vars| fill_command(t, Shell::PowerShell, v, &Vars::new());
         assert_eq!(
-            fill(
-                "Set-Service -Name {name} -StartupType {ps_start}",
-                &v,
-                &Vars::new()
-            )
-            .as_deref(),
-            Some("Set-Service -Name MSExchangeIS -StartupType Automatic")
+            ps("Set-Service -Name {name} -StartupType {ps_start}", &v),
+            Ok(Some(
+                "Set-Service -Name 'MSExchangeIS' -StartupType Automatic".into()
+            ))
         );
         assert_eq!(
-            fill("sc.exe config {name} start= {sc_start}", &v, &Vars::new()),
-            None
+            fill_command(
+                "sc.exe config {name} start= {sc_start}",
+                Shell::Cmd,
+                &v,
+                &Vars::new()
+            ),
+            Ok(None)
         );
         // Script blocks are not placeholders.
         assert_eq!(
-            fill(
-                "Where-Object { $_.Name -like 'MSExchange*' }",
-                &v,
-                &Vars::new()
-            )
-            .as_deref(),
-            Some("Where-Object { $_.Name -like 'MSExchange*' }")
+            ps("Where-Object { $_.Name -like 'MSExchange*' }", &v),
+            Ok(Some("Where-Object { $_.Name -like 'MSExchange*' }".into()))
+        );
+        let evil = vars(&[("name", "MSExchangeIS;calc"), ("ps_start", "Automatic")]);
+        let why = ps("Set-Service -Name {name} -StartupType {ps_start}", &evil).unwrap_err();
+        assert!(
+            why.contains("Set-Service") && why.contains("MSExchangeIS;calc"),
+            "{why}"
         );
         assert_eq!(
             fill_text("Update {update} failed", &v),
             "Update (not in the logs) failed"
+        );
+        assert_eq!(
+            fill("{name}", &v, &Vars::new()).as_deref(),
+            Some("MSExchangeIS")
         );
     }
 }

@@ -709,8 +709,52 @@ impl Signature {
         if let Some(unknown) = named.iter().find(|n| !known(n)) {
             return Err(err(format!("'{unknown}' names no evidence")));
         }
+        check_templates(&def)
+            .map_err(|(anchor, m)| err(format!("line {}: {m}", line_of(text, &anchor))))?;
         Ok(Signature { def, evidence, gap })
     }
+}
+
+/// Every summary, title, text, `when`, `foreach` and command against the vocabulary; on error, a
+/// line of the file to find it by and the message.
+fn check_templates(def: &SignatureDef) -> Result<(), (String, String)> {
+    use super::command::Shell;
+    use super::vocabulary::{check_command, check_text, check_when};
+    check_text(&def.summary, None).map_err(|m| ("summary".to_string(), format!("summary: {m}")))?;
+    for more in &def.summary_more {
+        check_text(more, None)
+            .map_err(|m| ("summary_more".to_string(), format!("summary_more: {m}")))?;
+    }
+    for step in &def.remediation {
+        let at = |m: String| {
+            (
+                format!("id = \"{}\"", step.id),
+                format!("remediation {}: {m}", step.id),
+            )
+        };
+        check_text(&step.title, None).map_err(|m| at(format!("title: {m}")))?;
+        check_text(&step.text, None).map_err(|m| at(format!("text: {m}")))?;
+        if let Some(w) = &step.when {
+            check_when(w).map_err(at)?;
+        }
+        let each = step.foreach.as_deref();
+        for c in &step.powershell {
+            check_command(c, Shell::PowerShell, each)
+                .map_err(|m| at(format!("powershell: {m}")))?;
+        }
+        for c in &step.cmd {
+            check_command(c, Shell::Cmd, each).map_err(|m| at(format!("cmd: {m}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The first line (1-based) of `text` that starts with `anchor`, after indentation; 1 when none
+/// does (the message still names what is wrong).
+fn line_of(text: &str, anchor: &str) -> usize {
+    text.lines()
+        .position(|l| l.trim_start().starts_with(anchor))
+        .map_or(1, |i| i + 1)
 }
 
 /// The fields extracted from one event so far, shared by every evidence definition tested on it:

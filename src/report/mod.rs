@@ -3,6 +3,7 @@
 //! is never held in memory whole. Adding a format means adding a module with a [`ReportWriter`]
 //! and naming it in [`Format`].
 
+pub mod escape;
 pub mod json;
 pub mod jsonl;
 mod spool;
@@ -131,45 +132,4 @@ pub fn writer(format: Format, style: Style) -> Box<dyn ReportWriter> {
     }
 }
 
-/// Text from a log, made safe for a terminal: control characters (escape sequences among them)
-/// are shown escaped, never passed through.
-pub fn printable(s: &str) -> String {
-    if !s
-        .chars()
-        .any(|c| c.is_control() && c != '\n' || is_bidi_control(c))
-    {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push('\n'),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() || is_bidi_control(c) => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Characters that reorder how a line displays (Trojan Source): shown escaped too.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::printable;
-
-    #[test]
-    fn escape_sequences_never_reach_the_terminal() {
-        assert_eq!(printable("plain"), "plain");
-        assert_eq!(printable("a\u{1b}[31mred"), "a\\u{1b}[31mred");
-        assert_eq!(printable("tab\there"), "tab\\there");
-        assert_eq!(printable("x\u{202e}y"), "x\\u{202e}y");
-        assert_eq!(printable("bell\u{7}"), "bell\\u{7}");
-    }
-}
+pub use escape::display;

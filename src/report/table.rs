@@ -1,9 +1,10 @@
 //! `--format table`: what a support engineer reads. One section per finding (what happened, the
 //! update and error, files in use, services, the remediation steps with their commands, the
-//! evidence), then the inputs. Text that came from a log goes through [`printable`] first.
+//! evidence), then the inputs. Text that came from a log goes through [`display`] first.
 
+use super::escape::{display_text, display_whole};
 use super::spool::Spool;
-use super::{InputReport, ReportWriter, Style, Summary, Tool, printable};
+use super::{InputReport, ReportWriter, Style, Summary, Tool, display};
 use crate::diagnosis::finding::{ConfidenceLevel, Finding};
 use crate::diagnosis::signature::Severity;
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
@@ -117,7 +118,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         "{}. [{}] {}{kb}",
         n,
         severity_label(f, style),
-        printable(&f.title)
+        display(&f.title)
     )?;
     let action = if f.action_required {
         "action required"
@@ -132,29 +133,31 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
     writeln!(
         out,
         "   {} · {} · {} · confidence {} · signature {}",
-        printable(&f.computer),
+        display(&f.computer),
         f.status.as_str(),
         action,
         confidence,
         f.signature
     )?;
     writeln!(out)?;
-    write!(out, "{}", wrap(&printable(&f.summary), 3, style.width))?;
+    write!(out, "{}", wrap(&display_text(&f.summary), 3, style.width))?;
     writeln!(out)?;
 
     let mut facts = plain_table(style);
+    // Values arrive escaped: a cell's own line breaks (the lists below) are evtriage's.
     let mut fact = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             facts.add_row(vec![
                 Cell::new(k).add_attribute(Attribute::Bold),
-                Cell::new(printable(&v)),
+                Cell::new(v),
             ]);
         }
     };
-    fact("Update", f.update.title.clone());
-    fact("KB", f.update.kb.clone());
-    fact("Product", f.update.product.clone());
-    fact("Package", f.update.package.clone());
+    let shown = |v: &Option<String>| v.as_deref().map(display);
+    fact("Update", shown(&f.update.title));
+    fact("KB", shown(&f.update.kb));
+    fact("Product", shown(&f.update.product));
+    fact("Package", shown(&f.update.package));
     let error = match (&f.error.hresult, f.error.msi) {
         (Some(h), Some(m)) => Some(format!(
             "{h}{} = Windows Installer {m} {}",
@@ -172,10 +175,10 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         )),
         (None, None) => None,
     };
-    fact("Error", error);
-    fact("Meaning", f.error.meaning.map(str::to_string));
-    fact("Installer said", f.error.installer_message.clone());
-    fact("Installer log", f.error.log_file.clone());
+    fact("Error", shown(&error));
+    fact("Meaning", f.error.meaning.map(display));
+    fact("Installer said", shown(&f.error.installer_message));
+    fact("Installer log", shown(&f.error.log_file));
     fact(
         "When",
         Some(format!(
@@ -191,7 +194,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
             f.confidence
                 .found
                 .iter()
-                .map(|s| format!("• {s}"))
+                .map(|s| format!("• {}", display(s)))
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
@@ -202,7 +205,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
             f.confidence
                 .missing
                 .iter()
-                .map(|s| format!("• {s}"))
+                .map(|s| format!("• {}", display(s)))
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
@@ -214,10 +217,10 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         let mut t = table(style, &["Process", "PID", "File", "Image"]);
         for l in &f.locked_files {
             t.add_row(vec![
-                printable(l.process.as_deref().unwrap_or("?")),
+                display(l.process.as_deref().unwrap_or("?")),
                 l.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
-                printable(l.path.as_deref().unwrap_or("(not in the logs)")),
-                printable(l.image.as_deref().unwrap_or("")),
+                display(l.path.as_deref().unwrap_or("(not in the logs)")),
+                display(l.image.as_deref().unwrap_or("")),
             ]);
         }
         writeln!(out, "{}", indent(&t.to_string(), 3))?;
@@ -251,7 +254,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
                 paint(
                     &format!(
                         "restored to {} at {}",
-                        s.restored_to.as_deref().unwrap_or("?"),
+                        display(s.restored_to.as_deref().unwrap_or("?")),
                         s.restored_at.map(time).unwrap_or_default()
                     ),
                     Color::Green,
@@ -259,11 +262,11 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
                 )
             };
             t.add_row(vec![
-                printable(&s.name),
-                printable(s.display_name.as_deref().unwrap_or("")),
+                display(&s.name),
+                display(s.display_name.as_deref().unwrap_or("")),
                 format!(
                     "{}{}",
-                    printable(&s.original_start),
+                    display(&s.original_start),
                     if s.was_running { ", was running" } else { "" }
                 ),
                 time(s.disabled_at),
@@ -276,13 +279,22 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
     if !f.remediation.is_empty() {
         writeln!(out, "\n   Remediation")?;
         for (i, step) in f.remediation.iter().enumerate() {
-            writeln!(out, "   {}. {}", i + 1, printable(&step.title))?;
-            write!(out, "{}", wrap(&printable(&step.text), 6, style.width))?;
+            writeln!(out, "   {}. {}", i + 1, display_text(&step.title))?;
+            write!(out, "{}", wrap(&display_text(&step.text), 6, style.width))?;
+            // Commands are never cut: half a command pasted is worse than none. What they hold
+            // of a log passed its validator (diagnosis::command); escaping here is the backstop.
             for c in &step.powershell {
-                writeln!(out, "      PS> {}", printable(c))?;
+                writeln!(out, "      PS> {}", display_whole(c))?;
             }
             for c in &step.cmd {
-                writeln!(out, "      cmd> {}", printable(c))?;
+                writeln!(out, "      cmd> {}", display_whole(c))?;
+            }
+            for w in &step.withheld {
+                write!(
+                    out,
+                    "{}",
+                    wrap(&format!("(withheld) {}", display_text(w)), 6, style.width)
+                )?;
             }
         }
     }
@@ -296,17 +308,17 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         let fields: Vec<String> = e
             .fields
             .iter()
-            .map(|(k, v)| format!("{k}={}", printable(v)))
+            .map(|(k, v)| format!("{k}={}", display(v)))
             .collect();
         t.add_row(vec![
             time(e.time),
-            printable(&e.file),
+            display(&e.file),
             match e.header_record_id {
                 Some(h) => format!("{} (#{h})", e.record_id),
                 None => e.record_id.to_string(),
             },
-            format!("{} {}", printable(&e.provider), e.event_id),
-            format!("{}\n{}", printable(&e.describe), fields.join(", ")),
+            format!("{} {}", display(&e.provider), e.event_id),
+            format!("{}\n{}", display(&e.describe), fields.join(", ")),
         ]);
     }
     writeln!(out, "{}", indent(&t.to_string(), 3))?;
@@ -390,7 +402,7 @@ impl ReportWriter for TableWriter {
                 crate::input::InputStatus::NotAnEventLog => "skipped".to_string(),
             };
             t.add_row(vec![
-                printable(&i.path),
+                display(&i.path),
                 status,
                 i.records_read.to_string(),
                 i.records_failed.to_string(),
@@ -404,18 +416,18 @@ impl ReportWriter for TableWriter {
             .filter(|i| !i.errors.is_empty() || !i.notes.is_empty())
         {
             for e in &i.errors {
-                writeln!(out, "  {}: {}", printable(&i.path), printable(e))?;
+                writeln!(out, "  {}: {}", display(&i.path), display(e))?;
             }
             if i.errors_not_shown > 0 {
                 writeln!(
                     out,
                     "  {}: … and {} more problems",
-                    printable(&i.path),
+                    display(&i.path),
                     i.errors_not_shown
                 )?;
             }
             for n in &i.notes {
-                writeln!(out, "  {}: note: {}", printable(&i.path), printable(n))?;
+                writeln!(out, "  {}: note: {}", display(&i.path), display(n))?;
             }
         }
         if skipped > 0 {

@@ -1,0 +1,353 @@
+//! The words of a signature's summary and remediation: every `{placeholder}` with its [`Kind`] and
+//! the list it belongs to, every `when` flag and `foreach` list. A signature is checked against
+//! these when it loads (`check_step`, `check_text`), so that a typo, a placeholder of free text in
+//! a command, or a placeholder inside quotes where it would be expanded is a load error that names
+//! the file and line, not a command printed wrong at 2 a.m.
+
+use super::command::{Kind, Shell};
+
+/// Where a placeholder's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The finding as a whole.
+    Finding,
+    /// One item of `foreach = "locked_files"`.
+    LockedFile,
+    /// One item of `foreach = "services"`, `"services_to_restore"` or `"services_to_start"`.
+    Service,
+}
+
+pub struct Placeholder {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub scope: Scope,
+}
+
+const fn p(name: &'static str, kind: Kind, scope: Scope) -> Placeholder {
+    Placeholder { name, kind, scope }
+}
+
+pub const PLACEHOLDERS: &[Placeholder] = &[
+    p("computer", Kind::Text, Scope::Finding),
+    p("first_seen", Kind::Text, Scope::Finding),
+    p("last_seen", Kind::Text, Scope::Finding),
+    p("first_seen_iso", Kind::Time, Scope::Finding),
+    p("last_seen_iso", Kind::Time, Scope::Finding),
+    p("update", Kind::Text, Scope::Finding),
+    p("kb", Kind::Kb, Scope::Finding),
+    p("kb_number", Kind::Number, Scope::Finding),
+    p("product", Kind::Text, Scope::Finding),
+    p("package", Kind::Text, Scope::Finding),
+    p("package_name", Kind::PackageName, Scope::Finding),
+    p("hresult", Kind::HResult, Scope::Finding),
+    p("wu_hresult", Kind::HResult, Scope::Finding),
+    p("msi_error", Kind::Number, Scope::Finding),
+    p("meaning", Kind::Text, Scope::Finding),
+    p("installer_message", Kind::Text, Scope::Finding),
+    p("log_file", Kind::LocalPath, Scope::Finding),
+    p("update_or_product", Kind::Text, Scope::Finding),
+    p("disabled_by", Kind::Text, Scope::Finding),
+    p("attempts", Kind::Number, Scope::Finding),
+    p("services_count", Kind::Number, Scope::Finding),
+    p(
+        "services_still_disabled_count",
+        Kind::Number,
+        Scope::Finding,
+    ),
+    p("services_list", Kind::Text, Scope::Finding),
+    p("processes_list", Kind::Text, Scope::Finding),
+    p("path", Kind::LocalPath, Scope::LockedFile),
+    p("process", Kind::ProcessName, Scope::LockedFile),
+    p("pid", Kind::Pid, Scope::LockedFile),
+    p("image", Kind::LocalPath, Scope::LockedFile),
+    p("name", Kind::ServiceKey, Scope::Service),
+    p("service", Kind::ServiceSelector, Scope::Service),
+    p("display_name", Kind::ServiceDisplay, Scope::Service),
+    p("original_start", Kind::Text, Scope::Service),
+    p("original_start_display", Kind::Text, Scope::Service),
+    p("sc_start", Kind::StartMode, Scope::Service),
+    p("ps_start", Kind::StartMode, Scope::Service),
+];
+
+/// `when` words that are not the name of a placeholder or list.
+pub const FLAGS: &[&str] = &["update_installed", "action_required", "resolved"];
+
+/// `foreach` lists, with the scope of their items.
+pub const LISTS: &[(&str, Scope)] = &[
+    ("locked_files", Scope::LockedFile),
+    ("services", Scope::Service),
+    ("services_to_restore", Scope::Service),
+    ("services_to_start", Scope::Service),
+];
+
+pub fn placeholder(name: &str) -> Option<&'static Placeholder> {
+    PLACEHOLDERS.iter().find(|p| p.name == name)
+}
+
+/// A template cut at its placeholders: `{name}` where the name is letters, digits and `_`.
+/// Anything else in braces (a PowerShell script block) is text.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Text(&'a str),
+    Hole(&'a str),
+}
+
+pub fn pieces(template: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    let mut text_from = 0;
+    let base = template.as_ptr() as usize;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}');
+        match close {
+            Some(close)
+                if close > 0
+                    && after[..close]
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                let at = rest.as_ptr() as usize - base + open;
+                if at > text_from {
+                    out.push(Piece::Text(&template[text_from..at]));
+                }
+                out.push(Piece::Hole(&after[..close]));
+                rest = &after[close + 1..];
+                text_from = rest.as_ptr() as usize - base;
+            }
+            _ => rest = after,
+        }
+    }
+    if text_from < template.len() {
+        out.push(Piece::Text(&template[text_from..]));
+    }
+    out
+}
+
+fn scope_of_list(list: Option<&str>) -> Result<Scope, String> {
+    match list {
+        None => Ok(Scope::Finding),
+        Some(l) => LISTS
+            .iter()
+            .find(|(n, _)| *n == l)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| {
+                format!(
+                    "foreach = \"{l}\" is not a list (lists: {})",
+                    LISTS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                )
+            }),
+    }
+}
+
+fn known(name: &str, scope: Scope) -> Result<&'static Placeholder, String> {
+    let p = placeholder(name).ok_or_else(|| format!("unknown placeholder {{{name}}}"))?;
+    if p.scope != Scope::Finding && p.scope != scope {
+        return Err(format!(
+            "{{{name}}} is a value of each item of a list ({:?}); it needs the matching foreach",
+            p.scope
+        ));
+    }
+    Ok(p)
+}
+
+/// A sentence (summary, step title or text): every placeholder known and in scope.
+pub fn check_text(template: &str, foreach: Option<&str>) -> Result<(), String> {
+    let scope = scope_of_list(foreach)?;
+    for piece in pieces(template) {
+        if let Piece::Hole(name) = piece {
+            known(name, scope)?;
+        }
+    }
+    Ok(())
+}
+
+/// A `when` expression: `a`, `!a`, `a & !b`; each word a flag, a list or a placeholder.
+pub fn check_when(when: &str) -> Result<(), String> {
+    for word in when.split('&').map(str::trim) {
+        let word = word.strip_prefix('!').unwrap_or(word);
+        let ok = FLAGS.contains(&word)
+            || LISTS.iter().any(|(n, _)| *n == word)
+            || placeholder(word).is_some_and(|p| p.scope == Scope::Finding);
+        if !ok {
+            return Err(format!(
+                "when = \"{when}\": '{word}' is not a flag, list or value"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A command template: every placeholder known, in scope, of a kind that this shell may hold,
+/// and standing where its value is one argument: in PowerShell a token of its own, outside
+/// quotes and comments (the renderer quotes it); in cmd outside `%…%`.
+pub fn check_command(template: &str, shell: Shell, foreach: Option<&str>) -> Result<(), String> {
+    let scope = scope_of_list(foreach)?;
+    if template.contains(['\n', '\r']) {
+        return Err("a command is one line".into());
+    }
+    let mut state = Quote::None;
+    let mut prev: Option<char> = None;
+    for (i, piece) in pieces(template).into_iter().enumerate() {
+        match piece {
+            Piece::Text(t) => {
+                for c in t.chars() {
+                    state = state.after(c, prev, shell);
+                    prev = Some(c);
+                }
+            }
+            Piece::Hole(name) => {
+                let p = known(name, scope)?;
+                if !p.kind.allowed_in(shell) {
+                    return Err(format!(
+                        "{{{name}}} is {}, which never enters a {} command",
+                        p.kind.describe(),
+                        shell.name()
+                    ));
+                }
+                let where_ok = match shell {
+                    Shell::PowerShell => {
+                        state == Quote::None
+                            && prev.is_none_or(|c| " (,=".contains(c))
+                            && (p.kind != Kind::ServiceSelector || i == 0)
+                    }
+                    Shell::Cmd => state != Quote::Comment && prev != Some('%'),
+                };
+                if !where_ok {
+                    return Err(format!(
+                        "{{{name}}} must stand alone as an argument{}: the renderer quotes it",
+                        if shell == Shell::PowerShell {
+                            ", outside quotes and comments"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                prev = Some('}');
+            }
+        }
+    }
+    if shell == Shell::PowerShell {
+        // The character after each placeholder must end its token too.
+        let mut rest = template;
+        while let Some(at) = rest.find('}') {
+            let next = rest[at + 1..].chars().next();
+            let before = &rest[..at];
+            if let Some(open) = before.rfind('{')
+                && before[open + 1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && open + 1 < before.len()
+                && next.is_some_and(|c| !" ),|;".contains(c))
+            {
+                return Err(format!(
+                    "{} must be followed by a space, ')', ',', '|' or the end",
+                    &before[open..]
+                ));
+            }
+            rest = &rest[at + 1..];
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Single,
+    Double,
+    Comment,
+}
+
+impl Quote {
+    fn after(self, c: char, prev: Option<char>, shell: Shell) -> Quote {
+        match (self, shell) {
+            (Quote::Comment, _) => Quote::Comment,
+            (Quote::None, Shell::PowerShell) if c == '\'' => Quote::Single,
+            (Quote::None, _) if c == '"' => Quote::Double,
+            (Quote::None, Shell::PowerShell)
+                if c == '#' && prev.is_none_or(char::is_whitespace) =>
+            {
+                Quote::Comment
+            }
+            (Quote::Single, _) if c == '\'' => Quote::None,
+            (Quote::Double, _) if c == '"' => Quote::None,
+            (s, _) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_cut_out_and_script_blocks_kept() {
+        assert_eq!(
+            pieces("Set-Service {name} x"),
+            vec![
+                Piece::Text("Set-Service "),
+                Piece::Hole("name"),
+                Piece::Text(" x")
+            ]
+        );
+        assert_eq!(
+            pieces("Where-Object { $_.Name -eq 'x' }"),
+            vec![Piece::Text("Where-Object { $_.Name -eq 'x' }")]
+        );
+        assert_eq!(pieces("{a}{b}"), vec![Piece::Hole("a"), Piece::Hole("b")]);
+    }
+
+    #[test]
+    fn commands_take_only_typed_values_where_they_are_one_argument() {
+        let ps = |t: &str, each: Option<&str>| check_command(t, Shell::PowerShell, each);
+        assert!(ps("Select-String -LiteralPath {log_file} -Pattern 'x'", None).is_ok());
+        assert!(
+            ps(
+                "{service} | Set-Service -StartupType {ps_start}",
+                Some("services")
+            )
+            .is_ok()
+        );
+        assert!(ps("(Get-Date {first_seen_iso}).AddHours(-3)", None).is_ok());
+        // Free text, unknown names, and values out of their list.
+        assert!(
+            ps("Write-Host {update}", None)
+                .unwrap_err()
+                .contains("free text")
+        );
+        assert!(
+            ps("Stop-Process -Id {pidd}", Some("locked_files"))
+                .unwrap_err()
+                .contains("unknown")
+        );
+        assert!(
+            ps("Stop-Process -Id {pid}", None)
+                .unwrap_err()
+                .contains("foreach")
+        );
+        // Inside quotes PowerShell would expand it; in a comment a line break would end it.
+        assert!(ps("Select-String -Path \"{log_file}\"", None).is_err());
+        assert!(ps("Select-String -Path '{log_file}'", None).is_err());
+        assert!(ps("Stop-Process -Id {pid} # {process}", Some("locked_files")).is_err());
+        assert!(ps("Get-Item C:\\x{log_file}", None).is_err());
+        assert!(ps("Get-Item {log_file}x", None).is_err());
+        assert!(ps("Get-Process | {service}", Some("services")).is_err());
+        // cmd: quotes are fine (the value is allow-listed), %…% is not.
+        let cmd = |t: &str, each: Option<&str>| check_command(t, Shell::Cmd, each);
+        assert!(cmd("tasklist /FI \"PID eq {pid}\"", Some("locked_files")).is_ok());
+        assert!(cmd("echo %{kb}%", None).is_err());
+        assert!(cmd("sc.exe config {service}", Some("services")).is_err());
+        assert!(cmd("echo {first_seen_iso}", None).is_err());
+    }
+
+    #[test]
+    fn when_and_foreach_words_are_known() {
+        assert!(check_when("!update_installed & package_name").is_ok());
+        assert!(check_when("locked_files").is_ok());
+        assert!(check_when("update_instaled").is_err());
+        assert!(check_text("{name}", Some("services")).is_ok());
+        assert!(check_text("{name}", Some("service")).is_err());
+        assert!(check_text("{computerr}", None).is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! The one way text read from a log reaches a terminal, a table cell or a stderr line:
+//! [`display`]. Log text is written by whoever wants to, so every character that could move the
+//! cursor, end a line, reorder what a line shows or hide itself is shown as a `\u{…}` escape, and
+//! long values are cut for display (JSON keeps them whole).
+//!
+//! What counts as such a character is Unicode's own classes, not a hand-picked list: Cc (C0, DEL,
+//! C1, NEL among them), Cf (bidi controls, zero-width characters, U+061C, soft hyphen, tags), Zl and
+//! Zp (U+2028, U+2029). The table comes from `unicode-general-category`.
+
+use unicode_general_category::{GeneralCategory, get_general_category};
+
+/// How much of one value a report shows; the rest is counted, not printed.
+pub const DISPLAY_CHARS: usize = 256;
+
+/// Whether `c` must never reach a terminal raw.
+pub fn is_unsafe_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    matches!(
+        get_general_category(c),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::Surrogate
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Unassigned
+    )
+}
+
+/// `s` escaped for display and cut to [`DISPLAY_CHARS`] characters.
+pub fn display(s: &str) -> String {
+    display_cut(s, DISPLAY_CHARS)
+}
+
+/// `s` escaped for display, whole: for the few places that must show a value entirely (a file
+/// name in an error message), still on one line.
+pub fn display_whole(s: &str) -> String {
+    display_cut(s, usize::MAX)
+}
+
+fn display_cut(s: &str, limit: usize) -> String {
+    let plain = s.chars().all(|c| !is_unsafe_char(c));
+    if plain && (limit == usize::MAX || s.len() <= limit) {
+        // Bytes bound characters from above: at most `limit` characters.
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len().min(limit.saturating_mul(4)) + 16);
+    let mut chars = s.chars();
+    for (shown, c) in chars.by_ref().enumerate() {
+        if shown == limit {
+            let more = 1 + chars.count();
+            out.push_str(&format!("… ({more} more)"));
+            return out;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A sentence that holds log values (a summary, a step's text): escaped whole, but any one word
+/// longer than [`DISPLAY_CHARS`] is cut, and the whole at sixteen times that. Words are where a
+/// terminal wraps; one without end is what makes a table or a wrap slow and a screen useless.
+pub fn display_text(s: &str) -> String {
+    let escaped = display_cut(s, DISPLAY_CHARS * 16);
+    if escaped.split(' ').all(|w| w.len() <= DISPLAY_CHARS) {
+        return escaped;
+    }
+    escaped
+        .split(' ')
+        .map(|w| {
+            if w.chars().count() > DISPLAY_CHARS {
+                let kept: String = w.chars().take(DISPLAY_CHARS).collect();
+                format!("{kept}… ({} more)", w.chars().count() - DISPLAY_CHARS)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Text for a PowerShell `#` comment (a script's header): ASCII only, so that nothing any
+/// PowerShell host counts as a line end or a quote can end the comment. Everything else is a
+/// `\u{…}` escape.
+pub fn comment_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(DISPLAY_CHARS) + 8);
+    for (n, c) in s.chars().enumerate() {
+        if n == DISPLAY_CHARS {
+            out.push_str(&format!("... ({} more)", s.chars().count() - n));
+            break;
+        }
+        if (' '..='~').contains(&c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_that_moves_the_cursor_or_hides_reaches_the_terminal() {
+        assert_eq!(display("plain"), "plain");
+        assert_eq!(display("a\u{1b}[31mred"), "a\\u{1b}[31mred");
+        assert_eq!(display("tab\there"), "tab\\there");
+        assert_eq!(display("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(display("bell\u{7}"), "bell\\u{7}");
+        assert_eq!(display("two\nlines\r"), "two\\nlines\\r");
+        for c in [
+            '\u{85}',
+            '\u{9b}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{61c}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{feff}',
+            '\u{ad}',
+            '\u{e0041}',
+            '\u{2066}',
+        ] {
+            let shown = display(&format!("a{c}b"));
+            assert!(!shown.contains(c), "{c:?} shown raw");
+            assert!(shown.starts_with("a\\u{"), "{shown}");
+        }
+        assert_eq!(
+            display("Exchange Server 2007 – 日本語"),
+            "Exchange Server 2007 – 日本語"
+        );
+    }
+
+    #[test]
+    fn long_values_are_cut_and_counted() {
+        let long = "x".repeat(30_000);
+        let shown = display(&long);
+        assert!(shown.starts_with(&"x".repeat(DISPLAY_CHARS)));
+        assert!(shown.ends_with(&format!("… ({} more)", 30_000 - DISPLAY_CHARS)));
+        assert_eq!(
+            display(&"y".repeat(DISPLAY_CHARS)),
+            "y".repeat(DISPLAY_CHARS)
+        );
+        assert_eq!(display_whole(&long), long);
+    }
+
+    #[test]
+    fn comments_hold_ascii_only() {
+        assert_eq!(comment_text("a\nb\u{2028}c"), "a\\u{a}b\\u{2028}c");
+        assert!(comment_text(&"é".repeat(1000)).is_ascii());
+    }
+}
