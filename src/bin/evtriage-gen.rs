@@ -41,6 +41,16 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Write the KB sample made expensive the way a hostile log can: many services, long values
+    /// or many failures in one incident (a few MB each).
+    Hostile {
+        /// services=N, long-values=N or failures=N.
+        #[arg(long)]
+        size: evtriage::synth::hostile::Size,
+        /// The folder to write Application.evtx and System.evtx into.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write large Application/System logs with planted incidents (see the README).
     Logs(evtriage::synth::biglog::Options),
 }
@@ -54,6 +64,9 @@ fn main() -> ExitCode {
             verify,
         } => xml2evtx(&input, &output, verify),
         Command::Samples { out, check } => write_samples(&out, check),
+        Command::Hostile { size, out } => {
+            write_bundle(&evtriage::synth::hostile::sized(size), &out)
+        }
         Command::Logs(options) => evtriage::synth::biglog::run(&options).map(|manifest| {
             eprintln!(
                 "wrote {} hosts, {} records, {} incidents planted; manifest: {}",
@@ -127,6 +140,19 @@ fn verify_against_xml(xml: &str, evtx_path: &Path) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let read = verify::read_back(evtx_path)?;
     verify::compare(&written, &read).map_err(|e| format!("{}: {e}", evtx_path.display()))
+}
+
+/// A bundle's two logs as .evtx in `out`.
+fn write_bundle(bundle: &samples::Bundle, out: &Path) -> Result<(), String> {
+    fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for (log, events) in [
+        ("Application", &bundle.application),
+        ("System", &bundle.system),
+    ] {
+        let path = out.join(format!("{log}.evtx"));
+        write_evtx_atomically(&samples::events_xml(events), &path)?;
+    }
+    Ok(())
 }
 
 fn write_samples(out: &Path, check: bool) -> Result<(), String> {

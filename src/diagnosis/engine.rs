@@ -111,10 +111,6 @@ impl Incident<'_> {
     }
 }
 
-fn key_eq(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
-}
-
 /// Run every signature over every computer's events; findings come out sorted by computer and time.
 pub fn diagnose(
     signatures: &[Signature],
@@ -246,19 +242,23 @@ fn run_signature(
     // Anchors come in time order, so a cluster whose last anchor is more than the gap behind the
     // current one can never be joined again: only the open ones are searched, which keeps
     // clustering linear however many anchors a log holds.
-    let mut clusters: Vec<Vec<(usize, Item)>> = Vec::new();
+    let mut clusters: Vec<Cluster> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     for a in anchors {
-        open.retain(|&c| a.1.time - clusters[c].last().expect("non-empty").1.time <= sig.gap);
+        open.retain(|&c| {
+            a.1.time - clusters[c].anchors.last().expect("non-empty").1.time <= sig.gap
+        });
         let joined = open
             .iter()
             .rev()
             .copied()
-            .find(|&c| !cluster_conflict(sig, &clusters[c], &a));
+            .find(|&c| !clusters[c].conflicts(sig, &a));
         match joined {
-            Some(c) => clusters[c].push(a),
+            Some(c) => clusters[c].push(sig, a),
             None => {
-                clusters.push(vec![a]);
+                let mut cluster = Cluster::default();
+                cluster.push(sig, a);
+                clusters.push(cluster);
                 open.push(clusters.len() - 1);
             }
         }
@@ -268,7 +268,10 @@ fn run_signature(
     let mut by_join: Vec<Option<HashMap<JoinKey, Vec<usize>>>> = vec![None; sig.evidence.len()];
 
     let mut out = Vec::new();
-    for cluster in clusters {
+    for Cluster {
+        anchors: cluster, ..
+    } in clusters
+    {
         let start = cluster.first().expect("non-empty").1.time;
         let end = cluster.last().expect("non-empty").1.time;
         let mut inc = Incident {
@@ -337,10 +340,12 @@ fn run_signature(
                 if targets.is_empty() && j.if_present {
                     continue;
                 }
+                // Hashed: a hostile log can put thousands of values on each side.
+                let targets: HashSet<JoinKey> = targets.into_iter().map(join_key).collect();
                 chosen.retain(|it| {
                     it.fields
                         .get(&j.field)
-                        .is_some_and(|v| targets.iter().any(|t| same(v, t)))
+                        .is_some_and(|v| targets.contains(&join_key(v)))
                 });
             }
             inc.selected[ei] = chosen;
@@ -398,7 +403,8 @@ fn join_targets<'a>(j: &Join, inc: &Incident<'a>) -> Vec<&'a str> {
     }
 }
 
-/// A value as [`same`] compares it: two values are the same exactly when their keys are equal.
+/// A value as joins compare it: two values name the same thing (numerically, or ignoring case)
+/// exactly when their keys are equal.
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum JoinKey {
     Number(u64),
@@ -412,25 +418,38 @@ fn join_key(v: &str) -> JoinKey {
     }
 }
 
-/// Two values name the same thing: numerically, or ignoring case.
-fn same(a: &str, b: &str) -> bool {
-    match (parse_number(a), parse_number(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => key_eq(a, b),
-    }
+/// Anchors that form one incident, with the one value each cluster key has in them: a cluster
+/// never holds two different values of a key, so an anchor conflicts exactly when its value
+/// differs from the one remembered, and that is one lookup however many anchors came before.
+#[derive(Default)]
+struct Cluster<'a> {
+    anchors: Vec<(usize, Item<'a>)>,
+    keys: Vec<(String, JoinKey)>,
 }
 
-fn cluster_conflict(sig: &Signature, cluster: &[(usize, Item)], a: &(usize, Item)) -> bool {
-    let Some(key) = &sig.evidence[a.0].cluster_key else {
-        return false;
-    };
-    let Some(value) = a.1.fields.get(key) else {
-        return false;
-    };
-    cluster.iter().any(|(ei, it)| {
-        sig.evidence[*ei].cluster_key.as_ref() == Some(key)
-            && it.fields.get(key).is_some_and(|v| !same(v, value))
-    })
+impl<'a> Cluster<'a> {
+    fn key_value<'s>(sig: &'s Signature, a: &(usize, Item<'a>)) -> Option<(&'s str, &'a str)> {
+        let key = sig.evidence[a.0].cluster_key.as_deref()?;
+        Some((key, a.1.fields.get(key)?))
+    }
+
+    fn conflicts(&self, sig: &Signature, a: &(usize, Item<'a>)) -> bool {
+        let Some((key, value)) = Self::key_value(sig, a) else {
+            return false;
+        };
+        self.keys
+            .iter()
+            .any(|(k, v)| *k == key && *v != join_key(value))
+    }
+
+    fn push(&mut self, sig: &Signature, a: (usize, Item<'a>)) {
+        if let Some((key, value)) = Self::key_value(sig, &a)
+            && !self.keys.iter().any(|(k, _)| *k == key)
+        {
+            self.keys.push((key.to_string(), join_key(value)));
+        }
+        self.anchors.push(a);
+    }
 }
 
 /// For `each` items, the latest per key within the incident, and the restore that followed it.
@@ -448,32 +467,41 @@ fn restores<'a>(sig: &Signature, inc: &Incident<'a>) -> Vec<(Item<'a>, Option<It
             .expect("validated")
     };
     let (each, by) = (idx(each), idx(by));
+    // By hashed key, in first-seen order: a hostile log can disable thousands of services.
     let mut latest: Vec<Item> = Vec::new();
+    let mut slot: HashMap<JoinKey, usize> = HashMap::new();
     for it in &inc.selected[each] {
         let Some(k) = it.fields.get(key) else {
             continue;
         };
-        match latest
-            .iter_mut()
-            .find(|l| l.fields.get(key).is_some_and(|lk| same(lk, k)))
-        {
-            Some(l) if l.time <= it.time => *l = *it,
-            Some(_) => {}
-            None => latest.push(*it),
+        match slot.entry(join_key(k)) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let l = &mut latest[*o.get()];
+                if l.time <= it.time {
+                    *l = *it;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(latest.len());
+                latest.push(*it);
+            }
+        }
+    }
+    let mut restores_of: HashMap<JoinKey, Vec<Item>> = HashMap::new();
+    for r in &inc.selected[by] {
+        if let Some(k) = r.fields.get(key) {
+            restores_of.entry(join_key(k)).or_default().push(*r);
         }
     }
     latest
         .into_iter()
         .map(|d| {
-            let k = d.fields.get(key).unwrap_or_default();
-            let restore = inc.selected[by]
-                .iter()
-                .find(|r| {
-                    r.time >= d.time
-                        && r.at != d.at
-                        && r.fields.get(key).is_some_and(|rk| same(rk, k))
-                })
-                .copied();
+            let k = join_key(d.fields.get(key).unwrap_or_default());
+            let restore = restores_of.get(&k).and_then(|rs| {
+                rs.iter()
+                    .find(|r| r.time >= d.time && r.at != d.at)
+                    .copied()
+            });
             (d, restore)
         })
         .collect()
@@ -600,8 +628,16 @@ fn build_finding(
         log_file: first(inc, "log_file").map(str::to_string),
     };
 
-    let locked_files = locked_files(sig, inc);
-    let services = services(sig, inc);
+    let mut left_out = Vec::new();
+    let mut locked_files = locked_files(sig, inc);
+    cap(
+        &mut locked_files,
+        MAX_LOCKED_FILES,
+        "files in use",
+        &mut left_out,
+    );
+    let mut services = services(sig, inc);
+    cap(&mut services, MAX_SERVICES, "services", &mut left_out);
     let confidence = confidence_of(sig, inc);
     let severity = sig.def.severity;
     let done = sig
@@ -613,7 +649,15 @@ fn build_finding(
 
     let mut evidence = Vec::new();
     for (ei, e) in sig.evidence.iter().enumerate() {
-        for it in &inc.selected[ei] {
+        let selected = &inc.selected[ei];
+        if selected.len() > MAX_EVIDENCE_EACH {
+            left_out.push(format!(
+                "{} more events of \"{}\" (the first {MAX_EVIDENCE_EACH} are listed)",
+                selected.len() - MAX_EVIDENCE_EACH,
+                e.describe
+            ));
+        }
+        for it in selected.iter().take(MAX_EVIDENCE_EACH) {
             let ev = &events[it.at].event;
             evidence.push(EvidenceRef {
                 evidence: e.id.clone(),
@@ -653,6 +697,7 @@ fn build_finding(
         services,
         remediation: Vec::new(),
         evidence,
+        left_out,
     };
     let (summary, steps) = remediation::render(sig, &finding, done);
     finding.summary = summary;
@@ -660,8 +705,28 @@ fn build_finding(
     finding
 }
 
+/// What one finding lists at most. Real incidents hold a few dozen services and a handful of
+/// files in use; past these, a log is hostile or broken, and listing it all would cost minutes
+/// and bury the answer. What is cut is said in the finding's `left_out`.
+const MAX_SERVICES: usize = 500;
+const MAX_LOCKED_FILES: usize = 100;
+const MAX_EVIDENCE_EACH: usize = 200;
+
+fn cap<T>(list: &mut Vec<T>, max: usize, what: &str, left_out: &mut Vec<String>) {
+    if list.len() > max {
+        left_out.push(format!(
+            "{} more {what} (the first {max} are listed)",
+            list.len() - max
+        ));
+        list.truncate(max);
+    }
+}
+
 fn locked_files(sig: &Signature, inc: &Incident) -> Vec<LockedFile> {
     let mut out: Vec<LockedFile> = Vec::new();
+    // Entries by PID, and the (PID, path) pairs already listed: lookups, not passes.
+    let mut by_pid: HashMap<Option<u32>, Vec<usize>> = HashMap::new();
+    let mut listed: HashSet<(Option<u32>, Option<String>)> = HashSet::new();
     for (ei, e) in sig.evidence.iter().enumerate() {
         if e.role != Role::Cause {
             continue;
@@ -684,11 +749,15 @@ fn locked_files(sig: &Signature, inc: &Incident) -> Vec<LockedFile> {
                 continue;
             }
             // Restart Manager names the process of a file Windows Installer already named: merge.
-            if let Some(existing) = out.iter_mut().find(|l| {
-                l.pid.is_some()
-                    && l.pid == pid
-                    && (l.path.is_none() || path.is_none() || l.path == path)
+            let same_process = pid.is_some().then(|| by_pid.get(&pid)).flatten();
+            if let Some(&i) = same_process.and_then(|entries| {
+                entries.iter().find(|&&i| {
+                    let l = &out[i];
+                    l.path.is_none() || path.is_none() || l.path == path
+                })
             }) {
+                let existing = &mut out[i];
+                listed.remove(&(existing.pid, existing.path.clone()));
                 if existing.path.is_none() {
                     existing.path = path;
                 }
@@ -698,11 +767,13 @@ fn locked_files(sig: &Signature, inc: &Incident) -> Vec<LockedFile> {
                 if existing.process.is_none() {
                     existing.process = process;
                 }
+                listed.insert((existing.pid, existing.path.clone()));
                 continue;
             }
-            if out.iter().any(|l| l.pid == pid && l.path == path) {
+            if !listed.insert((pid, path.clone())) {
                 continue;
             }
+            by_pid.entry(pid).or_default().push(out.len());
             out.push(LockedFile {
                 path,
                 process,
@@ -732,26 +803,53 @@ fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
         .filter(|(_, e)| e.role == Role::Impact)
         .flat_map(|(ei, _)| inc.selected[ei].iter())
         .collect();
+    // Indexed by hashed key once, so that each service costs lookups, not a pass over them all.
+    let mut stopped: HashMap<JoinKey, Vec<&Item>> = HashMap::new();
+    for it in effect_items
+        .iter()
+        .filter(|it| it.fields.get("state").is_some_and(|s| s == "1"))
+    {
+        if let Some(k) = it.fields.get(key) {
+            stopped.entry(join_key(k)).or_default().push(it);
+        }
+    }
+    let mut impact_by_key: HashMap<JoinKey, Vec<(usize, &Item)>> = HashMap::new();
+    let mut impact_by_display: HashMap<JoinKey, Vec<(usize, &Item)>> = HashMap::new();
+    for (n, it) in impact_items.iter().enumerate() {
+        if let Some(k) = it.fields.get(key) {
+            impact_by_key.entry(join_key(k)).or_default().push((n, it));
+        }
+        if let Some(dn) = it.fields.get("display_name") {
+            impact_by_display
+                .entry(join_key(dn))
+                .or_default()
+                .push((n, it));
+        }
+    }
     let mut out: Vec<ServiceInfo> = restores(sig, inc)
         .into_iter()
         .map(|(d, r)| {
             let name = d.fields.get(key).unwrap_or_default().to_string();
             let display = d.fields.get("display_name").map(str::to_string);
-            let was_running = effect_items.iter().any(|it| {
-                it.fields.get("state").is_some_and(|s| s == "1")
-                    && it.fields.get(key).is_some_and(|k| same(k, &name))
-                    && it.time <= d.time + Duration::minutes(10)
+            let was_running = stopped.get(&join_key(&name)).is_some_and(|its| {
+                its.iter()
+                    .any(|it| it.time <= d.time + Duration::minutes(10))
             });
-            let start_refused = impact_items
-                .iter()
-                .filter(|it| {
-                    it.time >= d.time
-                        && (it.fields.get(key).is_some_and(|k| same(k, &name))
-                            || display.as_deref().is_some_and(|dn| {
-                                it.fields.get("display_name").is_some_and(|x| same(x, dn))
-                            }))
-                })
-                .count() as u32;
+            let mut refused: Vec<usize> = impact_by_key
+                .get(&join_key(&name))
+                .into_iter()
+                .chain(
+                    display
+                        .as_deref()
+                        .and_then(|dn| impact_by_display.get(&join_key(dn))),
+                )
+                .flatten()
+                .filter(|(_, it)| it.time >= d.time)
+                .map(|(n, _)| *n)
+                .collect();
+            refused.sort_unstable();
+            refused.dedup();
+            let start_refused = refused.len() as u32;
             ServiceInfo {
                 // Without the key name (param4), the service field fell back to the display
                 // name: commands must then look the service up by display name.

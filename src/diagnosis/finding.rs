@@ -148,4 +148,8 @@ pub struct Finding {
     pub services: Vec<ServiceInfo>,
     pub remediation: Vec<Step>,
     pub evidence: Vec<EvidenceRef>,
+    /// What the finding does not list because a list was longer than evtriage shows (a hostile
+    /// or broken log): how many, of what.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }

@@ -322,6 +322,9 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         ]);
     }
     writeln!(out, "{}", indent(&t.to_string(), 3))?;
+    for l in &f.left_out {
+        writeln!(out, "   Not listed: {}", display_text(l))?;
+    }
     writeln!(out)
 }
 

@@ -6,6 +6,7 @@
 pub mod biglog;
 pub mod events;
 pub mod host;
+pub mod hostile;
 pub mod incident;
 pub mod noise;
 pub mod samples;
