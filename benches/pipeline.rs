@@ -78,6 +78,7 @@ fn read(c: &mut Criterion) {
         display: "System.evtx".into(),
         size,
         format: "evtx",
+        handle: None,
     };
     let d = Diagnoser::builtin();
     let mut g = c.benchmark_group("read");

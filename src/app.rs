@@ -2,13 +2,17 @@
 //! and choose the exit code. The binary is this plus argument parsing.
 
 use crate::cli::{self, Cli, ColorChoice};
+use crate::diagnosis::Finding;
 use crate::diagnosis::{Diagnoser, Matched};
 use crate::event::{Event, PayloadSource};
 use crate::input::{self, EventSink, InputReport, InputStatus};
 use crate::report::{self, Style, Summary};
+use crate::script;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -173,7 +177,19 @@ pub fn run(
         return cli::EXIT_USAGE_OR_NO_INPUT;
     }
 
-    let discovery = input::discover(&cli.paths, stdin);
+    let discovery = input::discover(&cli.paths, stdin, cli.stdin_limit.saturating_mul(1 << 20));
+    for (option, target) in [("--output", &cli.output), ("--script", &cli.script)] {
+        if let Some(target) = target
+            && let Err(why) = check_target(target, option == "--script", &discovery.files)
+        {
+            let _ = writeln!(
+                stderr,
+                "evtriage: {option} {}: {why}",
+                report::escape::display_whole(&target.display().to_string())
+            );
+            return cli::EXIT_USAGE_OR_NO_INPUT;
+        }
+    }
     let total: u64 = discovery.files.iter().map(|f| f.size).sum();
     let show_progress = term.stderr_is_tty && !cli.quiet && total > 0;
     let collector = Collector {
@@ -253,12 +269,19 @@ pub fn run(
     // Findings are written as each computer is diagnosed, so a fleet's report is never in
     // memory whole. The counts behind the exit code cover every finding, written or not.
     let mut summary = Summary::of_inputs(&inputs);
+    let mut for_script: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
     let written = write_report(cli, stdout, |out| {
         let mut writer = report::writer(cli.format, style);
         let mut failed: Option<io::Error> = None;
         diagnoser.diagnose_each(matched, &file_names, |batch| {
             for f in &batch {
                 summary.count(f);
+                if cli.script.is_some() && script::wants(f) {
+                    for_script
+                        .entry(f.computer.to_string())
+                        .or_default()
+                        .push(f.clone());
+                }
                 if failed.is_none() {
                     failed = writer.finding(f, out).err();
                 }
@@ -289,6 +312,13 @@ pub fn run(
         }
     }
 
+    if let Some(target) = &cli.script
+        && let Err(why) = write_scripts(target, &for_script, stderr, cli.quiet)
+    {
+        let _ = writeln!(stderr, "evtriage: --script: {why}");
+        return cli::EXIT_USAGE_OR_NO_INPUT;
+    }
+
     if !readable {
         let _ = writeln!(
             stderr,
@@ -310,6 +340,87 @@ pub fn run(
     }
 }
 
+/// Why `target` may not be written: it exists and is not a regular file (a device, FIFO, socket
+/// or folder: writing there would hang, or replace what is not a report), or it is one of the
+/// input logs (the evidence). A `--script` target may be a folder.
+fn check_target(
+    target: &Path,
+    folder_allowed: bool,
+    inputs: &[input::InputFile],
+) -> Result<(), String> {
+    match std::fs::metadata(target) {
+        Ok(m) if m.is_dir() && folder_allowed => return Ok(()),
+        Ok(m) if !m.is_file() => {
+            return Err("exists and is not a regular file; evtriage writes only files".into());
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
+    for i in inputs.iter().filter(|i| i.handle.is_none()) {
+        if same_file::is_same_file(target, &i.path).unwrap_or(false) {
+            return Err(format!(
+                "is the input log {}: evtriage never overwrites evidence",
+                report::escape::display_whole(&i.display)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One script per computer: into the folder `target` names, or into the file it names when the
+/// findings to act on are all on one computer.
+fn write_scripts(
+    target: &Path,
+    findings: &BTreeMap<String, Vec<Finding>>,
+    stderr: &mut dyn Write,
+    quiet: bool,
+) -> Result<(), String> {
+    let folder = target.is_dir();
+    if findings.is_empty() {
+        if !quiet {
+            let _ = writeln!(
+                stderr,
+                "evtriage: --script: no finding to act on has services to restore: no script written"
+            );
+        }
+        return Ok(());
+    }
+    if !folder && findings.len() > 1 {
+        return Err(format!(
+            "the findings to act on are on {} computers: name a folder, and evtriage writes one script per computer",
+            findings.len()
+        ));
+    }
+    for (computer, list) in findings {
+        let refs: Vec<&Finding> = list.iter().collect();
+        let written = match script::write(computer, &refs) {
+            Ok(s) => s,
+            Err(why) => {
+                let _ = writeln!(stderr, "evtriage: --script: {why}");
+                continue;
+            }
+        };
+        let path = if folder {
+            target.join(script::file_name(&written.computer))
+        } else {
+            target.to_path_buf()
+        };
+        write_atomically(&path, |out| out.write_all(&script::bytes(&written)))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if !quiet {
+            let _ = writeln!(
+                stderr,
+                "evtriage: wrote {} for {} ({} services); read it, then run it with -WhatIf first",
+                report::escape::display_whole(&path.display().to_string()),
+                report::display(computer),
+                written.services.len()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// To standard output, or to `--output` through a temporary file renamed into place, so that a
 /// failed run never leaves a partial or empty report behind.
 fn write_report(
@@ -323,20 +434,26 @@ fn write_report(
             write(&mut out)?;
             out.flush()
         }
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            {
-                let mut out = io::BufWriter::new(tmp.as_file_mut());
-                write(&mut out)?;
-                out.flush()?;
-            }
-            tmp.as_file().sync_all()?;
-            tmp.persist(path).map_err(|e| e.error)?;
-            Ok(())
-        }
+        Some(path) => write_atomically(path, write),
     }
+}
+
+/// Written aside in the same folder, synced, then renamed over `path`: complete or not at all.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    {
+        let mut out = io::BufWriter::new(tmp.as_file_mut());
+        write(&mut out)?;
+        out.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

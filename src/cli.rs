@@ -86,6 +86,16 @@ pub struct Cli {
     /// List the signatures and exit.
     #[arg(long)]
     pub list_signatures: bool,
+
+    /// Also write a PowerShell script that restores the services of the findings to act on, for
+    /// the engineer to read and run on the server (-WhatIf for a dry run). A folder: one script
+    /// per computer.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub script: Option<PathBuf>,
+
+    /// Read at most this many MiB from standard input (`-`).
+    #[arg(long, value_name = "MIB", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    pub stdin_limit: u64,
 }
 
 /// Times as a person types them; without a zone they are UTC.

@@ -58,6 +58,7 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
         display: "fuzz.evtx".into(),
         size: bytes.len() as u64,
         format: "evtx",
+        handle: None,
     };
     let sink = Keep {
         diagnoser,

@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod input;
 pub mod knowledge;
 pub mod report;
+pub mod script;
 pub mod shared;
 pub mod synth;
 pub mod values;

@@ -55,7 +55,11 @@ fn bytes_and_files_done_reach_the_totals() {
         samples().display().to_string(),
         dir.path().display().to_string(),
     ];
-    let discovery = discover(&args, &mut std::io::empty());
+    let discovery = discover(
+        &args,
+        &mut std::io::empty(),
+        evtriage::input::STDIN_LIMIT_DEFAULT,
+    );
     let files = discovery.files.len() as u64;
     assert!(files >= 10, "samples and the damaged copies: {files} files");
     let total: u64 = discovery.files.iter().map(|f| f.size).sum();

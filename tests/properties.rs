@@ -49,6 +49,7 @@ fn kept(files: &[&Path]) -> Vec<Matched> {
             display: path.display().to_string(),
             size: std::fs::metadata(path).unwrap().len(),
             format: "evtx",
+            handle: None,
         };
         let report = EvtxReader.read(&input, &sink);
         assert_eq!(report.records_failed, 0, "{}", path.display());

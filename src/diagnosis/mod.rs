@@ -44,6 +44,35 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// A signature file is a few KiB; one larger than this is not one.
+pub const SIGNATURE_FILE_MAX: u64 = 1 << 20;
+
+/// A signature file's text: a regular file (not a FIFO that would block, nor a device that
+/// reads without end, whatever a link points to) of at most [`SIGNATURE_FILE_MAX`] bytes.
+fn read_signature_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file (a device, FIFO or socket)".into());
+    }
+    if meta.len() > SIGNATURE_FILE_MAX {
+        return Err(format!(
+            "{} bytes: larger than a signature file can be ({SIGNATURE_FILE_MAX} bytes)",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(SIGNATURE_FILE_MAX + 1).read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > SIGNATURE_FILE_MAX {
+        return Err(format!(
+            "larger than a signature file can be ({SIGNATURE_FILE_MAX} bytes)"
+        ));
+    }
+    Ok(text)
+}
+
 pub struct Diagnoser {
     signatures: Vec<Signature>,
     index: engine::EvidenceIndex,
@@ -100,9 +129,9 @@ impl Diagnoser {
             .collect();
         paths.sort();
         for p in paths {
-            let text = std::fs::read_to_string(&p).map_err(|e| SignatureError {
+            let text = read_signature_file(&p).map_err(|message| SignatureError {
                 file: p.display().to_string(),
-                message: e.to_string(),
+                message,
             })?;
             let s = Signature::from_toml(&p.display().to_string(), &text)?;
             sigs.retain(|b| b.def.id != s.def.id);

@@ -9,7 +9,6 @@ use super::{EventSink, InputFile, InputReport, InputStatus, LogReader};
 use crate::event::{Interner, from_event_xml};
 use evtx::{EvtxChunkData, EvtxParser, HeaderFlags, ParserSettings};
 use rayon::prelude::*;
-use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
@@ -38,7 +37,7 @@ impl LogReader for EvtxReader {
                 why,
             )
         };
-        let file = match File::open(&input.path) {
+        let file = match input.open() {
             Ok(f) => f,
             Err(e) => return unreadable(format!("cannot open: {e}")),
         };
@@ -320,7 +319,7 @@ fn read_partial_chunk(
     let offset = FILE_HEADER + index * CHUNK;
     let mut report = InputReport::new(&input.display, Some("evtx"), 0);
     let mut buf = vec![0u8; CHUNK as usize];
-    let read = File::open(&input.path).and_then(|mut f| {
+    let read = input.open().and_then(|mut f| {
         f.seek(SeekFrom::Start(offset))?;
         f.read_exact(&mut buf[..len as usize])
     });

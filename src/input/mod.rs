@@ -11,8 +11,9 @@ use crate::event::{Event, PayloadSource, SourceId};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Receives what readers produce; called from many threads at once.
@@ -55,6 +56,22 @@ pub struct InputFile {
     pub display: String,
     pub size: u64,
     pub format: &'static str,
+    /// Standard input, spooled to an anonymous temporary file: it has no path to open.
+    pub handle: Option<Arc<File>>,
+}
+
+impl InputFile {
+    /// The file, read from its start.
+    pub fn open(&self) -> io::Result<File> {
+        match &self.handle {
+            Some(h) => {
+                let mut f = h.try_clone()?;
+                f.seek(io::SeekFrom::Start(0))?;
+                Ok(f)
+            }
+            None => File::open(&self.path),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -171,12 +188,34 @@ pub struct Discovery {
     pub files: Vec<InputFile>,
     /// Inputs that cannot be read at all, and files skipped as not event logs.
     pub rejected: Vec<InputReport>,
-    /// Holds standard input spooled to disk until the run ends.
-    pub stdin_spool: Option<tempfile::NamedTempFile>,
+    /// Standard input, spooled to an anonymous temporary file: gone when the run ends, however
+    /// it ends.
+    pub stdin_spool: Option<Arc<File>>,
 }
 
-fn head(path: &Path) -> io::Result<(Vec<u8>, u64)> {
-    let mut f = File::open(path)?;
+/// Standard input is spooled to disk up to this size by default (`--stdin-limit`): a pipe that
+/// never ends must not fill the disk.
+pub const STDIN_LIMIT_DEFAULT: u64 = 16 << 30;
+
+fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64)> {
+    let mut f = match handle {
+        Some(h) => {
+            let mut f = h.try_clone()?;
+            f.seek(io::SeekFrom::Start(0))?;
+            f
+        }
+        None => {
+            // Opening a FIFO blocks until something writes to it, and a device can read without
+            // end: only regular files are logs.
+            let m = std::fs::metadata(path)?;
+            if !m.is_file() {
+                return Err(io::Error::other(
+                    "not a regular file (a device, FIFO or socket); copy the log to a file first",
+                ));
+            }
+            File::open(path)?
+        }
+    };
     let size = f.metadata()?.len();
     let mut buf = vec![0u8; 8];
     let mut n = 0;
@@ -198,11 +237,22 @@ fn looks_like_log_name(path: &Path) -> bool {
 
 impl Discovery {
     fn add(&mut self, path: PathBuf, display: String, named: bool, seen: &mut HashSet<PathBuf>) {
+        self.add_with(path, display, named, seen, None);
+    }
+
+    fn add_with(
+        &mut self,
+        path: PathBuf,
+        display: String,
+        named: bool,
+        seen: &mut HashSet<PathBuf>,
+        handle: Option<Arc<File>>,
+    ) {
         let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         if !seen.insert(key) {
             return;
         }
-        let (bytes, size) = match head(&path) {
+        let (bytes, size) = match head(&path, handle.as_ref()) {
             Ok(h) => h,
             Err(e) => {
                 self.rejected.push(InputReport::failed(
@@ -222,6 +272,7 @@ impl Discovery {
                 display,
                 size,
                 format: reader.format(),
+                handle,
             }),
             None if size == 0 && (named || looks_like_log_name(&path)) => {
                 self.rejected.push(InputReport::failed(
@@ -272,7 +323,7 @@ fn hex_preview(bytes: &[u8]) -> String {
 }
 
 /// Resolve the command line's paths into files to read.
-pub fn discover(args: &[String], stdin: &mut dyn Read) -> Discovery {
+pub fn discover(args: &[String], stdin: &mut dyn Read, stdin_limit: u64) -> Discovery {
     let mut d = Discovery::default();
     let mut seen = HashSet::new();
     for arg in args {
@@ -280,11 +331,11 @@ pub fn discover(args: &[String], stdin: &mut dyn Read) -> Discovery {
             if d.stdin_spool.is_some() {
                 continue;
             }
-            match spool(stdin) {
+            match spool(stdin, stdin_limit) {
                 Ok(tmp) => {
-                    let path = tmp.path().to_path_buf();
-                    d.stdin_spool = Some(tmp);
-                    d.add(path, "-".into(), true, &mut seen);
+                    let tmp = Arc::new(tmp);
+                    d.stdin_spool = Some(tmp.clone());
+                    d.add_with(PathBuf::from("-"), "-".into(), true, &mut seen, Some(tmp));
                 }
                 Err(e) => d.rejected.push(InputReport::failed(
                     "-",
@@ -393,11 +444,17 @@ fn walk(d: &mut Discovery, dir: &Path, seen: &mut HashSet<PathBuf>) {
     }
 }
 
-/// Standard input is copied to a temporary file so that it can be read like any log (seekable,
-/// in parallel) without holding it in memory.
-fn spool(stdin: &mut dyn Read) -> io::Result<tempfile::NamedTempFile> {
-    let mut tmp = tempfile::NamedTempFile::new()?;
-    io::copy(stdin, tmp.as_file_mut())?;
+/// Standard input is copied to an anonymous temporary file (no name to leave behind on Ctrl-C)
+/// so that it can be read like any log (seekable) without holding it in memory; at most `limit`
+/// bytes.
+fn spool(stdin: &mut dyn Read, limit: u64) -> io::Result<File> {
+    let mut tmp = tempfile::tempfile()?;
+    let copied = io::copy(&mut stdin.take(limit.saturating_add(1)), &mut tmp)?;
+    if copied > limit {
+        return Err(io::Error::other(format!(
+            "standard input is larger than {limit} bytes (--stdin-limit); save it to a file and name the file"
+        )));
+    }
     Ok(tmp)
 }
 
