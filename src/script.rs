@@ -69,7 +69,7 @@ pub fn write(computer: &str, findings: &[&Finding]) -> Result<Script, String> {
     let mut seen: HashSet<String> = HashSet::new();
     for f in findings {
         for s in f.services.iter().filter(|s| s.still_disabled) {
-            if !seen.insert(s.name.to_lowercase()) {
+            if seen.contains(&s.name.to_lowercase()) {
                 continue;
             }
             let (by, value) = if s.name_is_key {
@@ -102,6 +102,7 @@ pub fn write(computer: &str, findings: &[&Finding]) -> Result<Script, String> {
                     continue;
                 }
             };
+            seen.insert(s.name.to_lowercase());
             planned.push(Planned {
                 service: s,
                 by,

@@ -5,57 +5,18 @@
 
 mod support;
 
-use evtriage::diagnosis::{Diagnoser, Matched};
-use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
+use support::{diagnoser, kept};
+
+use evtriage::diagnosis::Matched;
+use evtriage::event::{Event, Interner, from_event_xml};
 use evtriage::evtxwrite::EvtxWriter;
 use evtriage::input::template::{Outcome, PlanCache, event_from_template};
-use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
 use evtriage::synth::events::{self, Stamp};
 use evtriage::synth::samples;
 use evtriage::xmltree::Element;
 use proptest::prelude::*;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
-
-fn diagnoser() -> &'static Diagnoser {
-    static D: OnceLock<Diagnoser> = OnceLock::new();
-    D.get_or_init(Diagnoser::builtin)
-}
-
-struct Keep(Mutex<Vec<Matched>>);
-
-impl EventSink for Keep {
-    fn wants_event_id(&self, id: u16) -> bool {
-        diagnoser().wants_event_id(id)
-    }
-    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
-        match diagnoser().match_event(event, payload) {
-            Some(m) => {
-                self.0.lock().unwrap().push(m);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-/// The events some signature keeps from these files, each file with its own source ID.
-fn kept(files: &[&Path]) -> Vec<Matched> {
-    let sink = Keep(Mutex::new(Vec::new()));
-    for (id, path) in files.iter().enumerate() {
-        let input = InputFile {
-            id: id as u32,
-            path: path.to_path_buf(),
-            display: path.display().to_string(),
-            size: std::fs::metadata(path).unwrap().len(),
-            format: "evtx",
-            handle: None,
-        };
-        let report = EvtxReader.read(&input, &sink);
-        assert_eq!(report.records_failed, 0, "{}", path.display());
-    }
-    sink.0.into_inner().unwrap()
-}
+use std::sync::Arc;
 
 /// Findings as JSON, without what names the files (the same events come from other files when a
 /// log is split).

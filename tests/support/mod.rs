@@ -1,7 +1,61 @@
 //! Shared by the integration tests: where the shared material is, and how to say a test skipped.
 #![allow(dead_code)]
 
+pub mod pwsh;
+
+use evtriage::diagnosis::{Diagnoser, Finding, Matched};
+use evtriage::event::{Event, PayloadSource};
+use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The built-in signatures, loaded once per test binary.
+pub fn diagnoser() -> &'static Diagnoser {
+    static D: OnceLock<Diagnoser> = OnceLock::new();
+    D.get_or_init(Diagnoser::builtin)
+}
+
+/// The library's reader and diagnosis in-process: keeps what some signature matches.
+pub struct Keep(pub Mutex<Vec<Matched>>);
+
+impl EventSink for Keep {
+    fn wants_event_id(&self, id: u16) -> bool {
+        diagnoser().wants_event_id(id)
+    }
+    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
+        match diagnoser().match_event(event, payload) {
+            Some(m) => {
+                self.0.lock().unwrap().push(m);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The events some signature keeps from these files, each file with its own source ID.
+pub fn kept(files: &[&Path]) -> Vec<Matched> {
+    let sink = Keep(Mutex::new(Vec::new()));
+    for (id, path) in files.iter().enumerate() {
+        let input = InputFile {
+            id: id as u32,
+            path: path.to_path_buf(),
+            display: path.display().to_string(),
+            size: std::fs::metadata(path).unwrap().len(),
+            format: "evtx",
+            handle: None,
+        };
+        let report = EvtxReader.read(&input, &sink);
+        assert_eq!(report.records_failed, 0, "{}", path.display());
+    }
+    sink.0.into_inner().unwrap()
+}
+
+/// The findings of these files, diagnosed in-process.
+pub fn diagnose_files(files: &[&Path]) -> Vec<Finding> {
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    diagnoser().diagnose(kept(files), &names)
+}
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
