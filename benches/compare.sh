@@ -5,7 +5,8 @@
 #   2. one large generated log (1 GiB, incidents planted), evtx_dump with 2 threads;
 #   3. evtriage with 1 and with 2 threads on that log;
 #   4. peak memory as the input grows (100 MiB, then the large set), and on 10,000 small logs;
-#   5. start-up on an empty input.
+#   5. start-up on an empty input;
+#   6. small hostile logs whose shape made correlation or display slow.
 # Prints MiB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
 # Usage: benches/compare.sh            (LARGE=1GiB; set GROW=4GiB to add a 4 GiB memory point)
 set -euo pipefail
@@ -109,3 +110,14 @@ empty=$WORK/empty.evtx
 "$GEN" xml2evtx <(echo '<Events/>') "$empty" 2>/dev/null
 read -r t_e _ < <(measure "$EVTRIAGE" --quiet "$empty")
 echo "5. empty input: ${t_e} s   (target under 0.02 s)"
+
+# 6. Small hostile logs: shapes that made correlation or the table slow (issue 13). Each is the
+#    KB sample made expensive by `evtriage-gen hostile`; the table is what a person would print.
+echo "6. hostile logs (the KB sample made expensive), table output:"
+for size in services=16000 services=64000 long-values=25 failures=20000; do
+  dir=$WORK/hostile-$size
+  [[ -f $dir/System.evtx ]] || "$GEN" hostile --size "$size" --out "$dir" 2>/dev/null
+  bytes=$(du -sb --apparent-size "$dir" | cut -f1)
+  read -r t_h m_h < <(measure "$EVTRIAGE" --quiet --color never "$dir")
+  echo "   $size ($(mib "$bytes") MiB): ${t_h} s, peak $((m_h / 1024)) MiB   (target: seconds)"
+done
