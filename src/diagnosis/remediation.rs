@@ -21,22 +21,15 @@ fn known(s: impl Into<String>) -> Value {
 fn finding_vars(f: &Finding) -> Vars {
     let mut v = Vars::new();
     v.insert("computer", known(f.computer.clone()));
-    v.insert(
-        "first_seen",
-        known(f.first_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-    );
-    v.insert(
-        "last_seen",
-        known(f.last_seen.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
-    );
-    v.insert(
-        "first_seen_iso",
-        known(f.first_seen.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-    );
-    v.insert(
-        "last_seen_iso",
-        known(f.last_seen.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
-    );
+    // For people, and for commands (`Get-Date` parses ISO 8601 with a Z as UTC).
+    for (name, time, format) in [
+        ("first_seen", f.first_seen, "%Y-%m-%d %H:%M:%S UTC"),
+        ("last_seen", f.last_seen, "%Y-%m-%d %H:%M:%S UTC"),
+        ("first_seen_iso", f.first_seen, "%Y-%m-%dT%H:%M:%SZ"),
+        ("last_seen_iso", f.last_seen, "%Y-%m-%dT%H:%M:%SZ"),
+    ] {
+        v.insert(name, known(time.format(format).to_string()));
+    }
     let mut put = |k: &'static str, val: Option<String>| {
         if let Some(val) = val.filter(|s| !s.is_empty()) {
             v.insert(k, known(val));

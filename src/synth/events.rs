@@ -876,12 +876,16 @@ pub fn spp(stamp: &Stamp, id: u16, strings: &[&str]) -> Element {
 
 /// Set the record number of an event built here (they are built with 0 and numbered when written).
 pub fn set_record_id(event: &mut Element, id: u64) {
-    if let Some(r) = event
-        .children
-        .iter_mut()
-        .find(|c| c.name == "System")
-        .and_then(|s| s.children.iter_mut().find(|c| c.name == "EventRecordID"))
-    {
+    if let Some(r) = child_mut(event, "System", "EventRecordID") {
         r.text = Some(id.to_string());
     }
+}
+
+/// `<outer><inner>` of an event, e.g. `System`/`Computer` or `EventData`/`Binary`.
+pub fn child_mut<'e>(event: &'e mut Element, outer: &str, inner: &str) -> Option<&'e mut Element> {
+    event
+        .children
+        .iter_mut()
+        .find(|c| c.name == outer)
+        .and_then(|s| s.children.iter_mut().find(|c| c.name == inner))
 }

@@ -7,6 +7,7 @@
 //! Two uses: values chosen to break out of a command or a terminal line ([`with_values`]), and
 //! small logs whose shape makes correlation or display expensive ([`Size`]).
 
+use super::events::child_mut;
 use super::samples::{self, Bundle};
 use crate::xmltree::Element;
 use std::str::FromStr;
@@ -47,6 +48,13 @@ pub fn named_mut<'a>(e: &'a mut Element, name: &str) -> Option<&'a mut Element> 
     data_mut(e)
         .into_iter()
         .find(|d| d.get_attr("Name") == Some(name))
+}
+
+/// SCM's binary data (`Key/state`, UTF-16LE) of a 7036.
+fn set_scm_binary(e: &mut Element, text: &str) {
+    if let Some(bin) = child_mut(e, "EventData", "Binary") {
+        bin.text = Some(crate::values::to_hex_upper(&super::events::utf16z(text)));
+    }
 }
 
 /// Record IDs from the first event's, in order, after events were added.
@@ -142,16 +150,8 @@ fn set(b: &mut Bundle, field: Field, value: &str) {
                     if let Some(d) = named_mut(e, "param4") {
                         d.text = Some(value.to_string());
                     }
-                    if id == Some(7036)
-                        && let Some(bin) = e
-                            .children
-                            .iter_mut()
-                            .find(|c| c.name == "EventData")
-                            .and_then(|ed| ed.children.iter_mut().find(|c| c.name == "Binary"))
-                    {
-                        bin.text = Some(crate::values::to_hex_upper(&super::events::utf16z(
-                            &format!("{value}/1"),
-                        )));
+                    if id == Some(7036) {
+                        set_scm_binary(e, &format!("{value}/1"));
                     }
                 } else if let Some(d) = named_mut(e, "param1") {
                     d.text = Some(value.to_string());
@@ -160,12 +160,7 @@ fn set(b: &mut Bundle, field: Field, value: &str) {
         }
         Field::Computer => {
             for e in b.application.iter_mut().chain(b.system.iter_mut()) {
-                if let Some(c) = e
-                    .children
-                    .iter_mut()
-                    .find(|c| c.name == "System")
-                    .and_then(|s| s.children.iter_mut().find(|c| c.name == "Computer"))
-                {
+                if let Some(c) = child_mut(e, "System", "Computer") {
                     c.text = Some(value.to_string());
                 }
             }
@@ -251,16 +246,7 @@ pub fn sized(size: Size) -> Bundle {
                     if let Some(d) = named_mut(&mut s, "param1") {
                         d.text = Some(display.clone());
                     }
-                    if let Some(bin) = s
-                        .children
-                        .iter_mut()
-                        .find(|c| c.name == "EventData")
-                        .and_then(|ed| ed.children.iter_mut().find(|c| c.name == "Binary"))
-                    {
-                        bin.text = Some(crate::values::to_hex_upper(&super::events::utf16z(
-                            &format!("{key}/1"),
-                        )));
-                    }
+                    set_scm_binary(&mut s, &format!("{key}/1"));
                     added.push(s);
                 }
                 let mut d = disabled.clone();
@@ -278,46 +264,45 @@ pub fn sized(size: Size) -> Bundle {
         Size::LongValues(n) => {
             // One long value per record: a record must fit in a 64 KiB chunk, and 30,000
             // characters are 60,000 bytes of UTF-16.
-            let Some(at) = b
-                .application
-                .iter()
-                .position(|e| provider(e) == "MsiInstaller" && event_id(e) == Some(1025))
-            else {
-                return b;
-            };
-            let in_use = b.application[at].clone();
-            let added: Vec<Element> = (0..n)
-                .map(|i| {
-                    let mut e = in_use.clone();
-                    let mut data = data_mut(&mut e);
-                    if let Some(path) = data.get_mut(1) {
-                        let head =
-                            format!("C:\\Program Files\\Microsoft\\Exchange Server\\Bin\\{i}-");
-                        let pad = LONG_VALUE.saturating_sub(head.len());
-                        path.text = Some(format!("{head}{}", "x".repeat(pad)));
-                    }
-                    if let Some(pid) = data.get_mut(3) {
-                        pid.text = Some((10_000 + i).to_string());
-                    }
-                    e
-                })
-                .collect();
-            b.application.splice(at + 1..at + 1, added);
-            renumber(&mut b.application);
+            copies_after(&mut b.application, 1025, n, |i, e| {
+                let mut data = data_mut(e);
+                if let Some(path) = data.get_mut(1) {
+                    let head = format!("C:\\Program Files\\Microsoft\\Exchange Server\\Bin\\{i}-");
+                    let pad = LONG_VALUE.saturating_sub(head.len());
+                    path.text = Some(format!("{head}{}", "x".repeat(pad)));
+                }
+                if let Some(pid) = data.get_mut(3) {
+                    pid.text = Some((10_000 + i).to_string());
+                }
+            });
         }
-        Size::Failures(n) => {
-            let Some(at) = b
-                .application
-                .iter()
-                .position(|e| provider(e) == "MsiInstaller" && event_id(e) == Some(1023))
-            else {
-                return b;
-            };
-            let failure = b.application[at].clone();
-            b.application
-                .splice(at + 1..at + 1, std::iter::repeat_n(failure, n));
-            renumber(&mut b.application);
-        }
+        Size::Failures(n) => copies_after(&mut b.application, 1023, n, |_, _| {}),
     }
     b
+}
+
+/// `n` copies of the first MsiInstaller event with this ID, each changed by `change`, right
+/// after it; record IDs follow on.
+fn copies_after(
+    events: &mut Vec<Element>,
+    id: u16,
+    n: usize,
+    mut change: impl FnMut(usize, &mut Element),
+) {
+    let Some(at) = events
+        .iter()
+        .position(|e| provider(e) == "MsiInstaller" && event_id(e) == Some(id))
+    else {
+        return;
+    };
+    let original = events[at].clone();
+    let added: Vec<Element> = (0..n)
+        .map(|i| {
+            let mut e = original.clone();
+            change(i, &mut e);
+            e
+        })
+        .collect();
+    events.splice(at + 1..at + 1, added);
+    renumber(events);
 }

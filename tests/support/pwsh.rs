@@ -52,54 +52,14 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, String> {
                 out.push(Token::Comment(chars[start..i].iter().collect()));
             }
             c if is_single_quote(c) => {
-                i += 1;
-                let mut s = String::new();
-                loop {
-                    let Some(&c) = chars.get(i) else {
-                        return Err(format!("unterminated single-quoted string in {src:?}"));
-                    };
-                    if is_single_quote(c) {
-                        if chars.get(i + 1).is_some_and(|n| is_single_quote(*n)) {
-                            s.push(c);
-                            i += 2;
-                            continue;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    s.push(c);
-                    i += 1;
-                }
-                out.push(Token::Single(s));
+                let (text, next) = quoted(&chars, i + 1, is_single_quote, false, src)?;
+                out.push(Token::Single(text));
+                i = next;
             }
             c if is_double_quote(c) => {
-                i += 1;
-                let mut s = String::new();
-                loop {
-                    let Some(&c) = chars.get(i) else {
-                        return Err(format!("unterminated double-quoted string in {src:?}"));
-                    };
-                    if c == '`' {
-                        s.push(c);
-                        if let Some(n) = chars.get(i + 1) {
-                            s.push(*n);
-                        }
-                        i += 2;
-                        continue;
-                    }
-                    if is_double_quote(c) {
-                        if chars.get(i + 1).is_some_and(|n| is_double_quote(*n)) {
-                            s.push(c);
-                            i += 2;
-                            continue;
-                        }
-                        i += 1;
-                        break;
-                    }
-                    s.push(c);
-                    i += 1;
-                }
-                out.push(Token::Double(s));
+                let (text, next) = quoted(&chars, i + 1, is_double_quote, true, src)?;
+                out.push(Token::Double(text));
+                i = next;
             }
             ';' => {
                 out.push(Token::Separator);
@@ -145,6 +105,39 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, String> {
         }
     }
     Ok(out)
+}
+
+/// A quoted string's content from `i` (after its opening quote) and where it ends: any quote
+/// character doubled stands for one; in double-quoted strings a backtick escapes the next
+/// character (kept as written: the tests compare the template's own double-quoted text).
+fn quoted(
+    chars: &[char],
+    mut i: usize,
+    is_quote: fn(char) -> bool,
+    backtick: bool,
+    src: &str,
+) -> Result<(String, usize), String> {
+    let mut s = String::new();
+    loop {
+        let Some(&c) = chars.get(i) else {
+            return Err(format!("unterminated string in {src:?}"));
+        };
+        if backtick && c == '`' {
+            s.extend(chars.get(i..(i + 2).min(chars.len())).into_iter().flatten());
+            i += 2;
+            continue;
+        }
+        if is_quote(c) {
+            if chars.get(i + 1).is_some_and(|n| is_quote(*n)) {
+                s.push(c);
+                i += 2;
+                continue;
+            }
+            return Ok((s, i + 1));
+        }
+        s.push(c);
+        i += 1;
+    }
 }
 
 /// The command with every single-quoted literal's content left out: what must not change
