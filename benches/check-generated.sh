@@ -8,7 +8,7 @@ size=${1:-16MiB}
 hosts=${2:-2}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-cargo build --release --quiet --bin evtriage-gen --example count_records
+cargo build --release --quiet -p evtriage-gen --bin evtriage-gen && cargo build --release --quiet --example count_records
 /usr/bin/time -f "generated in %e s, peak %M KiB" target/release/evtriage-gen logs --out "$out" --size "$size" --hosts "$hosts" --incidents 3
 python3 - "$out" <<'PY'
 import json, subprocess, sys

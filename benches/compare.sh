@@ -17,7 +17,7 @@ GROW=${GROW:-}
 mkdir -p "$WORK"
 
 command -v evtx_dump >/dev/null || { echo "evtx_dump not found: cargo install evtx --version 0.15.1" >&2; exit 2; }
-cargo build --release --quiet --bin evtriage --bin evtriage-gen
+cargo build --release --quiet --bin evtriage && cargo build --release --quiet -p evtriage-gen
 EVTRIAGE=$PWD/target/release/evtriage
 GEN=$PWD/target/release/evtriage-gen
 

@@ -6,7 +6,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use evtriage::diagnosis::Diagnoser;
 use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
 use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
-use evtriage::synth::events::{self, MsiProduct, Stamp};
+use evtriage_gen::events::{self, MsiProduct, Stamp};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -2,13 +2,13 @@
 //! and choose the exit code. The binary is this plus argument parsing.
 
 use crate::cli::{self, Cli, ColorChoice};
-use crate::diagnosis::Finding;
-use crate::diagnosis::{Diagnoser, Matched};
-use crate::event::{Event, PayloadSource};
-use crate::input::{self, EventSink, InputReport, InputStatus};
-use crate::report::{self, Style, Summary};
-use crate::script;
 use chrono::{DateTime, Utc};
+use evtriage::diagnosis::Finding;
+use evtriage::diagnosis::{Diagnoser, Matched};
+use evtriage::event::{Event, PayloadSource};
+use evtriage::input::{self, EventSink, InputReport, InputStatus};
+use evtriage::report::{self, Style, Summary};
+use evtriage::script;
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
@@ -271,7 +271,7 @@ pub fn run(
     let mut summary = Summary::of_inputs(&inputs);
     let mut for_script: BTreeMap<String, Vec<Finding>> = BTreeMap::new();
     let written = write_report(cli, stdout, |out| {
-        let mut writer = report::writer(cli.format, style);
+        let mut writer = report::writer(cli.format.into(), style);
         let mut failed: Option<io::Error> = None;
         diagnoser.diagnose_each(matched, &file_names, |batch| {
             for f in &batch {

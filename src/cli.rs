@@ -1,8 +1,8 @@
 //! The command line: options, their parsing, and the exit codes they lead to.
 
-use crate::report::Format;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Parser, ValueEnum};
+use evtriage::report::Format;
 use std::path::PathBuf;
 
 pub const EXIT_NOTHING_TO_DO: u8 = 0;
@@ -21,6 +21,27 @@ Examples:
   evtriage samples/kb940006-rollup-failed
   evtriage --format json --output report.json /cases/1234/*.evtx
   evtriage --format jsonl --computer EXMBX01 /exports/";
+
+/// `--format`: the report writers' formats, as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatChoice {
+    /// Readable sections and tables.
+    Table,
+    /// One JSON document (schema in docs/json-schema.md).
+    Json,
+    /// One finding per line, for fleet runs.
+    Jsonl,
+}
+
+impl From<FormatChoice> for Format {
+    fn from(f: FormatChoice) -> Format {
+        match f {
+            FormatChoice::Table => Format::Table,
+            FormatChoice::Json => Format::Json,
+            FormatChoice::Jsonl => Format::Jsonl,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
@@ -48,8 +69,8 @@ pub struct Cli {
     pub paths: Vec<String>,
 
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(short, long, value_enum, default_value_t = FormatChoice::Table)]
+    pub format: FormatChoice,
 
     /// Write the report to this file (complete or not at all: it is written aside and renamed).
     #[arg(short, long, value_name = "FILE")]

@@ -204,7 +204,7 @@ pub fn start_type(text: &str) -> Option<StartType> {
 /// SCM's binary data is UTF-16LE: `Key/state` on 7036, the bare key on 7000/7001. Its bytes up
 /// to the terminating NUL unit; `None` when it cannot be UTF-16.
 fn scm_text(binary: &[u8]) -> Option<&[u8]> {
-    if binary.len() < 2 || binary.len() % 2 != 0 {
+    if binary.len() < 2 || !binary.len().is_multiple_of(2) {
         return None;
     }
     let end = binary

@@ -2,20 +2,17 @@
 //! rollup that fails on a file in use and leaves Exchange services disabled (KB 940006).
 //!
 //! The pipeline, one module per stage: [`input`] finds and reads logs, [`event`] is the one normalized
-//! event type, [`diagnosis`] correlates events into findings with evidence, [`report`] prints them.
-//! [`evtxwrite`] writes .evtx files (samples, tests and benchmarks need logs that no public source has).
+//! event type, [`diagnosis`] correlates events into findings with evidence, [`report`] prints them,
+//! [`script`] writes the restore script. The command line and the run live in the binary
+//! (`src/main.rs`); the tools that write test logs live in `crates/`.
 
-pub mod app;
-pub mod cli;
+#![forbid(unsafe_code)]
+
 pub mod diagnosis;
 pub mod event;
-pub mod evtxwrite;
-pub mod fuzzing;
 pub mod input;
 pub mod knowledge;
 pub mod report;
 pub mod script;
 pub mod shared;
-pub mod synth;
 pub mod values;
-pub mod xmltree;

@@ -1,5 +1,8 @@
 //! The evtriage binary: parse the command line and run (see `evtriage --help`).
 
+mod app;
+mod cli;
+
 use clap::Parser;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -11,24 +14,24 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = match evtriage::cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
-                evtriage::cli::EXIT_USAGE_OR_NO_INPUT
+                cli::EXIT_USAGE_OR_NO_INPUT
             } else {
                 0
             });
         }
     };
-    let term = evtriage::app::Terminal {
+    let term = app::Terminal {
         stdout_is_tty: std::io::stdout().is_terminal(),
         stderr_is_tty: std::io::stderr().is_terminal(),
         no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         width: terminal_width(),
     };
-    let code = evtriage::app::run(
+    let code = app::run(
         &cli,
         &mut std::io::stdin().lock(),
         &mut std::io::stdout().lock(),

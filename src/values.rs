@@ -109,7 +109,7 @@ pub fn parse_sid(s: &str) -> Option<Vec<u8>> {
 /// Hex digits as Event XML shows `<Binary>` (no separators).
 pub fn parse_hex_bytes(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);

@@ -457,7 +457,7 @@ fn hostile_bundle(dir: &Path) -> PathBuf {
     let hostile = xml.replace("powershell.exe", "power\u{9b}31m\u{202e}exe.llehs");
     let out = dir.join("Application.evtx");
     let file = fs::File::create(&out).unwrap();
-    evtriage::evtxwrite::write_xml(&hostile, file).unwrap();
+    evtriage_writer::write_xml(&hostile, file).unwrap();
     fs::copy(good_system(), dir.join("System.evtx")).unwrap();
     out
 }

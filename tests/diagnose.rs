@@ -441,7 +441,7 @@ fn output_file_stdin_jsonl_and_filters() {
     let xml =
         std::fs::read_to_string(root().join("samples/kb940006-rollup-failed/System.xml")).unwrap();
     let mut events = Vec::new();
-    evtriage::xmltree::parse_each(&xml, 1, |e| {
+    evtriage_writer::xmltree::parse_each(&xml, 1, |e| {
         let provider = e
             .find("System")
             .and_then(|s| s.find("Provider"))
@@ -453,9 +453,9 @@ fn output_file_stdin_jsonl_and_filters() {
         Ok(())
     })
     .unwrap();
-    let stripped = evtriage::synth::samples::events_xml(&events);
+    let stripped = evtriage_gen::samples::events_xml(&events);
     let only_scm = dir.path().join("System-no-wu.evtx");
-    evtriage::evtxwrite::write_xml(&stripped, std::fs::File::create(&only_scm).unwrap()).unwrap();
+    evtriage_writer::write_xml(&stripped, std::fs::File::create(&only_scm).unwrap()).unwrap();
     let (r, code) = json(&[only_scm.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_eq!(findings(&r).len(), 1);
@@ -547,8 +547,8 @@ fn kb_bundle_json_snapshot() {
 
 #[test]
 fn administrator_disabling_a_service_by_hand_is_not_a_rollup_failure() {
-    use evtriage::synth::{events, samples};
-    use evtriage::xmltree::Element;
+    use evtriage_gen::{events, samples};
+    use evtriage_writer::xmltree::Element;
     let t = chrono::DateTime::parse_from_rfc3339("2011-11-09T10:15:00Z")
         .unwrap()
         .to_utc();
@@ -581,7 +581,7 @@ fn administrator_disabling_a_service_by_hand_is_not_a_rollup_failure() {
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("System.evtx");
-    evtriage::evtxwrite::write_xml(
+    evtriage_writer::write_xml(
         &samples::events_xml(&evs),
         std::fs::File::create(&path).unwrap(),
     )
@@ -599,27 +599,16 @@ fn administrator_disabling_a_service_by_hand_is_not_a_rollup_failure() {
 #[test]
 fn generated_logs_are_diagnosed_as_their_manifest_says() {
     let dir = tempfile::tempdir().unwrap();
-    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_evtriage-gen"))
-        .args([
-            "logs",
-            "--size",
-            "6MiB",
-            "--hosts",
-            "2",
-            "--incidents",
-            "3",
-            "--seed",
-            "11",
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        generated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&generated.stderr)
-    );
+    // What `evtriage-gen logs --size 6MiB --hosts 2 --incidents 3 --seed 11` writes.
+    evtriage_gen::biglog::run(&evtriage_gen::biglog::Options {
+        out: dir.path().to_path_buf(),
+        size: 6 << 20,
+        hosts: 2,
+        incidents: 3,
+        seed: 11,
+        busy: 8,
+    })
+    .unwrap();
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     let (r, code) = json(&[dir.path().to_str().unwrap()]);

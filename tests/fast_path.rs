@@ -208,7 +208,7 @@ fn fingerprint_verdict(provider: &str, id: u16, payload: &dyn PayloadSource) -> 
         .map_while(|i| payload.positional(i))
         .for_each(|f| f.hash(&mut h));
     payload.binary().hash(&mut h);
-    h.finish() % 2 == 0
+    h.finish().is_multiple_of(2)
 }
 
 /// (records, verdicts asked) reading each chunk with one cache, which remembers verdicts, checked

@@ -11,8 +11,8 @@ mod support;
 use assert_cmd::Command;
 use evtriage::diagnosis::command::CMD_SAFE;
 use evtriage::report::escape::is_unsafe_char;
-use evtriage::synth::hostile::{self, Field, Size};
-use evtriage::synth::samples::{Bundle, events_xml};
+use evtriage_gen::hostile::{self, Field, Size};
+use evtriage_gen::samples::{Bundle, events_xml};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ const HANG: Duration = Duration::from_secs(120);
 fn write_bundle(b: &Bundle, dir: &Path) {
     for (name, events) in [("Application", &b.application), ("System", &b.system)] {
         let file = std::fs::File::create(dir.join(format!("{name}.evtx"))).unwrap();
-        evtriage::evtxwrite::write_xml(&events_xml(events), std::io::BufWriter::new(file)).unwrap();
+        evtriage_writer::write_xml(&events_xml(events), std::io::BufWriter::new(file)).unwrap();
     }
 }
 

@@ -9,11 +9,11 @@ use support::{diagnoser, kept};
 
 use evtriage::diagnosis::Matched;
 use evtriage::event::{Event, Interner, from_event_xml};
-use evtriage::evtxwrite::EvtxWriter;
 use evtriage::input::template::{Outcome, PlanCache, event_from_template};
-use evtriage::synth::events::{self, Stamp};
-use evtriage::synth::samples;
-use evtriage::xmltree::Element;
+use evtriage_gen::events::{self, Stamp};
+use evtriage_gen::samples;
+use evtriage_writer::EvtxWriter;
+use evtriage_writer::xmltree::Element;
 use proptest::prelude::*;
 use std::path::Path;
 use std::sync::Arc;

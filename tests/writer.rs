@@ -4,9 +4,9 @@
 
 mod support;
 
-use evtriage::evtxwrite::{self, EvtxWriter, verify};
-use evtriage::synth::samples;
-use evtriage::xmltree::{self, Element};
+use evtriage_gen::samples;
+use evtriage_writer::xmltree::{self, Element};
+use evtriage_writer::{self as evtxwrite, EvtxWriter, verify};
 use std::io::Cursor;
 use std::process::Command;
 use support::*;
@@ -33,7 +33,7 @@ fn committed_samples_are_what_the_generator_writes() {
             let committed_xml = std::fs::read_to_string(dir.join(format!("{log}.xml"))).unwrap();
             assert!(
                 committed_xml == xml,
-                "{}/{log}.xml is stale: run `cargo run --bin evtriage-gen -- samples`",
+                "{}/{log}.xml is stale: run `cargo run -p evtriage-gen -- samples`",
                 bundle.name
             );
             let mut bytes = Vec::new();
@@ -223,34 +223,23 @@ fn independent_parsers_agree(path: &std::path::Path, records: u64) {
     }
 }
 
-fn generate(out: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_evtriage-gen"))
-        .args([
-            "logs",
-            "--size",
-            "3MiB",
-            "--hosts",
-            "2",
-            "--incidents",
-            "2",
-            "--seed",
-            "7",
-            "--out",
-        ])
-        .arg(out)
-        .output()
-        .unwrap()
+/// What `evtriage-gen logs --size 3MiB --hosts 2 --incidents 2 --seed 7` writes.
+fn generate(out: &std::path::Path) {
+    evtriage_gen::biglog::run(&evtriage_gen::biglog::Options {
+        out: out.to_path_buf(),
+        size: 3 << 20,
+        hosts: 2,
+        incidents: 2,
+        seed: 7,
+        busy: 8,
+    })
+    .unwrap();
 }
 
 #[test]
 fn generator_plants_incidents_and_its_logs_read_back_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let out = generate(dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    generate(dir.path());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).unwrap()).unwrap();
     let hosts = manifest["hosts"].as_array().unwrap();

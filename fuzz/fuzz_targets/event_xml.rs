@@ -2,7 +2,7 @@
 //! log that the reader then reads back.
 #![no_main]
 
-use evtriage::fuzzing::write_event_xml;
+use evtriage_fuzzing::write_event_xml;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! Nothing may panic, hang or allocate without bound.
 #![no_main]
 
-use evtriage::fuzzing::read_and_diagnose;
+use evtriage_fuzzing::read_and_diagnose;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

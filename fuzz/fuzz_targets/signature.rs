@@ -2,7 +2,7 @@
 //! loaded, and a loaded signature runs over the KB 940006 sample without panicking.
 #![no_main]
 
-use evtriage::fuzzing::load_and_run_signature;
+use evtriage_fuzzing::load_and_run_signature;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -241,7 +241,13 @@ mod tests {
                     value: Some(v.to_string()),
                 })
                 .collect(),
-            binary: binary.map(crate::synth::events::utf16z),
+            // SCM's binary data: UTF-16LE with a terminating NUL.
+            binary: binary.map(|s| {
+                s.encode_utf16()
+                    .chain([0])
+                    .flat_map(u16::to_le_bytes)
+                    .collect()
+            }),
             user_data: None,
         }
     }

@@ -575,7 +575,7 @@ fn sid_text(b: &[u8]) -> Option<String> {
 /// Whether UTF-16LE text decodes: an even length, and every surrogate paired. Checked on every
 /// string of a record read on demand, so without decoding.
 fn utf16_valid(bytes: &[u8]) -> bool {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return false;
     }
     let mut high = false;

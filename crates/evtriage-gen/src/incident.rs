@@ -3,8 +3,8 @@
 //! succeeds with files in use and a restart pending; and the administrator's later repair. The event
 //! sequence follows `domain.md` §7.1 and the real .NET 4.5 install of §2.1.1.
 
-use super::events::{self, MsiProduct, RmApp, SYSTEM_SID};
-use super::host::{Host, Service, StartType};
+use crate::events::{self, MsiProduct, RmApp, SYSTEM_SID};
+use crate::host::{Host, Service, StartType};
 use chrono::{DateTime, Duration, Utc};
 
 /// A process that holds a file the patch must replace.

@@ -2,16 +2,20 @@
 //! their string and template tables and CRC32s, and records whose BinXML uses templates defined once
 //! per chunk. Input is Event XML (`wevtutil qe /f:xml`) or events built in code; output streams, a
 //! chunk at a time, so memory stays flat whatever the size of the log.
+//!
+//! Test data for evtriage: no public log holds the failures it diagnoses, so the project writes
+//! its own. Nothing in the product depends on this crate.
 
 pub mod binxml;
 pub mod layout;
 pub mod verify;
+pub mod xmltree;
 
 use binxml::{ChunkTables, EncodeError, Instance, RecordEncoder};
 use layout::{LayoutError, event_instance};
 use std::io::{self, Seek, SeekFrom, Write};
 
-use crate::xmltree::{self, Element};
+use crate::xmltree::Element;
 
 pub const FILE_HEADER_SIZE: usize = 4096;
 pub const CHUNK_SIZE: usize = 65536;

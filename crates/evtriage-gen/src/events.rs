@@ -4,9 +4,9 @@
 //! whole-second times; manifest providers (Service Control Manager, RestartManager,
 //! WindowsUpdateClient) with them. Values are what the caller passes; nothing here is invented.
 
-use crate::values::to_hex_upper;
-use crate::xmltree::Element;
 use chrono::{DateTime, SubsecRound, Utc};
+use evtriage::values::to_hex_upper;
+use evtriage_writer::xmltree::Element;
 
 pub const EVENT_NS: &str = "http://schemas.microsoft.com/win/2004/08/events/event";
 pub const RM_NS: &str = "http://www.microsoft.com/2005/08/Windows/Reliability/RestartManager/";

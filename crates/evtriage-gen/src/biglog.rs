@@ -1,16 +1,16 @@
 //! Large logs for benchmarks: N hosts, each an `Application.evtx` and a `System.evtx` of a requested
-//! size, filled with the ordinary traffic of [`super::noise`] and K incidents planted at known places
+//! size, filled with the ordinary traffic of [`crate::noise`] and K incidents planted at known places
 //! (evenly spaced by size), deterministic from a seed, with a `manifest.json` of what was planted.
 //! A host's logs are produced a day at a time and streamed to the writer, so memory stays flat
 //! whatever the size.
 
-use super::host::{Host, Lang, Pids, mailbox_cas_services};
-use super::incident::{self, Holder, Outcome};
-use super::noise::{self, Profile};
-use super::samples::{self, EXCHANGE_SHELL, ROLLUP_ERROR, ROLLUP_TITLE};
-use crate::evtxwrite::{EvtxWriter, WriteSummary};
-use crate::xmltree::Element;
+use crate::host::{Host, Lang, Pids, mailbox_cas_services};
+use crate::incident::{self, Holder, Outcome};
+use crate::noise::{self, Profile};
+use crate::samples::{self, EXCHANGE_SHELL, ROLLUP_ERROR, ROLLUP_TITLE};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use evtriage_writer::xmltree::Element;
+use evtriage_writer::{EvtxWriter, WriteSummary};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -266,7 +266,7 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
         } else if due {
             let kind = if next_incident + 1 == options.incidents {
                 Kind::FailedUnresolved
-            } else if next_incident % 2 == 0 {
+            } else if next_incident.is_multiple_of(2) {
                 Kind::FailedThenRestored
             } else {
                 Kind::SucceededRestartPending

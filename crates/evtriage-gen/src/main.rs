@@ -2,8 +2,8 @@
 //! bundles under `samples/`, `logs` writes large benchmark logs with planted incidents.
 
 use clap::{Parser, Subcommand};
-use evtriage::evtxwrite::{self, verify};
-use evtriage::synth::samples;
+use evtriage_gen::samples;
+use evtriage_writer::{self as evtxwrite, verify};
 use std::fs;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -46,13 +46,13 @@ enum Command {
     Hostile {
         /// services=N, long-values=N or failures=N.
         #[arg(long)]
-        size: evtriage::synth::hostile::Size,
+        size: evtriage_gen::hostile::Size,
         /// The folder to write Application.evtx and System.evtx into.
         #[arg(long)]
         out: PathBuf,
     },
     /// Write large Application/System logs with planted incidents (see the README).
-    Logs(evtriage::synth::biglog::Options),
+    Logs(evtriage_gen::biglog::Options),
 }
 
 fn main() -> ExitCode {
@@ -64,10 +64,8 @@ fn main() -> ExitCode {
             verify,
         } => xml2evtx(&input, &output, verify),
         Command::Samples { out, check } => write_samples(&out, check),
-        Command::Hostile { size, out } => {
-            write_bundle(&evtriage::synth::hostile::sized(size), &out)
-        }
-        Command::Logs(options) => evtriage::synth::biglog::run(&options).map(|manifest| {
+        Command::Hostile { size, out } => write_bundle(&evtriage_gen::hostile::sized(size), &out),
+        Command::Logs(options) => evtriage_gen::biglog::run(&options).map(|manifest| {
             eprintln!(
                 "wrote {} hosts, {} records, {} incidents planted; manifest: {}",
                 manifest.hosts.len(),
@@ -133,7 +131,7 @@ fn write_evtx_atomically(xml: &str, output: &Path) -> Result<evtxwrite::WriteSum
 
 fn verify_against_xml(xml: &str, evtx_path: &Path) -> Result<(), String> {
     let mut written = Vec::new();
-    evtriage::xmltree::parse_each(xml, 1, |e| {
+    evtriage_writer::xmltree::parse_each(xml, 1, |e| {
         written.push(e);
         Ok(())
     })

@@ -2,12 +2,12 @@
 //! (what happened is told in `samples/README.md`). Deterministic: the same code writes the same
 //! bytes, which a test checks against the committed files.
 
-use super::events::MsiProduct;
-use super::host::{Host, Lang, Pids, Service, hub_services, mailbox_cas_services};
-use super::incident::{self, Holder, Outcome, Patch};
-use super::noise::{self, Profile};
-use crate::xmltree::Element;
+use crate::events::MsiProduct;
+use crate::host::{Host, Lang, Pids, Service, hub_services, mailbox_cas_services};
+use crate::incident::{self, Holder, Outcome, Patch};
+use crate::noise::{self, Profile};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use evtriage_writer::xmltree::Element;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 

@@ -3,9 +3,9 @@
 //! when the logs are written, so classic whole-second records can carry a time slightly earlier than
 //! records written before them, as real logs do (`domain.md` §2.1.1, observation b).
 
-use super::events::{self, Stamp};
-use crate::xmltree::Element;
+use crate::events::{self, Stamp};
 use chrono::{DateTime, Duration, Utc};
+use evtriage_writer::xmltree::Element;
 
 /// Language of the start-type and state strings that Service Control Manager stores in its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

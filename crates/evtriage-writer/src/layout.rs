@@ -8,8 +8,8 @@
 //! as a string, so any well-formed Event XML can be written.
 
 use super::binxml::{Instance, TContent, TElement, TItem, Value, ty};
-use crate::values::{parse_filetime, parse_guid, parse_hex_bytes, parse_sid, parse_uint};
 use crate::xmltree::Element;
+use evtriage::values::{parse_filetime, parse_guid, parse_hex_bytes, parse_sid, parse_uint};
 use std::sync::Arc;
 
 /// What the record header needs besides the BinXML.

@@ -1,17 +1,17 @@
 //! What the fuzzers found, replayed on stable Rust: every file under `fuzz/regressions/<target>/`
-//! goes through the same entry point as its fuzz target (`src/fuzzing.rs`). Each file is an input
+//! goes through the same entry point as its fuzz target (`crates/evtriage-fuzzing/src/lib.rs`). Each file is an input
 //! that once crashed evtriage, or a hand-made hostile input of the same family; see
 //! `fuzz/README.md` for how they were found and how to add one.
 
-mod support;
+/// The workspace root, where `fuzz/regressions/` is.
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 use std::path::Path;
 
 fn replay(target: &str, run: impl Fn(&[u8])) {
-    let dir = support::root()
-        .join("fuzz")
-        .join("regressions")
-        .join(target);
+    let dir = root().join("fuzz").join("regressions").join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -22,9 +22,7 @@ fn replay(target: &str, run: impl Fn(&[u8])) {
         let bytes = std::fs::read(&f).unwrap();
         eprintln!(
             "replaying {}",
-            f.strip_prefix(support::root())
-                .unwrap_or(Path::new(""))
-                .display()
+            f.strip_prefix(root()).unwrap_or(Path::new("")).display()
         );
         run(&bytes);
     }
@@ -32,14 +30,14 @@ fn replay(target: &str, run: impl Fn(&[u8])) {
 
 #[test]
 fn reader_regressions() {
-    replay("reader", evtriage::fuzzing::read_and_diagnose);
+    replay("reader", evtriage_fuzzing::read_and_diagnose);
 }
 
 #[test]
 fn event_xml_regressions() {
     replay("event_xml", |b| {
         if let Ok(s) = std::str::from_utf8(b) {
-            evtriage::fuzzing::write_event_xml(s);
+            evtriage_fuzzing::write_event_xml(s);
         }
     });
 }
@@ -48,7 +46,7 @@ fn event_xml_regressions() {
 fn signature_regressions() {
     replay("signature", |b| {
         if let Ok(s) = std::str::from_utf8(b) {
-            evtriage::fuzzing::load_and_run_signature(s);
+            evtriage_fuzzing::load_and_run_signature(s);
         }
     });
 }

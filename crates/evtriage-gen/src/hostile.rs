@@ -7,9 +7,9 @@
 //! Two uses: values chosen to break out of a command or a terminal line ([`with_values`]), and
 //! small logs whose shape makes correlation or display expensive ([`Size`]).
 
-use super::events::child_mut;
-use super::samples::{self, Bundle};
-use crate::xmltree::Element;
+use crate::events::child_mut;
+use crate::samples::{self, Bundle};
+use evtriage_writer::xmltree::Element;
 use std::str::FromStr;
 
 /// The KB sample bundle, as `samples/` holds it.
@@ -53,7 +53,7 @@ pub fn named_mut<'a>(e: &'a mut Element, name: &str) -> Option<&'a mut Element> 
 /// SCM's binary data (`Key/state`, UTF-16LE) of a 7036.
 fn set_scm_binary(e: &mut Element, text: &str) {
     if let Some(bin) = child_mut(e, "EventData", "Binary") {
-        bin.text = Some(crate::values::to_hex_upper(&super::events::utf16z(text)));
+        bin.text = Some(evtriage::values::to_hex_upper(&crate::events::utf16z(text)));
     }
 }
 
@@ -65,7 +65,7 @@ fn renumber(events: &mut [Element]) {
         .and_then(|r| r.text_or_empty().parse::<u64>().ok())
         .unwrap_or(1);
     for (i, e) in events.iter_mut().enumerate() {
-        super::events::set_record_id(e, first + i as u64);
+        crate::events::set_record_id(e, first + i as u64);
     }
 }
 

@@ -1,14 +1,14 @@
 //! Entry points for the fuzz targets in `fuzz/` and for the regression tests that replay what the
-//! fuzzers found (`tests/fuzz_regressions.rs`, inputs in `fuzz/regressions/`): one function per
+//! fuzzers found (`tests/regressions.rs`, inputs in `fuzz/regressions/`): one function per
 //! target, so that a crash found by `cargo fuzz` is replayed on stable Rust by `cargo test`.
 //! Each runs the input through the same code a run of evtriage would, and reports through the
 //! report writers, so that what the input's text does to the output is exercised too.
 
-use crate::diagnosis::signature::Signature;
-use crate::diagnosis::{Diagnoser, Matched};
-use crate::event::{Event, Interner, PayloadSource, from_event_xml};
-use crate::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
-use crate::report::{Format, Report, Style};
+use evtriage::diagnosis::signature::Signature;
+use evtriage::diagnosis::{Diagnoser, Matched};
+use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
+use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
+use evtriage::report::{Format, Report, Style};
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
@@ -104,7 +104,7 @@ pub fn read_and_diagnose(bytes: &[u8]) {
 
 /// The `event_xml` target: write `xml` as a log; what is written must read back.
 pub fn write_event_xml(xml: &str) {
-    let Ok((out, summary)) = crate::evtxwrite::write_xml(xml, std::io::Cursor::new(Vec::new()))
+    let Ok((out, summary)) = evtriage_writer::write_xml(xml, std::io::Cursor::new(Vec::new()))
     else {
         return;
     };
@@ -127,14 +127,14 @@ pub fn load_and_run_signature(text: &str) {
     static SAMPLE: OnceLock<Vec<u8>> = OnceLock::new();
     let sample = SAMPLE.get_or_init(|| {
         // The KB 940006 bundle: Application and System events in one log.
-        let bundle = crate::synth::samples::all().swap_remove(0);
+        let bundle = evtriage_gen::samples::all().swap_remove(0);
         let events: Vec<_> = bundle
             .application
             .into_iter()
             .chain(bundle.system)
             .collect();
-        let xml = crate::synth::samples::events_xml(&events);
-        crate::evtxwrite::write_xml(&xml, std::io::Cursor::new(Vec::new()))
+        let xml = evtriage_gen::samples::events_xml(&events);
+        evtriage_writer::write_xml(&xml, std::io::Cursor::new(Vec::new()))
             .map(|(out, _)| out.into_inner())
             .unwrap_or_default()
     });

@@ -2,8 +2,8 @@
 //! validated) and compare event by event, modulo formatting — attribute order, `<X />` versus
 //! `<X></X>`, GUID letter case, and the precision a FILETIME keeps (100 ns).
 
-use crate::values::{parse_filetime, parse_guid};
 use crate::xmltree::{self, Element};
+use evtriage::values::{parse_filetime, parse_guid};
 use std::path::Path;
 
 /// Every event of `path` as the evtx crate renders it, failing on the first record or chunk error.

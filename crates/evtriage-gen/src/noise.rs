@@ -5,8 +5,8 @@
 //! uptime record, Windows updates installing fine, Restart Manager sessions of routine installs, and
 //! Exchange's topology discovery and ESE maintenance. None of it is a failure.
 
-use super::events::{self, MsiProduct, SYSTEM_SID};
-use super::host::{Host, Service, StartType};
+use crate::events::{self, MsiProduct, SYSTEM_SID};
+use crate::host::{Host, Service, StartType};
 use chrono::{DateTime, Duration, Timelike, Utc};
 use rand::Rng;
 use rand::seq::IndexedRandom;
