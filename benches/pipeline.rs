@@ -4,7 +4,8 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use evtriage::diagnosis::Diagnoser;
-use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
+use evtriage::event::{Event, Interner, PayloadSource};
+use evtriage::input::xml::from_event_xml;
 use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
 use evtriage_gen::events::{self, MsiProduct, Stamp};
 use std::hint::black_box;

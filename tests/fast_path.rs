@@ -3,8 +3,9 @@
 
 mod support;
 
-use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
+use evtriage::event::{Event, Interner, PayloadSource};
 use evtriage::input::template::{Outcome, PlanCache, Viewed, event_from_template, event_view};
+use evtriage::input::xml::from_event_xml;
 use std::path::Path;
 use std::sync::Arc;
 use support::*;

@@ -2,7 +2,8 @@
 //! report serialized whole.
 
 use evtriage::diagnosis::Diagnoser;
-use evtriage::event::{Interner, from_event_xml};
+use evtriage::event::Interner;
+use evtriage::input::xml::from_event_xml;
 use evtriage::report::{Format, Report, Style};
 use evtriage_gen::samples::{self, Bundle};
 

@@ -8,8 +8,9 @@ mod support;
 use support::{diagnoser, kept};
 
 use evtriage::diagnosis::Matched;
-use evtriage::event::{Event, Interner, from_event_xml};
+use evtriage::event::{Event, Interner};
 use evtriage::input::template::{Outcome, PlanCache, event_from_template};
+use evtriage::input::xml::from_event_xml;
 use evtriage_gen::events::{self, Stamp};
 use evtriage_gen::samples;
 use evtriage_writer::EvtxWriter;

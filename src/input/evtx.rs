@@ -6,7 +6,8 @@
 
 use super::template::{Outcome, PlanCache, Viewed, event_from_template, event_view};
 use super::{EventSink, InputFile, InputReport, InputStatus, LogReader};
-use crate::event::{Interner, from_event_xml};
+use crate::event::Interner;
+use crate::input::xml::from_event_xml;
 use evtx::{EvtxChunkData, EvtxParser, HeaderFlags, ParserSettings};
 use rayon::prelude::*;
 use std::io::{BufReader, Read, Seek, SeekFrom};

@@ -4,8 +4,10 @@
 //! every record in an [`InputReport`]: what was read, what failed, and why. Adding a format means
 //! adding a reader module and listing it in [`READERS`].
 
+pub mod binxml;
 pub mod evtx;
 pub mod template;
+pub mod xml;
 
 use crate::event::{Event, PayloadSource, SourceId};
 use serde::Serialize;

@@ -6,7 +6,8 @@
 
 use evtriage::diagnosis::signature::Signature;
 use evtriage::diagnosis::{Diagnoser, Matched};
-use evtriage::event::{Event, Interner, PayloadSource, from_event_xml};
+use evtriage::event::{Event, Interner, PayloadSource};
+use evtriage::input::xml::from_event_xml;
 use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
 use evtriage::report::{Format, Report, Style};
 use std::io::Write;

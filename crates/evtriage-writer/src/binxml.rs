@@ -5,23 +5,8 @@
 
 use std::collections::HashMap;
 
-/// Value types of MS-EVEN6 §2.2.4.1 that the writer emits.
-pub mod ty {
-    pub const NULL: u8 = 0x00;
-    pub const STRING: u8 = 0x01;
-    pub const UINT8: u8 = 0x04;
-    pub const UINT16: u8 = 0x06;
-    pub const UINT32: u8 = 0x08;
-    pub const UINT64: u8 = 0x0a;
-    pub const BINARY: u8 = 0x0e;
-    pub const GUID: u8 = 0x0f;
-    pub const FILETIME: u8 = 0x11;
-    pub const SID: u8 = 0x13;
-    pub const HEXINT32: u8 = 0x14;
-    pub const HEXINT64: u8 = 0x15;
-    pub const BINXML: u8 = 0x21;
-    pub const STRING_ARRAY: u8 = 0x81;
-}
+/// Value types and tokens by their MS-EVEN6 names, shared with evtriage's reader.
+pub use evtriage::input::binxml::{token, value_type as ty};
 
 /// One typed substitution value.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,12 +251,14 @@ impl<'t> RecordEncoder<'t> {
     pub fn encode_document(&mut self, instance: &Instance) -> Result<(), EncodeError> {
         self.fragment_header();
         self.template_instance(instance)?;
-        self.buf.push(0x00);
+        self.buf.push(token::END_OF_STREAM);
         self.check_room()
     }
 
     fn fragment_header(&mut self) {
-        self.buf.extend_from_slice(&[0x0f, 0x01, 0x01, 0x00]);
+        // Major version 1, minor version 1, flags 0.
+        self.buf
+            .extend_from_slice(&[token::FRAGMENT_HEADER, 0x01, 0x01, 0x00]);
     }
 
     fn name_ref(&mut self, name: &str) -> Result<(), EncodeError> {
@@ -304,7 +291,7 @@ impl<'t> RecordEncoder<'t> {
             TContent::Text(t) => {
                 let chars = t.encode_utf16().count();
                 let n = u16::try_from(chars).map_err(|_| EncodeError::TextTooLong(chars))?;
-                self.buf.push(0x05);
+                self.buf.push(token::VALUE_TEXT);
                 self.buf.push(ty::STRING);
                 self.u16(n);
                 self.utf16(t);
@@ -314,7 +301,11 @@ impl<'t> RecordEncoder<'t> {
                 ty,
                 optional,
             } => {
-                self.buf.push(if *optional { 0x0e } else { 0x0d });
+                self.buf.push(if *optional {
+                    token::OPTIONAL_SUBSTITUTION
+                } else {
+                    token::NORMAL_SUBSTITUTION
+                });
                 self.u16(*index);
                 self.buf.push(*ty);
             }
@@ -323,7 +314,11 @@ impl<'t> RecordEncoder<'t> {
     }
 
     fn element(&mut self, el: &TElement) -> Result<(), EncodeError> {
-        self.buf.push(if el.attrs.is_empty() { 0x01 } else { 0x41 });
+        self.buf.push(if el.attrs.is_empty() {
+            token::OPEN_START_ELEMENT
+        } else {
+            token::OPEN_START_ELEMENT_WITH_ATTRIBUTES
+        });
         self.u16(0xffff);
         let size_at = self.buf.len();
         self.u32(0);
@@ -333,7 +328,11 @@ impl<'t> RecordEncoder<'t> {
             self.u32(0);
             for (i, (name, value)) in el.attrs.iter().enumerate() {
                 let more = i + 1 < el.attrs.len();
-                self.buf.push(if more { 0x46 } else { 0x06 });
+                self.buf.push(if more {
+                    token::ATTRIBUTE_MORE
+                } else {
+                    token::ATTRIBUTE
+                });
                 self.name_ref(name)?;
                 self.content(value)?;
             }
@@ -341,16 +340,16 @@ impl<'t> RecordEncoder<'t> {
             self.patch_u32(list_at, len);
         }
         if el.items.is_empty() {
-            self.buf.push(0x03);
+            self.buf.push(token::CLOSE_EMPTY_ELEMENT);
         } else {
-            self.buf.push(0x02);
+            self.buf.push(token::CLOSE_START_ELEMENT);
             for item in &el.items {
                 match item {
                     TItem::Element(child) => self.element(child)?,
                     TItem::Content(c) => self.content(c)?,
                 }
             }
-            self.buf.push(0x04);
+            self.buf.push(token::END_ELEMENT);
         }
         let len = (self.buf.len() - size_at - 4) as u32;
         self.patch_u32(size_at, len);
@@ -370,8 +369,8 @@ impl<'t> RecordEncoder<'t> {
                     .find(|(t, _, _)| *t == inst.template)
                     .map(|(_, o, g)| (*o, *g))
             });
-        self.buf.push(0x0c);
-        self.buf.push(0x01);
+        self.buf.push(token::TEMPLATE_INSTANCE);
+        self.buf.push(0x01); // unknown byte, always 1 in Windows' logs
         match known {
             Some((offset, guid)) => {
                 self.buf.extend_from_slice(&guid[..4]);
@@ -388,7 +387,7 @@ impl<'t> RecordEncoder<'t> {
                 self.u32(0);
                 self.fragment_header();
                 self.element(&inst.template)?;
-                self.buf.push(0x00);
+                self.buf.push(token::END_OF_STREAM);
                 let len = (self.buf.len() - size_at - 4) as u32;
                 self.patch_u32(size_at, len);
                 self.pending
@@ -435,7 +434,7 @@ impl<'t> RecordEncoder<'t> {
             Value::BinXml(inner) => {
                 self.fragment_header();
                 self.template_instance(inner)?;
-                self.buf.push(0x00);
+                self.buf.push(token::END_OF_STREAM);
             }
         }
         self.check_room()

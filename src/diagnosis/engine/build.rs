@@ -1,0 +1,319 @@
+//! From an incident to a [`Finding`]: the update, the error and its meaning, the files in use,
+//! the services with their start types, the evidence, capped where a hostile log would make them
+//! endless, and the remediation.
+
+use super::*;
+
+/// The first value of `field` among the incident's items, in evidence order.
+pub(crate) fn first<'a>(inc: &'a Incident, field: &str) -> Option<&'a str> {
+    inc.selected
+        .iter()
+        .flatten()
+        .find_map(|it| it.fields.get(field))
+        .filter(|v| !v.is_empty())
+}
+
+pub(crate) fn build_finding(
+    sig: &Signature,
+    inc: &Incident,
+    status: Status,
+    events: &[Matched],
+    file_names: &[String],
+) -> Finding {
+    let computer = events[inc.anchors[0].1.at].event.computer.to_string();
+    let title = first(inc, "update").map(str::to_string);
+    let update = UpdateInfo {
+        kb: title.as_deref().and_then(knowledge::kb_of),
+        title,
+        product: first(inc, "product").map(str::to_string),
+        package: first(inc, "package").map(str::to_string),
+    };
+
+    let msi = inc
+        .selected
+        .iter()
+        .flatten()
+        .filter_map(|it| it.fields.get("msi_error").and_then(parse_number))
+        .find(|c| *c != 0);
+    let logged_hresult = first(inc, "hresult")
+        .and_then(parse_number)
+        .and_then(|h| u32::try_from(h).ok());
+    let (hresult, hresult_source) =
+        match (logged_hresult, msi.and_then(knowledge::hresult_from_win32)) {
+            (Some(h), _) => (Some(h), Some("windows_update")),
+            (None, Some(h)) => (Some(h), Some("derived_from_msi")),
+            (None, None) => (None, None),
+        };
+    let msi_info = msi.and_then(knowledge::msi_code);
+    let hr_info = hresult.and_then(knowledge::hresult);
+    let error = ErrorInfo {
+        hresult: hresult.map(|h| format!("0x{h:08X}")),
+        hresult_source,
+        hresult_name: hr_info.map(|i| i.name),
+        msi,
+        msi_name: msi_info.map(|i| i.name),
+        meaning: msi_info.or(hr_info).map(|i| i.meaning),
+        installer_message: first(inc, "message").map(str::to_string),
+        log_file: first(inc, "log_file").map(str::to_string),
+    };
+
+    let mut left_out = Vec::new();
+    let mut locked_files = locked_files(sig, inc);
+    cap(
+        &mut locked_files,
+        MAX_LOCKED_FILES,
+        "files in use",
+        &mut left_out,
+    );
+    let mut services = services(sig, inc);
+    cap(&mut services, MAX_SERVICES, "services", &mut left_out);
+    let confidence = confidence_of(sig, inc);
+    let severity = sig.def.severity;
+    let done = sig
+        .def
+        .done_when
+        .iter()
+        .all(|group| group.iter().any(|id| inc.found(sig, id)));
+    let action_required = severity != Severity::Info && !(status == Status::Resolved && done);
+
+    let mut evidence = Vec::new();
+    for (ei, e) in sig.evidence.iter().enumerate() {
+        let selected = &inc.selected[ei];
+        if selected.len() > MAX_EVIDENCE_EACH {
+            left_out.push(format!(
+                "{} more events of \"{}\" (the first {MAX_EVIDENCE_EACH} are listed)",
+                selected.len() - MAX_EVIDENCE_EACH,
+                e.describe
+            ));
+        }
+        for it in selected.iter().take(MAX_EVIDENCE_EACH) {
+            let ev = &events[it.at].event;
+            evidence.push(EvidenceRef {
+                evidence: e.id.clone(),
+                role: e.role,
+                describe: e.describe.clone(),
+                file: file_names[ev.source as usize].clone(),
+                record_id: ev.record_id,
+                header_record_id: ev.header_record_id,
+                time: ev.time,
+                provider: ev.provider.to_string(),
+                event_id: ev.event_id,
+                fields: it
+                    .fields
+                    .quoted()
+                    .map(|(n, raw)| (n.to_string(), raw.to_string()))
+                    .collect(),
+            });
+        }
+    }
+    evidence.sort_by(|a, b| (a.time, &a.file, a.record_id).cmp(&(b.time, &b.file, b.record_id)));
+
+    let mut finding = Finding {
+        signature: sig.def.id.clone(),
+        title: sig.def.title.clone(),
+        kb_article: sig.def.kb.clone(),
+        severity,
+        status,
+        action_required,
+        confidence,
+        computer,
+        first_seen: evidence.first().map_or(inc.start, |e| e.time),
+        last_seen: evidence.last().map_or(inc.end, |e| e.time),
+        summary: String::new(),
+        update,
+        error,
+        locked_files,
+        services,
+        remediation: Vec::new(),
+        evidence,
+        left_out,
+    };
+    let (summary, steps) = remediation::render(sig, &finding, done);
+    finding.summary = summary;
+    finding.remediation = steps;
+    finding
+}
+
+/// What one finding lists at most. Real incidents hold a few dozen services and a handful of
+/// files in use; past these, a log is hostile or broken, and listing it all would cost minutes
+/// and bury the answer. What is cut is said in the finding's `left_out`.
+pub(crate) const MAX_SERVICES: usize = 500;
+
+pub(crate) const MAX_LOCKED_FILES: usize = 100;
+
+pub(crate) const MAX_EVIDENCE_EACH: usize = 200;
+
+pub(crate) fn cap<T>(list: &mut Vec<T>, max: usize, what: &str, left_out: &mut Vec<String>) {
+    if list.len() > max {
+        left_out.push(format!(
+            "{} more {what} (the first {max} are listed)",
+            list.len() - max
+        ));
+        list.truncate(max);
+    }
+}
+
+pub(crate) fn locked_files(sig: &Signature, inc: &Incident) -> Vec<LockedFile> {
+    let mut out: Vec<LockedFile> = Vec::new();
+    // Entries by PID, and the (PID, path) pairs already listed: lookups, not passes.
+    let mut by_pid: HashMap<Option<u32>, Vec<usize>> = HashMap::new();
+    let mut listed: HashSet<(Option<u32>, Option<String>)> = HashSet::new();
+    for (ei, e) in sig.evidence.iter().enumerate() {
+        if e.role != Role::Cause {
+            continue;
+        }
+        for it in &inc.selected[ei] {
+            let pid = it
+                .fields
+                .get("pid")
+                .and_then(parse_number)
+                .and_then(|p| u32::try_from(p).ok());
+            let path = it.fields.get("path").map(str::to_string);
+            let image = it.fields.get("image").map(str::to_string);
+            let process = it.fields.get("process").map(str::to_string).or_else(|| {
+                image.as_deref().map(|i| {
+                    let base = i.rsplit(['\\', '/']).next().unwrap_or(i);
+                    base.strip_suffix(".exe").unwrap_or(base).to_string()
+                })
+            });
+            if pid.is_none() && path.is_none() {
+                continue;
+            }
+            // Restart Manager names the process of a file Windows Installer already named: merge.
+            let same_process = pid.is_some().then(|| by_pid.get(&pid)).flatten();
+            if let Some(&i) = same_process.and_then(|entries| {
+                entries.iter().find(|&&i| {
+                    let l = &out[i];
+                    l.path.is_none() || path.is_none() || l.path == path
+                })
+            }) {
+                let existing = &mut out[i];
+                listed.remove(&(existing.pid, existing.path.clone()));
+                if existing.path.is_none() {
+                    existing.path = path;
+                }
+                if existing.image.is_none() {
+                    existing.image = image;
+                }
+                if existing.process.is_none() {
+                    existing.process = process;
+                }
+                listed.insert((existing.pid, existing.path.clone()));
+                continue;
+            }
+            if !listed.insert((pid, path.clone())) {
+                continue;
+            }
+            by_pid.entry(pid).or_default().push(out.len());
+            out.push(LockedFile {
+                path,
+                process,
+                pid,
+                image,
+            });
+        }
+    }
+    out
+}
+
+pub(crate) fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
+    let Some(key) = sig.def.status.as_ref().and_then(|s| s.key.as_deref()) else {
+        return Vec::new();
+    };
+    let effect_items: Vec<&Item> = sig
+        .evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.role, Role::Effect))
+        .flat_map(|(ei, _)| inc.selected[ei].iter())
+        .collect();
+    let impact_items: Vec<&Item> = sig
+        .evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.role == Role::Impact)
+        .flat_map(|(ei, _)| inc.selected[ei].iter())
+        .collect();
+    // Indexed by hashed key once, so that each service costs lookups, not a pass over them all.
+    let mut stopped: HashMap<JoinKey, Vec<&Item>> = HashMap::new();
+    for it in effect_items
+        .iter()
+        .filter(|it| it.fields.get("state").is_some_and(|s| s == "1"))
+    {
+        if let Some(k) = it.fields.get(key) {
+            stopped.entry(join_key(k)).or_default().push(it);
+        }
+    }
+    let mut impact_by_key: HashMap<JoinKey, Vec<(usize, &Item)>> = HashMap::new();
+    let mut impact_by_display: HashMap<JoinKey, Vec<(usize, &Item)>> = HashMap::new();
+    for (n, it) in impact_items.iter().enumerate() {
+        if let Some(k) = it.fields.get(key) {
+            impact_by_key.entry(join_key(k)).or_default().push((n, it));
+        }
+        if let Some(dn) = it.fields.get("display_name") {
+            impact_by_display
+                .entry(join_key(dn))
+                .or_default()
+                .push((n, it));
+        }
+    }
+    let mut out: Vec<ServiceInfo> = restores(sig, inc)
+        .into_iter()
+        .map(|(d, r)| {
+            let name = d.fields.get(key).unwrap_or_default().to_string();
+            let display = d.fields.get("display_name").map(str::to_string);
+            let was_running = stopped.get(&join_key(&name)).is_some_and(|its| {
+                its.iter()
+                    .any(|it| it.time <= d.time + Duration::minutes(10))
+            });
+            let mut refused: Vec<usize> = impact_by_key
+                .get(&join_key(&name))
+                .into_iter()
+                .chain(
+                    display
+                        .as_deref()
+                        .and_then(|dn| impact_by_display.get(&join_key(dn))),
+                )
+                .flatten()
+                .filter(|(_, it)| it.time >= d.time)
+                .map(|(n, _)| *n)
+                .collect();
+            refused.sort_unstable();
+            refused.dedup();
+            let start_refused = refused.len() as u32;
+            ServiceInfo {
+                // Without the key name (param4), the service field fell back to the display
+                // name: commands must then look the service up by display name.
+                name_is_key: display.as_deref() != Some(name.as_str()),
+                display_name: display,
+                original_start: d.fields.get("old_start").unwrap_or("unknown").to_string(),
+                disabled_at: d.time,
+                disabled_by: d.fields.get("sid").map(str::to_string),
+                was_running,
+                still_disabled: r.is_none(),
+                restored_at: r.map(|r| r.time),
+                restored_to: r
+                    .and_then(|r| r.fields.get("new_start"))
+                    .map(str::to_string),
+                restored_by: r.and_then(|r| r.fields.get("sid")).map(str::to_string),
+                start_refused,
+                name,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (
+            knowledge::start_order(&a.name),
+            a.disabled_at,
+            a.name.to_lowercase(),
+        )
+            .cmp(&(
+                knowledge::start_order(&b.name),
+                b.disabled_at,
+                b.name.to_lowercase(),
+            ))
+    });
+    let mut seen = HashSet::new();
+    out.retain(|s| seen.insert(s.name.to_lowercase()));
+    out
+}

@@ -1,0 +1,343 @@
+//! Per computer and signature: anchors close in time form incidents; each incident gathers the
+//! other evidence inside its windows and joins (same PID, same service, same product), by hashed
+//! keys, never pairwise.
+
+use super::*;
+
+/// Whole-second classic records can be stamped up to a second before manifest records written
+/// earlier (`domain.md` §2.1.1): windows get this much slack.
+pub(crate) const SLACK_SECONDS: i64 = 2;
+
+#[derive(Clone, Copy)]
+pub(crate) struct Item<'a> {
+    /// Index into the computer's sorted events.
+    pub(crate) at: usize,
+    pub(crate) time: DateTime<Utc>,
+    pub(crate) fields: &'a Fields,
+}
+
+/// Evidence gathered for one incident.
+pub(crate) struct Incident<'a> {
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) end: DateTime<Utc>,
+    pub(crate) anchors: Vec<(usize, Item<'a>)>,
+    pub(crate) selected: Vec<Vec<Item<'a>>>,
+}
+
+impl Incident<'_> {
+    pub(crate) fn found(&self, sig: &Signature, id: &str) -> bool {
+        if id == "anchor" {
+            return !self.anchors.is_empty();
+        }
+        sig.evidence
+            .iter()
+            .position(|e| e.id == id)
+            .is_some_and(|i| !self.selected[i].is_empty())
+    }
+}
+
+pub(crate) fn run_signature(
+    signatures: &[Signature],
+    si: usize,
+    events: &[Matched],
+    consumed: &mut [bool],
+    file_names: &[String],
+) -> Vec<Finding> {
+    let sig = &signatures[si];
+    // Items per evidence definition, in time order.
+    let mut items: Vec<Vec<Item>> = vec![Vec::new(); sig.evidence.len()];
+    for (at, m) in events.iter().enumerate() {
+        for h in m.hits.iter().filter(|h| h.signature as usize == si) {
+            items[h.evidence as usize].push(Item {
+                at,
+                time: m.event.time,
+                fields: &h.fields,
+            });
+        }
+    }
+    let mut anchors: Vec<(usize, Item)> = sig
+        .evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.role == Role::Anchor)
+        .flat_map(|(ei, _)| items[ei].iter().map(move |it| (ei, *it)))
+        .filter(|(_, it)| !consumed[it.at])
+        .collect();
+    anchors.sort_by_key(|(ei, it)| (it.time, it.at, *ei));
+
+    // Cluster anchors into incidents.
+    // An anchor joins the most recent incident it is close enough to and does not conflict with,
+    // so that two updates failing in turn do not split each other's incidents.
+    // Anchors come in time order, so a cluster whose last anchor is more than the gap behind the
+    // current one can never be joined again: only the open ones are searched, which keeps
+    // clustering linear however many anchors a log holds.
+    let mut clusters: Vec<Cluster> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
+    for a in anchors {
+        open.retain(|&c| {
+            a.1.time - clusters[c].anchors.last().expect("non-empty").1.time <= sig.gap
+        });
+        let joined = open
+            .iter()
+            .rev()
+            .copied()
+            .find(|&c| !clusters[c].conflicts(sig, &a));
+        match joined {
+            Some(c) => clusters[c].push(sig, a),
+            None => {
+                let mut cluster = Cluster::default();
+                cluster.push(sig, a);
+                clusters.push(cluster);
+                open.push(clusters.len() - 1);
+            }
+        }
+    }
+    // Per evidence definition, its items by the value of the field its first join reads, built
+    // when a window holds too many items to filter one by one.
+    let mut by_join: Vec<Option<HashMap<JoinKey, Vec<usize>>>> = vec![None; sig.evidence.len()];
+
+    let mut out = Vec::new();
+    for Cluster {
+        anchors: cluster, ..
+    } in clusters
+    {
+        let start = cluster.first().expect("non-empty").1.time;
+        let end = cluster.last().expect("non-empty").1.time;
+        let mut inc = Incident {
+            start,
+            end,
+            anchors: cluster,
+            selected: vec![Vec::new(); sig.evidence.len()],
+        };
+        for (ei, ev) in sig.evidence.iter().enumerate() {
+            if ev.role == Role::Anchor {
+                inc.selected[ei] = inc
+                    .anchors
+                    .iter()
+                    .filter(|(a, _)| *a == ei)
+                    .map(|(_, it)| *it)
+                    .collect();
+                continue;
+            }
+            let lo = match ev.before {
+                Bound::Unbounded => None,
+                Bound::Within(d) => Some(start - d - Duration::seconds(SLACK_SECONDS)),
+            };
+            let hi = match ev.after {
+                Bound::Unbounded => None,
+                Bound::Within(d) => Some(end + d + Duration::seconds(SLACK_SECONDS)),
+            };
+            let candidates = &items[ei];
+            let from = lo.map_or(0, |lo| candidates.partition_point(|it| it.time < lo));
+            let to = hi.map_or(candidates.len(), |hi| {
+                candidates.partition_point(|it| it.time <= hi)
+            });
+            let window = from..to.max(from);
+            let mut chosen: Vec<Item> = match ev.joins.first() {
+                Some(j) if window.len() > JOIN_INDEX_ABOVE => {
+                    let targets = join_targets(j, &inc);
+                    if targets.is_empty() && j.if_present {
+                        candidates[window].to_vec()
+                    } else {
+                        let index = by_join[ei].get_or_insert_with(|| {
+                            let mut index: HashMap<JoinKey, Vec<usize>> = HashMap::new();
+                            for (at, it) in candidates.iter().enumerate() {
+                                if let Some(v) = it.fields.get(&j.field) {
+                                    index.entry(join_key(v)).or_default().push(at);
+                                }
+                            }
+                            index
+                        });
+                        let mut at: Vec<usize> = targets
+                            .iter()
+                            .filter_map(|t| index.get(&join_key(t)))
+                            .flat_map(|found| {
+                                let lo = found.partition_point(|&p| p < window.start);
+                                let hi = found.partition_point(|&p| p < window.end);
+                                found[lo..hi].iter().copied()
+                            })
+                            .collect();
+                        at.sort_unstable();
+                        at.dedup();
+                        at.into_iter().map(|p| candidates[p]).collect()
+                    }
+                }
+                _ => candidates[window].to_vec(),
+            };
+            for j in &ev.joins {
+                let targets = join_targets(j, &inc);
+                if targets.is_empty() && j.if_present {
+                    continue;
+                }
+                // Hashed: a hostile log can put thousands of values on each side.
+                let targets: HashSet<JoinKey> = targets.into_iter().map(join_key).collect();
+                chosen.retain(|it| {
+                    it.fields
+                        .get(&j.field)
+                        .is_some_and(|v| targets.contains(&join_key(v)))
+                });
+            }
+            inc.selected[ei] = chosen;
+        }
+        if sig
+            .evidence
+            .iter()
+            .enumerate()
+            .any(|(ei, e)| e.role == Role::Exclusion && !inc.selected[ei].is_empty())
+        {
+            continue;
+        }
+        if !sig
+            .def
+            .requires
+            .iter()
+            .all(|group| group.iter().any(|id| inc.found(sig, id)))
+        {
+            continue;
+        }
+        let status = status_of(sig, &inc);
+        if sig.def.report_when == crate::diagnosis::signature::ReportWhen::Unresolved
+            && status == Status::Resolved
+        {
+            continue;
+        }
+        for (ei, ev) in sig.evidence.iter().enumerate() {
+            if ev.role != Role::Recovery {
+                for it in &inc.selected[ei] {
+                    consumed[it.at] = true;
+                }
+            }
+        }
+        out.push(build_finding(sig, &inc, status, events, file_names));
+    }
+    out
+}
+
+/// Windows wider than this are narrowed through an index on the join field.
+pub(crate) const JOIN_INDEX_ABOVE: usize = 64;
+
+/// The values a join compares against: its target field in the anchors or in another evidence
+/// definition's selected items.
+pub(crate) fn join_targets<'a>(j: &Join, inc: &Incident<'a>) -> Vec<&'a str> {
+    match j.evidence {
+        None => inc
+            .anchors
+            .iter()
+            .filter_map(|(_, it)| it.fields.get(&j.target_field))
+            .collect(),
+        Some(t) => inc.selected[t]
+            .iter()
+            .filter_map(|it| it.fields.get(&j.target_field))
+            .collect(),
+    }
+}
+
+/// A value as joins compare it: two values name the same thing (numerically, or ignoring case)
+/// exactly when their keys are equal.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum JoinKey {
+    Number(u64),
+    Text(String),
+}
+
+pub(crate) fn join_key(v: &str) -> JoinKey {
+    match parse_number(v) {
+        Some(n) => JoinKey::Number(n),
+        None => JoinKey::Text(v.to_lowercase()),
+    }
+}
+
+/// Anchors that form one incident, with the one value each cluster key has in them: a cluster
+/// never holds two different values of a key, so an anchor conflicts exactly when its value
+/// differs from the one remembered, and that is one lookup however many anchors came before.
+#[derive(Default)]
+pub(crate) struct Cluster<'a> {
+    pub(crate) anchors: Vec<(usize, Item<'a>)>,
+    pub(crate) keys: Vec<(String, JoinKey)>,
+}
+
+impl<'a> Cluster<'a> {
+    pub(crate) fn key_value<'s>(
+        sig: &'s Signature,
+        a: &(usize, Item<'a>),
+    ) -> Option<(&'s str, &'a str)> {
+        let key = sig.evidence[a.0].cluster_key.as_deref()?;
+        Some((key, a.1.fields.get(key)?))
+    }
+
+    pub(crate) fn conflicts(&self, sig: &Signature, a: &(usize, Item<'a>)) -> bool {
+        let Some((key, value)) = Self::key_value(sig, a) else {
+            return false;
+        };
+        self.keys
+            .iter()
+            .any(|(k, v)| *k == key && *v != join_key(value))
+    }
+
+    pub(crate) fn push(&mut self, sig: &Signature, a: (usize, Item<'a>)) {
+        if let Some((key, value)) = Self::key_value(sig, &a)
+            && !self.keys.iter().any(|(k, _)| *k == key)
+        {
+            self.keys.push((key.to_string(), join_key(value)));
+        }
+        self.anchors.push(a);
+    }
+}
+
+/// For `each` items, the latest per key within the incident, and the restore that followed it.
+pub(crate) fn restores<'a>(
+    sig: &Signature,
+    inc: &Incident<'a>,
+) -> Vec<(Item<'a>, Option<Item<'a>>)> {
+    let Some(st) = &sig.def.status else {
+        return Vec::new();
+    };
+    let (Some(each), Some(key), Some(by)) = (&st.each, &st.key, &st.restored_by) else {
+        return Vec::new();
+    };
+    let idx = |id: &str| {
+        sig.evidence
+            .iter()
+            .position(|e| e.id == *id)
+            .expect("validated")
+    };
+    let (each, by) = (idx(each), idx(by));
+    // By hashed key, in first-seen order: a hostile log can disable thousands of services.
+    let mut latest: Vec<Item> = Vec::new();
+    let mut slot: HashMap<JoinKey, usize> = HashMap::new();
+    for it in &inc.selected[each] {
+        let Some(k) = it.fields.get(key) else {
+            continue;
+        };
+        match slot.entry(join_key(k)) {
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let l = &mut latest[*o.get()];
+                if l.time <= it.time {
+                    *l = *it;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(latest.len());
+                latest.push(*it);
+            }
+        }
+    }
+    let mut restores_of: HashMap<JoinKey, Vec<Item>> = HashMap::new();
+    for r in &inc.selected[by] {
+        if let Some(k) = r.fields.get(key) {
+            restores_of.entry(join_key(k)).or_default().push(*r);
+        }
+    }
+    latest
+        .into_iter()
+        .map(|d| {
+            let k = join_key(d.fields.get(key).unwrap_or_default());
+            let restore = restores_of.get(&k).and_then(|rs| {
+                rs.iter()
+                    .find(|r| r.time >= d.time && r.at != d.at)
+                    .copied()
+            });
+            (d, restore)
+        })
+        .collect()
+}

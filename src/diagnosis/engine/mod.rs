@@ -1,0 +1,164 @@
+//! Correlation: per computer, anchors close in time form incidents; each incident gathers the other
+//! evidence inside its windows and joins (same PID, same service, same product), is checked against
+//! what the signature requires, and becomes a finding with a status, a confidence and remediation.
+//! Signatures run in priority order, and an event that explains one finding cannot anchor another,
+//! so an Exchange rollup failure is not reported again as a generic installer failure.
+
+use super::finding::*;
+use super::remediation;
+use super::signature::{Bound, Fields, Join, Role, Severity, Signature};
+use crate::event::{Event, SourceId, parse_number};
+use crate::knowledge;
+use crate::shared::Shared;
+use chrono::{DateTime, Duration, Utc};
+use rustc_hash::FxHashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+mod build;
+mod correlate;
+mod matching;
+mod verdict;
+
+use build::*;
+use correlate::*;
+use verdict::*;
+
+pub use matching::{EvidenceIndex, Hit, KeptEvent, Matched, SharedHits};
+
+/// Run every signature over every computer's events; findings come out sorted by computer and time.
+pub fn diagnose(
+    signatures: &[Signature],
+    matched: Vec<Matched>,
+    file_names: &[String],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    diagnose_each(signatures, matched, file_names, |batch| {
+        findings.extend(batch);
+        ControlFlow::Continue(())
+    });
+    findings
+}
+
+/// The same diagnosis, handed over one computer at a time (computers by name, case-insensitively;
+/// each batch by time), so that a fleet's findings never all have to be in memory at once. A
+/// computer's events are freed as soon as its findings are built; `emit` may stop the run.
+pub fn diagnose_each(
+    signatures: &[Signature],
+    matched: Vec<Matched>,
+    file_names: &[String],
+    mut emit: impl FnMut(Vec<Finding>) -> ControlFlow<()>,
+) {
+    let mut matched = matched;
+    // Sorted in place rather than regrouped, so that a large input's events are never held twice.
+    // Computers by name case-insensitively; within one, a total order independent of the order
+    // files were read in.
+    let spellings: HashSet<Arc<str>> = matched.iter().map(|m| m.event.computer.clone()).collect();
+    let mut names: Vec<(String, Arc<str>)> = spellings
+        .into_iter()
+        .map(|name| (name.trim().to_lowercase(), name))
+        .collect();
+    names.sort();
+    let mut computers: HashMap<Arc<str>, u32> = HashMap::new();
+    let mut rank = 0;
+    for (i, (key, name)) in names.iter().enumerate() {
+        if i > 0 && names[i - 1].0 != *key {
+            rank += 1;
+        }
+        computers.insert(name.clone(), rank);
+    }
+    // Ranked by the address of each name's shared string, so that the sort compares integers;
+    // the names stay alive in `matched` for as long as the map is used.
+    let address = |m: &Matched| Arc::as_ptr(&m.event.computer) as *const u8 as usize;
+    let mut by_address: FxHashMap<usize, u32> = FxHashMap::default();
+    for m in &matched {
+        by_address
+            .entry(address(m))
+            .or_insert_with(|| computers[&*m.event.computer]);
+    }
+    let rank_of = |m: &Matched| by_address[&address(m)];
+    let mut file_rank = vec![0u32; file_names.len()];
+    let mut files: Vec<usize> = (0..file_names.len()).collect();
+    files.sort_by(|&a, &b| file_names[a].cmp(&file_names[b]));
+    for (rank, &source) in files.iter().enumerate() {
+        file_rank[source] = rank as u32;
+    }
+    // Unstable: a stable sort would borrow a buffer half the size of all kept events, and events
+    // that tie on every key here are the same record read twice.
+    matched.sort_unstable_by_key(|m| {
+        (
+            rank_of(m),
+            m.event.time,
+            file_rank[m.event.source as usize],
+            m.event.record_id,
+        )
+    });
+    let mut order: Vec<usize> = (0..signatures.len()).collect();
+    order.sort_by_key(|&i| (signatures[i].def.priority, signatures[i].def.id.clone()));
+
+    for events in matched.chunk_by(|a, b| rank_of(a) == rank_of(b)) {
+        let mut consumed = vec![false; events.len()];
+        let mut findings = Vec::new();
+        for &si in &order {
+            findings.extend(run_signature(
+                signatures,
+                si,
+                events,
+                &mut consumed,
+                file_names,
+            ));
+        }
+        // One computer's events can carry differently-cased names: the displayed one breaks ties.
+        findings.sort_by(|a, b| {
+            (a.first_seen, &a.signature, &a.computer).cmp(&(
+                b.first_seen,
+                &b.signature,
+                &b.computer,
+            ))
+        });
+        if !findings.is_empty() && emit(findings).is_break() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(service: &str) -> Vec<Hit> {
+        vec![Hit {
+            signature: 0,
+            evidence: 1,
+            fields: Fields::of(&[("service", service), ("state", "stopped")]),
+        }]
+    }
+
+    #[test]
+    fn shared_hits_are_one_copy_and_bounded() {
+        let shared = SharedHits::default();
+        let a = shared.share(hit("MSExchangeIS"));
+        let b = shared.share(hit("MSExchangeIS"));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &shared.share(hit("MSExchangeSA"))));
+
+        let long = "x".repeat(4096);
+        let l1 = shared.share(hit(&long));
+        let l2 = shared.share(hit(&long));
+        assert_eq!(l1, l2);
+        assert!(
+            !Arc::ptr_eq(&l1, &l2),
+            "lists with long values are not kept"
+        );
+
+        for i in 0..SharedHits::MAX_LISTS + 1000 {
+            let h = shared.share(hit(&format!("service {i}")));
+            assert_eq!(
+                h[0].fields.get("service"),
+                Some(format!("service {i}").as_str())
+            );
+        }
+        assert_eq!(shared.0.lock().unwrap().len(), SharedHits::MAX_LISTS);
+    }
+}

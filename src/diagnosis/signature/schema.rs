@@ -1,0 +1,198 @@
+//! A signature file as written: the TOML schema, deserialized as is. Everything here is checked
+//! and compiled by `compile.rs` before anything runs.
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Marks an incident: the failure itself. Anchors close together form one incident.
+    Anchor,
+    /// Explains why it failed (the file in use, the process holding it).
+    Cause,
+    /// What the failure did (services stopped and disabled).
+    Effect,
+    /// What followed from it (services that could not start).
+    Impact,
+    /// Surrounding facts worth quoting (the transaction, the package).
+    Context,
+    /// Undoes an effect, or shows the update installed after all.
+    Recovery,
+    /// Its presence means the incident is something else.
+    Exclusion,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub(crate) fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Literal {
+    Number(i64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionDef {
+    pub field: Option<String>,
+    /// A regex, or the name of one in the file's `[patterns]`.
+    pub matches: Option<String>,
+    pub equals: Option<Literal>,
+    pub not_equals: Option<Literal>,
+    #[serde(rename = "in")]
+    pub in_: Option<Vec<Literal>>,
+    pub not_in: Option<Vec<Literal>>,
+    /// Whether the field is present (and not `(NULL)`).
+    pub present: Option<bool>,
+    /// True when any of these holds.
+    pub any: Option<Vec<ConditionDef>>,
+    /// True when all of these hold.
+    pub all: Option<Vec<ConditionDef>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowDef {
+    /// How long before the incident's first anchor: "3h", "10m", "90s", or "start" (of the logs).
+    pub before: Option<String>,
+    /// How long after the incident's last anchor, or "end" (of the logs).
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinDef {
+    pub field: String,
+    /// `evidence_id.field`, or `anchor.field` for the incident's anchors.
+    pub to: String,
+    /// When the evidence joined to has no item, keep everything instead of nothing.
+    #[serde(default)]
+    pub if_present: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceDef {
+    pub id: String,
+    pub role: Role,
+    pub describe: String,
+    pub provider: OneOrMany,
+    pub event_ids: Vec<u16>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default, rename = "where")]
+    pub conditions: Vec<ConditionDef>,
+    pub window: Option<WindowDef>,
+    #[serde(default)]
+    pub join: Vec<JoinDef>,
+    /// For anchors: anchors whose values of this field differ belong to different incidents.
+    pub cluster_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentDef {
+    /// Anchors further apart than this start a new incident.
+    pub gap: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusDef {
+    /// Resolved when any of this evidence was found (e.g. the update installed later).
+    #[serde(default)]
+    pub resolved_by: Vec<String>,
+    /// Resolved when every item of `each` has a later item of `restored_by` with the same `key`.
+    pub each: Option<String>,
+    pub key: Option<String>,
+    pub restored_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfidenceDef {
+    /// Each level is a list of groups; a group holds when any evidence in it was found.
+    #[serde(default)]
+    pub high: Vec<Vec<String>>,
+    #[serde(default)]
+    pub medium: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    /// Only when this list is non-empty or this flag is true (see `docs/signatures.md`).
+    pub when: Option<String>,
+    /// Repeat the commands for each item of this list.
+    pub foreach: Option<String>,
+    #[serde(default)]
+    pub powershell: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportWhen {
+    #[default]
+    Always,
+    Unresolved,
+}
+
+/// A signature file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureDef {
+    pub id: String,
+    pub title: String,
+    pub kb: Option<String>,
+    pub severity: Severity,
+    pub priority: u32,
+    /// What happened, one or two sentences, with `{placeholders}`.
+    pub summary: String,
+    /// Sentences added to the summary when every value they name is known.
+    #[serde(default)]
+    pub summary_more: Vec<String>,
+    #[serde(default)]
+    pub patterns: BTreeMap<String, String>,
+    pub incident: IncidentDef,
+    pub evidence: Vec<EvidenceDef>,
+    /// All groups must hold; a group holds when any evidence in it was found.
+    pub requires: Vec<Vec<String>>,
+    pub status: Option<StatusDef>,
+    /// Findings whose status is resolved still need action unless these groups hold too (a group
+    /// holds when any evidence in it was found).
+    #[serde(default)]
+    pub done_when: Vec<Vec<String>>,
+    #[serde(default)]
+    pub report_when: ReportWhen,
+    #[serde(default)]
+    pub confidence: ConfidenceDef,
+    #[serde(default)]
+    pub remediation: Vec<StepDef>,
+}

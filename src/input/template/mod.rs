@@ -1,0 +1,65 @@
+//! The fast path from a record to an [`Event`] without rendering it: a record written with
+//! templates is a template reference plus typed substitution values. Each template definition is
+//! walked once per chunk into a [`Plan`] that says which slot holds the provider, the event ID, the
+//! time, … and which `<Data>` / `<UserData>` leaf each payload slot fills; events are then built from
+//! the values directly. Anything this walker does not recognize returns `None`, and the caller renders
+//! the record instead, so the fast path can only be faster, never different (a test compares both on
+//! every record of the samples and the corpus).
+//!
+//! Before an event is built, its sink is asked whether the record's provider, event ID and payload
+//! could be kept at all; the answer is remembered for that exact payload for the rest of the chunk.
+//! A busy System log is mostly a few services starting and stopping over and over, and most of
+//! those records are refused without being built or tested again.
+
+use crate::event::{Event, Field, Interner, Payload, PayloadSource, SourceId};
+use crate::input::binxml::{token, value_type};
+use chrono::{DateTime, Utc};
+use evtx::EvtxRecord;
+use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+mod build;
+mod plan;
+mod strings;
+mod tokens;
+mod values;
+mod view;
+
+use build::*;
+use plan::*;
+use strings::*;
+use tokens::*;
+use values::*;
+
+pub use plan::{Plan, PlanCache};
+pub use strings::SharedStrings;
+pub use view::{Outcome, PayloadView, Viewed, event_from_binxml, event_from_template, event_view};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_validity_agrees_with_decoding() {
+        let cases: &[&[u16]] = &[
+            &[0x41, 0x42],
+            &[0xd83d, 0xde00],
+            &[0xd83d],
+            &[0xde00],
+            &[0xd83d, 0x41],
+            &[0x41, 0xd83d, 0xde00, 0x42],
+            &[0xdbff, 0xdfff, 0xd800],
+            &[],
+        ];
+        for units in cases {
+            let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+            assert_eq!(
+                utf16_valid(&bytes),
+                decode_utf16le(&bytes).is_some(),
+                "{units:x?}"
+            );
+        }
+        assert!(!utf16_valid(&[0x41]), "an odd length is not UTF-16");
+    }
+}

@@ -1,0 +1,212 @@
+//! A template definition walked once per chunk into a [`Plan`]: which substitution slot holds each
+//! System field, and which `<Data>` / `<UserData>` leaf each payload slot fills.
+
+use super::*;
+
+/// Where a System field comes from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) enum Slot {
+    #[default]
+    Absent,
+    Literal(String),
+    Subst(u16),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FieldPlan {
+    /// A `<Data>` or `<UserData>` leaf: its name, and where its text comes from.
+    Field(Option<String>, Slot),
+    /// `<Binary>` from a slot.
+    Binary(u16),
+    /// The payload continues in a nested template held by this slot.
+    Nested(u16),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub(crate) provider: Slot,
+    pub(crate) event_id: Slot,
+    pub(crate) qualifiers: Slot,
+    pub(crate) level: Slot,
+    pub(crate) time: Slot,
+    pub(crate) record_id: Slot,
+    pub(crate) channel: Slot,
+    pub(crate) computer: Slot,
+    pub(crate) sid: Slot,
+    pub(crate) pid: Slot,
+    pub(crate) payload: Vec<FieldPlan>,
+    pub(crate) user_data: Option<String>,
+}
+
+/// The fast path's state for one chunk: each template's plan by definition offset, the text of
+/// the strings that recur in every record (provider, computer, channel) by their bytes, and a
+/// buffer for the values of the record at hand.
+#[derive(Default)]
+pub struct PlanCache {
+    pub(crate) plans: HashMap<u32, Option<Arc<Plan>>>,
+    pub(crate) strings: SharedStrings,
+    /// The record's values: the outer instance's first, then those of its nested payloads.
+    pub(crate) values: Vec<RawValue>,
+    pub(crate) segments: Vec<Segment>,
+    /// What the sink answered for each payload seen in the chunk, by [`verdict_key`] (at most one
+    /// entry per record): a busy log repeats the same few payloads (a service starting,
+    /// stopping), and most are refused.
+    pub(crate) verdicts: HashMap<Box<[u8]>, bool>,
+    pub(crate) key: Vec<u8>,
+}
+
+/// One template instance of a record's payload read on demand: its plan, and where its values
+/// start and how many there are in [`PlanCache::values`].
+pub(crate) struct Segment {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) base: usize,
+    pub(crate) len: usize,
+}
+
+pub(crate) fn plan_at(
+    plans: &mut HashMap<u32, Option<Arc<Plan>>>,
+    chunk: &[u8],
+    def: u32,
+) -> Option<Arc<Plan>> {
+    plans
+        .entry(def)
+        .or_insert_with(|| plan_template(chunk, def).map(Arc::new))
+        .clone()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking a template definition
+
+/// Interpret a template's tokens as an event plan.
+pub(crate) fn plan_template(chunk: &[u8], def_offset: u32) -> Option<Plan> {
+    let toks = tokens(chunk, def_offset)?;
+    let mut plan = Plan::default();
+    let mut stack: Vec<String> = Vec::new();
+    // The content of the element being read, and the attribute whose value comes next.
+    let mut content: Option<Slot> = None;
+    let mut attr: Option<String> = None;
+    let mut data_name: Option<String> = None;
+    // Per open element: whether it has child elements (a leaf renders as a field even when empty).
+    let mut has_children: Vec<bool> = Vec::new();
+    for t in toks {
+        match t {
+            Tok::Open(name) => {
+                if let Some(parent) = has_children.last_mut() {
+                    *parent = true;
+                }
+                has_children.push(false);
+                stack.push(local(&name).to_string());
+                content = None;
+                attr = None;
+                data_name = None;
+                if stack.len() == 3 && stack[1] == "UserData" {
+                    plan.user_data = Some(stack[2].clone());
+                }
+            }
+            Tok::Attr(name) => attr = Some(local(&name).to_string()),
+            Tok::Text(_) | Tok::Subst(_) if attr.is_some() => {
+                let slot = match t {
+                    Tok::Text(s) => Slot::Literal(s),
+                    Tok::Subst(i) => Slot::Subst(i),
+                    _ => return None,
+                };
+                let a = attr.take()?;
+                match (path(&stack).as_slice(), a.as_str()) {
+                    (["Event", "System", "Provider"], "Name") => plan.provider = slot,
+                    (["Event", "System", "EventID"], "Qualifiers") => plan.qualifiers = slot,
+                    (["Event", "System", "TimeCreated"], "SystemTime") => plan.time = slot,
+                    (["Event", "System", "Security"], "UserID") => plan.sid = slot,
+                    (["Event", "System", "Execution"], "ProcessID") => plan.pid = slot,
+                    (["Event", "EventData", "Data"] | ["EventData", "Data"], "Name") => {
+                        data_name = match slot {
+                            Slot::Literal(s) => Some(s),
+                            _ => return None,
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Tok::Text(s) => content = Some(merge(content, Slot::Literal(s))?),
+            Tok::Subst(i) => {
+                let p = path(&stack);
+                // A nested payload: directly in <Event> (EventData) or in <UserData>.
+                if matches!(p.as_slice(), ["Event"] | ["Event", "UserData"]) {
+                    plan.payload.push(FieldPlan::Nested(i));
+                } else {
+                    content = Some(merge(content, Slot::Subst(i))?);
+                }
+            }
+            Tok::CloseStart => attr = None,
+            Tok::CloseEmpty | Tok::End => {
+                let p = path(&stack);
+                let slot = content.take();
+                let leaf = !has_children.pop()?;
+                match p.as_slice() {
+                    ["Event", "System", "EventID"] => plan.event_id = slot?,
+                    ["Event", "System", "Level"] => plan.level = slot.unwrap_or_default(),
+                    ["Event", "System", "EventRecordID"] => {
+                        plan.record_id = slot.unwrap_or_default()
+                    }
+                    ["Event", "System", "Channel"] => plan.channel = slot.unwrap_or_default(),
+                    ["Event", "System", "Computer"] => plan.computer = slot.unwrap_or_default(),
+                    ["Event", "EventData", "Data"] => plan.payload.push(FieldPlan::Field(
+                        data_name.take(),
+                        slot.unwrap_or(Slot::Literal(String::new())),
+                    )),
+                    ["Event", "EventData", "Binary"] => match slot {
+                        Some(Slot::Subst(i)) => plan.payload.push(FieldPlan::Binary(i)),
+                        None => {}
+                        _ => return None,
+                    },
+                    ["Event", "UserData", _, ..] if p.len() >= 4 && leaf => {
+                        let slot = slot.unwrap_or(Slot::Literal(String::new()));
+                        plan.payload
+                            .push(FieldPlan::Field(Some(p[p.len() - 1].to_string()), slot));
+                    }
+                    // A template holding only a payload: its root is <EventData> or the UserData element.
+                    ["EventData", "Data"] => plan.payload.push(FieldPlan::Field(
+                        data_name.take(),
+                        slot.unwrap_or(Slot::Literal(String::new())),
+                    )),
+                    ["EventData", "Binary"] => match slot {
+                        Some(Slot::Subst(i)) => plan.payload.push(FieldPlan::Binary(i)),
+                        None => {}
+                        _ => return None,
+                    },
+                    [root, .., name] if root != &"Event" && root != &"EventData" => {
+                        plan.user_data.get_or_insert_with(|| root.to_string());
+                        if leaf {
+                            let slot = slot.unwrap_or(Slot::Literal(String::new()));
+                            plan.payload
+                                .push(FieldPlan::Field(Some(name.to_string()), slot));
+                        }
+                    }
+                    [root] if root != &"Event" && root != &"EventData" => {
+                        plan.user_data = Some(root.to_string());
+                    }
+                    _ => {}
+                }
+                stack.pop()?;
+            }
+        }
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    Some(plan)
+}
+
+pub(crate) fn path(stack: &[String]) -> Vec<&str> {
+    stack.iter().map(String::as_str).collect()
+}
+
+/// Text followed by a substitution (or two of either) in one element: rare; rendering handles it.
+pub(crate) fn merge(current: Option<Slot>, next: Slot) -> Option<Slot> {
+    match current {
+        None => Some(next),
+        Some(_) => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
