@@ -3,14 +3,13 @@
 //! so that the cost per event can be compared (it must not grow with the number of events).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use evtriage::diagnosis::Diagnoser;
-use evtriage::event::{Event, Interner, PayloadSource};
+use evtriage::diagnosis::{Collector, Diagnoser};
+use evtriage::event::Interner;
 use evtriage::input::xml::from_event_xml;
-use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
+use evtriage::input::{InputFile, LogReader, NoProgress, evtx::EvtxReader};
 use evtriage_gen::events::{self, MsiProduct, Stamp};
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 const SCM_7040: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">
@@ -32,27 +31,6 @@ const SCM_7040: &str = r#"<?xml version="1.0" encoding="utf-8"?>
     <Data Name="param4">MSExchangeIS</Data>
   </EventData>
 </Event>"#;
-
-struct Sink<'a> {
-    d: &'a Diagnoser,
-    kept: Mutex<usize>,
-}
-
-impl EventSink for Sink<'_> {
-    fn wants_event_id(&self, id: u16) -> bool {
-        self.d.wants_event_id(id)
-    }
-    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
-        self.d.payload_may_match(provider, event_id, payload)
-    }
-    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
-        let kept = self.d.match_event(event, payload).is_some();
-        if kept {
-            *self.kept.lock().unwrap() += 1;
-        }
-        kept
-    }
-}
 
 fn normalize(c: &mut Criterion) {
     let mut g = c.benchmark_group("normalize");
@@ -86,11 +64,8 @@ fn read(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(size));
     g.bench_function("sample_system_log", |b| {
         b.iter(|| {
-            let sink = Sink {
-                d: &d,
-                kept: Mutex::new(0),
-            };
-            let report = EvtxReader.read(&input, &sink);
+            let sink = Collector::new(&d);
+            let report = EvtxReader.read(&input, &sink, &NoProgress);
             assert_eq!(report.records_failed, 0);
             report.records_read
         })

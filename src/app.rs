@@ -2,18 +2,15 @@
 //! and choose the exit code. The binary is this plus argument parsing.
 
 use crate::cli::{self, Cli, ColorChoice};
-use chrono::{DateTime, Utc};
 use evtriage::diagnosis::Finding;
-use evtriage::diagnosis::{Diagnoser, Matched};
-use evtriage::event::{Event, PayloadSource};
-use evtriage::input::{self, EventSink, InputReport, InputStatus};
+use evtriage::diagnosis::{Collector, Diagnoser, Scope};
+use evtriage::input::{self, InputReport, InputStatus};
 use evtriage::report::{self, Style, Summary};
 use evtriage::script;
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the run knows about where it runs.
@@ -25,77 +22,15 @@ pub struct Terminal {
     pub width: Option<u16>,
 }
 
-struct Collector<'a> {
-    diagnoser: &'a Diagnoser,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    computers: Vec<String>,
-    matched: Mutex<Vec<Matched>>,
-    progress: Option<Progress>,
-}
-
-fn computer_matches(wanted: &str, computer: &str) -> bool {
-    let c = computer.to_lowercase();
-    c == wanted || c.split('.').next() == Some(wanted)
-}
-
-impl EventSink for Collector<'_> {
-    fn wants_event_id(&self, id: u16) -> bool {
-        self.diagnoser.wants_event_id(id)
-    }
-
-    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
-        self.diagnoser
-            .payload_may_match(provider, event_id, payload)
-    }
-
-    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
-        if self.since.is_some_and(|s| event.time < s) || self.until.is_some_and(|u| event.time > u)
-        {
-            return false;
-        }
-        if !self.computers.is_empty()
-            && !self
-                .computers
-                .iter()
-                .any(|w| computer_matches(w, &event.computer))
-        {
-            return false;
-        }
-        match self.diagnoser.match_event(event, payload) {
-            Some(m) => {
-                self.matched
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(m);
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn progress(&self, bytes: u64) {
-        if let Some(p) = &self.progress {
-            p.bytes_done(bytes);
-        }
-    }
-
-    fn file_done(&self) {
-        if let Some(p) = &self.progress {
-            p.file_done();
-        }
-    }
-}
-
 /// The progress bar on stderr (bytes and files done, rate, time left) and the counts behind it.
-struct Progress {
+struct ProgressBar {
     bar: indicatif::ProgressBar,
     bytes: AtomicU64,
     files_done: AtomicU64,
     files: usize,
 }
 
-impl Progress {
+impl ProgressBar {
     fn new(total_bytes: u64, files: usize) -> Self {
         let bar = indicatif::ProgressBar::with_draw_target(
             Some(total_bytes),
@@ -106,7 +41,7 @@ impl Progress {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
         bar.set_style(style);
-        let progress = Progress {
+        let progress = ProgressBar {
             bar,
             bytes: AtomicU64::new(0),
             files_done: AtomicU64::new(0),
@@ -115,8 +50,10 @@ impl Progress {
         progress.show_files(0);
         progress
     }
+}
 
-    fn bytes_done(&self, bytes: u64) {
+impl input::Progress for ProgressBar {
+    fn bytes_read(&self, bytes: u64) {
         let done = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         // A log that grew after it was found can read past the total.
         let total = self.bar.length().unwrap_or(u64::MAX);
@@ -126,7 +63,9 @@ impl Progress {
     fn file_done(&self) {
         self.show_files(self.files_done.fetch_add(1, Ordering::Relaxed) + 1);
     }
+}
 
+impl ProgressBar {
     fn show_files(&self, done: u64) {
         self.bar.set_message(format!("{done}/{} files", self.files));
     }
@@ -192,8 +131,7 @@ pub fn run(
     }
     let total: u64 = discovery.files.iter().map(|f| f.size).sum();
     let show_progress = term.stderr_is_tty && !cli.quiet && total > 0;
-    let collector = Collector {
-        diagnoser: &diagnoser,
+    let scope = Scope {
         since: cli.since,
         until: cli.until,
         computers: cli
@@ -201,27 +139,28 @@ pub fn run(
             .iter()
             .map(|c| c.trim().to_lowercase())
             .collect(),
-        matched: Mutex::new(Vec::new()),
-        progress: show_progress.then(|| Progress::new(total, discovery.files.len())),
+    };
+    let collector = Collector::with_scope(&diagnoser, scope);
+    let bar = show_progress.then(|| ProgressBar::new(total, discovery.files.len()));
+    let progress: &dyn input::Progress = match &bar {
+        Some(b) => b,
+        None => &input::NoProgress,
     };
 
     let threads = cli.threads.map(usize::from).unwrap_or(0);
     let read = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool.install(|| input::read_all(&discovery.files, &collector)),
+        Ok(pool) => pool.install(|| input::read_all(&discovery.files, &collector, progress)),
         Err(e) => {
             let _ = writeln!(stderr, "evtriage: cannot start worker threads: {e}");
             return cli::EXIT_USAGE_OR_NO_INPUT;
         }
     };
-    if let Some(p) = &collector.progress {
-        p.bar.finish_and_clear();
+    if let Some(b) = &bar {
+        b.bar.finish_and_clear();
     }
 
     let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
-    let matched = collector
-        .matched
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
+    let matched = collector.into_matched();
     let mut inputs: Vec<InputReport> = read;
     inputs.extend(discovery.rejected);
     drop(discovery.stdin_spool);

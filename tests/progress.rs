@@ -6,7 +6,7 @@
 mod support;
 
 use evtriage::event::{Event, PayloadSource};
-use evtriage::input::{EventSink, discover, read_all};
+use evtriage::input::{EventFilter, EventSink, Progress, discover, read_all};
 use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
 use support::*;
@@ -18,15 +18,21 @@ struct Counting {
     events: AtomicU64,
 }
 
-impl EventSink for Counting {
+impl EventFilter for Counting {
     fn wants_event_id(&self, _id: u16) -> bool {
         true
     }
+}
+
+impl EventSink for Counting {
     fn accept(&self, _event: Event, _payload: &dyn PayloadSource) -> bool {
         self.events.fetch_add(1, Ordering::Relaxed);
         false
     }
-    fn progress(&self, bytes: u64) {
+}
+
+impl Progress for Counting {
+    fn bytes_read(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
     fn file_done(&self) {
@@ -65,7 +71,7 @@ fn bytes_and_files_done_reach_the_totals() {
     let total: u64 = discovery.files.iter().map(|f| f.size).sum();
 
     let sink = Counting::default();
-    let reports = read_all(&discovery.files, &sink);
+    let reports = read_all(&discovery.files, &sink, &sink);
 
     assert_eq!(reports.len() as u64, files);
     assert_eq!(sink.files.load(Ordering::Relaxed), files);

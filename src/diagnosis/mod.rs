@@ -3,6 +3,7 @@
 //! threads and keeps only events some evidence definition wants; [`Diagnoser::diagnose`] correlates
 //! what was kept once everything has been read.
 
+pub mod collect;
 pub mod command;
 pub mod engine;
 pub mod finding;
@@ -11,6 +12,7 @@ pub mod signature;
 pub mod vocabulary;
 
 use crate::event::{Event, PayloadSource};
+pub use collect::{Collector, Scope};
 pub use engine::{Hit, KeptEvent, Matched};
 pub use finding::Finding;
 use signature::{Signature, SignatureError};

@@ -5,7 +5,7 @@
 //! parsed instead. Damage is accounted for per chunk and per record, and reading goes on past it.
 
 use super::template::{Outcome, PlanCache, Viewed, event_from_template, event_view};
-use super::{EventSink, InputFile, InputReport, InputStatus, LogReader};
+use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, Progress};
 use crate::event::Interner;
 use crate::input::xml::from_event_xml;
 use evtx::{EvtxChunkData, EvtxParser, HeaderFlags, ParserSettings};
@@ -27,7 +27,12 @@ impl LogReader for EvtxReader {
         head.starts_with(b"ElfFile\0")
     }
 
-    fn read(&self, input: &InputFile, sink: &dyn EventSink) -> InputReport {
+    fn read(
+        &self,
+        input: &InputFile,
+        sink: &dyn EventSink,
+        progress: &dyn Progress,
+    ) -> InputReport {
         let mut report = InputReport::new(&input.display, Some("evtx"), input.size);
         let unreadable = |why: String| {
             InputReport::failed(
@@ -79,7 +84,7 @@ impl LogReader for EvtxReader {
             .enumerate()
             .par_bridge()
             .map(|(i, chunk)| {
-                sink.progress(CHUNK);
+                progress.bytes_read(CHUNK);
                 read_chunk(i as u64, chunk, &settings, input, sink)
             })
             .collect();

@@ -18,8 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Receives what readers produce; called from many threads at once.
-pub trait EventSink: Sync {
+/// What a reader asks before it builds an event from a record: cheap questions, asked for every
+/// record of every log, from many threads at once.
+pub trait EventFilter: Sync {
     /// Whether events with this ID can matter; readers skip rendering the rest.
     fn wants_event_id(&self, id: u16) -> bool;
     /// Whether an event from `provider` with this ID and payload can be kept, whatever its other
@@ -28,12 +29,29 @@ pub trait EventSink: Sync {
     fn wants_payload(&self, _provider: &str, _event_id: u16, _payload: &dyn PayloadSource) -> bool {
         true
     }
+}
+
+/// Where readers deliver the events they built; called from many threads at once.
+/// [`crate::diagnosis::Collector`] is the stock one.
+pub trait EventSink: EventFilter {
     /// Take one event, whose payload is read from `payload` (the event's own payload field may
     /// be empty); true when it was kept.
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool;
-    /// Progress: `bytes` more of the input have been read.
-    fn progress(&self, _bytes: u64) {}
-    /// Progress: one more file has been read to its end (or given up on).
+}
+
+/// How far reading has come, for a progress bar; called from many threads at once.
+pub trait Progress: Sync {
+    /// `bytes` more of the input have been read.
+    fn bytes_read(&self, bytes: u64);
+    /// One more file has been read to its end (or given up on).
+    fn file_done(&self);
+}
+
+/// For runs that show no progress.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn bytes_read(&self, _bytes: u64) {}
     fn file_done(&self) {}
 }
 
@@ -43,8 +61,10 @@ pub trait LogReader: Sync {
     fn format(&self) -> &'static str;
     /// Whether a file starting with these bytes is in this format.
     fn recognizes(&self, head: &[u8]) -> bool;
-    /// Read the whole file into the sink, accounting for every record in the report.
-    fn read(&self, input: &InputFile, sink: &dyn EventSink) -> InputReport;
+    /// Read the whole file into the sink, accounting for every record in the report and for
+    /// the bytes read as it goes.
+    fn read(&self, input: &InputFile, sink: &dyn EventSink, progress: &dyn Progress)
+    -> InputReport;
 }
 
 pub static READERS: &[&dyn LogReader] = &[&evtx::EvtxReader];
@@ -461,7 +481,11 @@ fn spool(stdin: &mut dyn Read, limit: u64) -> io::Result<File> {
 }
 
 /// Read every file, in parallel (within the current rayon pool), one report per file.
-pub fn read_all(files: &[InputFile], sink: &dyn EventSink) -> Vec<InputReport> {
+pub fn read_all(
+    files: &[InputFile],
+    sink: &dyn EventSink,
+    progress: &dyn Progress,
+) -> Vec<InputReport> {
     use rayon::prelude::*;
     files
         .par_iter()
@@ -470,40 +494,34 @@ pub fn read_all(files: &[InputFile], sink: &dyn EventSink) -> Vec<InputReport> {
                 .iter()
                 .find(|r| r.format() == f.format)
                 .expect("discovery only keeps recognized formats");
-            let counted = CountingSink {
-                sink,
+            let counted = Counted {
+                progress,
                 reported: AtomicU64::new(0),
             };
-            let report = reader.read(f, &counted);
+            let report = reader.read(f, sink, &counted);
             // Readers report progress as they go, by chunk; what they did not report (headers,
             // a file that stopped early or could not be read) is done now, so that the bytes
             // done reach the total exactly when the last file is.
             let reported = counted.reported.load(Ordering::Relaxed);
-            sink.progress(f.size.saturating_sub(reported));
-            sink.file_done();
+            progress.bytes_read(f.size.saturating_sub(reported));
+            progress.file_done();
             report
         })
         .collect()
 }
 
-/// A sink that passes everything on and counts the progress a reader reported for one file.
-struct CountingSink<'a> {
-    sink: &'a dyn EventSink,
+/// Progress passed on, counting what a reader reported for one file.
+struct Counted<'a> {
+    progress: &'a dyn Progress,
     reported: AtomicU64,
 }
 
-impl EventSink for CountingSink<'_> {
-    fn wants_event_id(&self, id: u16) -> bool {
-        self.sink.wants_event_id(id)
-    }
-    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
-        self.sink.wants_payload(provider, event_id, payload)
-    }
-    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
-        self.sink.accept(event, payload)
-    }
-    fn progress(&self, bytes: u64) {
+impl Progress for Counted<'_> {
+    fn bytes_read(&self, bytes: u64) {
         self.reported.fetch_add(bytes, Ordering::Relaxed);
-        self.sink.progress(bytes);
+        self.progress.bytes_read(bytes);
+    }
+    fn file_done(&self) {
+        self.progress.file_done();
     }
 }

@@ -3,11 +3,10 @@
 
 pub mod pwsh;
 
-use evtriage::diagnosis::{Diagnoser, Finding, Matched};
-use evtriage::event::{Event, PayloadSource};
-use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
+use evtriage::diagnosis::{Collector, Diagnoser, Finding, Matched};
+use evtriage::input::{InputFile, LogReader, NoProgress, evtx::EvtxReader};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// The built-in signatures, loaded once per test binary.
 pub fn diagnoser() -> &'static Diagnoser {
@@ -15,27 +14,9 @@ pub fn diagnoser() -> &'static Diagnoser {
     D.get_or_init(Diagnoser::builtin)
 }
 
-/// The library's reader and diagnosis in-process: keeps what some signature matches.
-pub struct Keep(pub Mutex<Vec<Matched>>);
-
-impl EventSink for Keep {
-    fn wants_event_id(&self, id: u16) -> bool {
-        diagnoser().wants_event_id(id)
-    }
-    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
-        match diagnoser().match_event(event, payload) {
-            Some(m) => {
-                self.0.lock().unwrap().push(m);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
 /// The events some signature keeps from these files, each file with its own source ID.
 pub fn kept(files: &[&Path]) -> Vec<Matched> {
-    let sink = Keep(Mutex::new(Vec::new()));
+    let sink = Collector::new(diagnoser());
     for (id, path) in files.iter().enumerate() {
         let input = InputFile {
             id: id as u32,
@@ -45,10 +26,10 @@ pub fn kept(files: &[&Path]) -> Vec<Matched> {
             format: "evtx",
             handle: None,
         };
-        let report = EvtxReader.read(&input, &sink);
+        let report = EvtxReader.read(&input, &sink, &NoProgress);
         assert_eq!(report.records_failed, 0, "{}", path.display());
     }
-    sink.0.into_inner().unwrap()
+    sink.into_matched()
 }
 
 /// The findings of these files, diagnosed in-process.

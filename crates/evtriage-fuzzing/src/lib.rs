@@ -5,43 +5,17 @@
 //! report writers, so that what the input's text does to the output is exercised too.
 
 use evtriage::diagnosis::signature::Signature;
-use evtriage::diagnosis::{Diagnoser, Matched};
-use evtriage::event::{Event, Interner, PayloadSource};
+use evtriage::diagnosis::{Collector, Diagnoser};
+use evtriage::event::Interner;
 use evtriage::input::xml::from_event_xml;
-use evtriage::input::{EventSink, InputFile, LogReader, evtx::EvtxReader};
+use evtriage::input::{InputFile, LogReader, NoProgress, evtx::EvtxReader};
 use evtriage::report::{Format, Report, Style};
 use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 fn builtin() -> &'static Diagnoser {
     static DIAGNOSER: OnceLock<Diagnoser> = OnceLock::new();
     DIAGNOSER.get_or_init(Diagnoser::builtin)
-}
-
-struct Keep<'a> {
-    diagnoser: &'a Diagnoser,
-    kept: Mutex<Vec<Matched>>,
-}
-
-impl EventSink for Keep<'_> {
-    fn wants_event_id(&self, id: u16) -> bool {
-        self.diagnoser.wants_event_id(id)
-    }
-
-    fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
-        self.diagnoser
-            .payload_may_match(provider, event_id, payload)
-    }
-
-    fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
-        match self.diagnoser.match_event(event, payload) {
-            Some(m) => {
-                self.kept.lock().unwrap_or_else(|p| p.into_inner()).push(m);
-                true
-            }
-            None => false,
-        }
-    }
 }
 
 /// Read `bytes` as a file, diagnose what it holds, and write every report format; the number of
@@ -61,18 +35,15 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
         format: "evtx",
         handle: None,
     };
-    let sink = Keep {
-        diagnoser,
-        kept: Mutex::new(Vec::new()),
-    };
+    let sink = Collector::new(diagnoser);
     let reader = EvtxReader;
     let inputs = if reader.recognizes(bytes) {
-        vec![reader.read(&input, &sink)]
+        vec![reader.read(&input, &sink, &NoProgress)]
     } else {
         Vec::new()
     };
     let read = inputs.iter().map(|i| i.records_read).sum();
-    let kept = sink.kept.into_inner().unwrap_or_else(|p| p.into_inner());
+    let kept = sink.into_matched();
     let findings = diagnoser.diagnose(kept, &["fuzz.evtx".to_string()]);
     let report = Report::new(findings, inputs);
     for format in [Format::Table, Format::Json, Format::Jsonl] {
