@@ -79,6 +79,9 @@ pub fn run(
     stderr: &mut dyn Write,
     term: Terminal,
 ) -> u8 {
+    if let Some(dir) = &cli.check_signatures {
+        return check_signatures(dir, stdout, stderr);
+    }
     let diagnoser = match &cli.signatures {
         None => Diagnoser::builtin(),
         Some(dir) => match Diagnoser::with_dir(dir) {
@@ -276,6 +279,31 @@ pub fn run(
         cli::EXIT_INPUT_PROBLEMS
     } else {
         cli::EXIT_NOTHING_TO_DO
+    }
+}
+
+/// `--check-signatures`: every file of `dir` loaded, every problem printed, like a linter.
+fn check_signatures(dir: &Path, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
+    let loaded = evtriage::diagnosis::load_dir(dir);
+    let mut problems = loaded.errors.len();
+    for e in &loaded.errors {
+        let _ = writeln!(stderr, "evtriage: {e}");
+    }
+    let ids = loaded.signatures.len();
+    if let Err(e) = Diagnoser::new(loaded.signatures) {
+        problems += 1;
+        let _ = writeln!(stderr, "evtriage: {e}");
+    }
+    let _ = writeln!(
+        stdout,
+        "{}: {} file(s) checked, {ids} signature(s) load, {problems} problem(s)",
+        report::escape::display_whole(&dir.display().to_string()),
+        loaded.files
+    );
+    if problems == 0 && loaded.files > 0 {
+        cli::EXIT_NOTHING_TO_DO
+    } else {
+        cli::EXIT_USAGE_OR_NO_INPUT
     }
 }
 

@@ -65,7 +65,7 @@ leaves Exchange services disabled (KB 940006) in particular.",
 pub struct Cli {
     /// Logs to read: .evtx files, folders (searched recursively), glob patterns, or - for standard input.
     /// Files are recognized by content, not by name.
-    #[arg(required_unless_present = "list_signatures")]
+    #[arg(required_unless_present_any = ["list_signatures", "check_signatures"])]
     pub paths: Vec<String>,
 
     /// Output format.
@@ -107,6 +107,11 @@ pub struct Cli {
     /// List the signatures and exit.
     #[arg(long)]
     pub list_signatures: bool,
+
+    /// Check every signature file in this folder (and its patterns.toml) and exit: each problem
+    /// is printed with its file and line; exit code 0 when all load, 2 otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub check_signatures: Option<PathBuf>,
 
     /// Also write a PowerShell script that restores the services of the findings to act on, for
     /// the engineer to read and run on the server (-WhatIf for a dry run). A folder: one script

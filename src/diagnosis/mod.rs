@@ -16,35 +16,35 @@ pub use collect::{Collector, Scope};
 pub use engine::{Hit, KeptEvent, Matched};
 pub use finding::Finding;
 use signature::{Signature, SignatureError};
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
-/// The signatures shipped with evtriage, in `signatures/`.
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "exchange-rollup-file-in-use.toml",
-        include_str!("../../signatures/exchange-rollup-file-in-use.toml"),
-    ),
-    (
-        "exchange-services-left-disabled.toml",
-        include_str!("../../signatures/exchange-services-left-disabled.toml"),
-    ),
-    (
-        "msi-update-failed.toml",
-        include_str!("../../signatures/msi-update-failed.toml"),
-    ),
-    (
-        "windows-update-failed.toml",
-        include_str!("../../signatures/windows-update-failed.toml"),
-    ),
-    (
-        "restart-pending.toml",
-        include_str!("../../signatures/restart-pending.toml"),
-    ),
-    (
-        "exchange-service-disabled-manually.toml",
-        include_str!("../../signatures/exchange-service-disabled-manually.toml"),
-    ),
-];
+// BUILTIN (every `signatures/*.toml`) and SHARED_PATTERNS, found by build.rs.
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
+/// The patterns of `signatures/patterns.toml`, that every signature may name.
+pub fn shared_patterns() -> &'static BTreeMap<String, String> {
+    static PATTERNS: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        parse_patterns(SHARED_PATTERNS)
+            .unwrap_or_else(|e| panic!("signatures/patterns.toml is invalid: {e}"))
+    })
+}
+
+/// A patterns file: a `[patterns]` table of names and regexes, each regex checked.
+pub fn parse_patterns(text: &str) -> Result<BTreeMap<String, String>, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct PatternsFile {
+        patterns: BTreeMap<String, String>,
+    }
+    let file: PatternsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    for (name, re) in &file.patterns {
+        regex::Regex::new(re).map_err(|e| format!("pattern '{name}': {e}"))?;
+    }
+    Ok(file.patterns)
+}
 
 /// A signature file is a few KiB; one larger than this is not one.
 pub const SIGNATURE_FILE_MAX: u64 = 1 << 20;
@@ -73,6 +73,62 @@ fn read_signature_file(path: &Path) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+/// What a folder of signature files holds: the signatures that loaded, and every error, each
+/// naming its file and line (`evtriage --check-signatures` prints them all).
+pub struct LoadedDir {
+    pub files: usize,
+    pub signatures: Vec<Signature>,
+    pub errors: Vec<SignatureError>,
+}
+
+/// Every `*.toml` of `dir`: `patterns.toml` adds to the shared patterns, the others are
+/// signatures. Reading goes on past an error, so that one run shows them all.
+pub fn load_dir(dir: &Path) -> LoadedDir {
+    let mut out = LoadedDir {
+        files: 0,
+        signatures: Vec::new(),
+        errors: Vec::new(),
+    };
+    let error = |file: &Path, message: String| SignatureError {
+        file: file.display().to_string(),
+        message,
+    };
+    let mut paths: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            out.errors.push(error(dir, e.to_string()));
+            return out;
+        }
+    };
+    paths.sort();
+    let mut patterns = shared_patterns().clone();
+    let (pattern_files, signature_files): (Vec<_>, Vec<_>) = paths
+        .into_iter()
+        .partition(|p| p.file_name().is_some_and(|n| n == "patterns.toml"));
+    for p in pattern_files {
+        out.files += 1;
+        match read_signature_file(&p).and_then(|text| parse_patterns(&text)) {
+            Ok(more) => patterns.extend(more),
+            Err(message) => out.errors.push(error(&p, message)),
+        }
+    }
+    for p in signature_files {
+        out.files += 1;
+        let loaded = read_signature_file(&p)
+            .map_err(|message| error(&p, message))
+            .and_then(|text| Signature::from_toml_with(&p.display().to_string(), &text, &patterns));
+        match loaded {
+            Ok(s) => out.signatures.push(s),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
 }
 
 pub struct Diagnoser {
@@ -119,23 +175,11 @@ impl Diagnoser {
             .iter()
             .map(|(name, text)| Signature::from_toml(name, text))
             .collect::<Result<_, _>>()?;
-        let io_err = |e: std::io::Error| SignatureError {
-            file: dir.display().to_string(),
-            message: e.to_string(),
-        };
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .map_err(io_err)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        for p in paths {
-            let text = read_signature_file(&p).map_err(|message| SignatureError {
-                file: p.display().to_string(),
-                message,
-            })?;
-            let s = Signature::from_toml(&p.display().to_string(), &text)?;
+        let loaded = load_dir(dir);
+        if let Some(e) = loaded.errors.into_iter().next() {
+            return Err(e);
+        }
+        for s in loaded.signatures {
             sigs.retain(|b| b.def.id != s.def.id);
             sigs.push(s);
         }
@@ -309,14 +353,14 @@ role = "anchor"
 describe = "d"
 provider = "P"
 event_ids = [1]
-fields = { what = "param1", who = "UserSid", pid = "ProcessId", either = "param2|UserSid" }
-where = [{ field = "what", equals = "x" }, { field = "who", equals = "S-1-5-18" }, { field = "pid", equals = 4 }, { field = "either", equals = "y" }]
+fields = { product = "param1", sid = "UserSid", pid = "ProcessId", service = "param2|UserSid" }
+where = [{ field = "product", equals = "x" }, { field = "sid", equals = "S-1-5-18" }, { field = "pid", equals = 4 }, { field = "service", equals = "y" }]
 "#,
         )
         .unwrap();
         let d = Diagnoser::new(vec![sig]).unwrap();
-        // Only `what` reads the payload alone. `either` falls back to the user SID, so it waits
-        // for the event even when its payload source is there.
+        // Only `product` reads the payload alone. `service` falls back to the user SID, so it
+        // waits for the event even when its payload source is there.
         assert!(d.payload_may_match("P", 1, &payload(&[("param1", "x")], None)));
         assert!(d.payload_may_match("P", 1, &payload(&[("param1", "x"), ("param2", "z")], None)));
         assert!(!d.payload_may_match("P", 1, &payload(&[("param1", "w")], None)));

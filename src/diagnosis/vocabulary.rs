@@ -69,6 +69,78 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
     p("ps_start", Kind::StartMode, Scope::Service),
 ];
 
+/// The names an evidence definition may give the fields it extracts, and what each means. Those
+/// the engine reads by name (the first group) become the finding's update, error, files in use and
+/// services; the others are for conditions and joins. A name outside this list is a typo until
+/// it is added here, with its meaning.
+pub const FIELDS: &[(&str, &str)] = &[
+    ("update", "the update's title: the finding's update"),
+    (
+        "product",
+        "the product installed or updated: the finding's product",
+    ),
+    ("package", "the installer package (.msi/.msp) path"),
+    (
+        "msi_error",
+        "Windows Installer's status code (0 success, 1603 fatal error, …)",
+    ),
+    ("hresult", "the HRESULT Windows Update logged"),
+    ("message", "the installer's own sentence about the failure"),
+    ("log_file", "the verbose installer log's path"),
+    ("pid", "a process ID holding a file in use"),
+    ("path", "the file in use"),
+    ("process", "the name of the process holding it"),
+    ("image", "the full path of that process's image"),
+    (
+        "service",
+        "a service's key name (or its display name where the log has no key)",
+    ),
+    ("display_name", "a service's display name"),
+    ("old_start", "the start type before a change"),
+    ("new_start", "the start type after a change"),
+    ("sid", "the account that made the change"),
+    ("state", "a service state code (1 stopped, 4 running)"),
+    ("version", "the product version"),
+    ("status", "an installer status code that a condition reads"),
+    (
+        "error",
+        "an error reference (%%1058) that a condition reads",
+    ),
+    ("code", "a code from the record's binary data"),
+    (
+        "product_code",
+        "the product's GUID from the record's binary data",
+    ),
+    (
+        "client_pid",
+        "the process that started the installer transaction",
+    ),
+    ("app", "the application Restart Manager names"),
+    ("application", "the application that asked for a restart"),
+    ("reasons", "Restart Manager's reboot reasons"),
+    ("reason", "the reason code for a restart"),
+    ("restart_type", "the kind of restart asked for"),
+    (
+        "dependent",
+        "the service that could not start because of another",
+    ),
+];
+
+pub fn check_field_name(name: &str) -> Result<(), String> {
+    if FIELDS.iter().any(|(n, _)| *n == name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "unknown field name '{name}' (field names: {})",
+            FIELDS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
 /// `when` words that are not the name of a placeholder or list.
 pub const FLAGS: &[&str] = &["update_installed", "action_required", "resolved"];
 

@@ -267,7 +267,19 @@ pub(crate) fn compile_condition(
         return Err(format!("condition on '{field}' must have exactly one test"));
     }
     Ok(if let Some(m) = &c.matches {
-        let pattern = patterns.get(m).unwrap_or(m);
+        // A word is a pattern's name, whose absence is a typo; anything else is a regex.
+        let is_name = !m.is_empty()
+            && m.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let pattern = match (patterns.get(m), is_name) {
+            (Some(p), _) => p,
+            (None, true) => {
+                return Err(format!(
+                    "no pattern named '{m}' (defined here or in signatures/patterns.toml)"
+                ));
+            }
+            (None, false) => m,
+        };
         let re = Regex::new(pattern).map_err(|e| format!("pattern '{m}': {e}"))?;
         Condition::Matches(index, re)
     } else if let Some(v) = &c.equals {
@@ -285,13 +297,25 @@ pub(crate) fn compile_condition(
 
 /// The fields a condition reads.
 impl Signature {
-    /// Parse and check a signature file; `file` names it in error messages.
+    /// Parse and check a signature file; `file` names it in error messages. Its `matches` may
+    /// name the built-in shared patterns.
     pub fn from_toml(file: &str, text: &str) -> Result<Signature, SignatureError> {
+        Self::from_toml_with(file, text, crate::diagnosis::shared_patterns())
+    }
+
+    /// The same, with `shared` as the patterns every signature may name.
+    pub fn from_toml_with(
+        file: &str,
+        text: &str,
+        shared: &BTreeMap<String, String>,
+    ) -> Result<Signature, SignatureError> {
         let err = |message: String| SignatureError {
             file: file.to_string(),
             message,
         };
         let def: SignatureDef = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let mut patterns = shared.clone();
+        patterns.extend(def.patterns.iter().map(|(k, v)| (k.clone(), v.clone())));
         let gap = parse_duration(&def.incident.gap).ok_or_else(|| {
             err(format!(
                 "incident gap '{}' is not a duration of at most a century",
@@ -300,7 +324,8 @@ impl Signature {
         })?;
         let mut evidence: Vec<Evidence> = Vec::new();
         for e in &def.evidence {
-            let ctx = |m: String| err(format!("evidence {}: {m}", e.id));
+            let line = line_of(text, &format!("id = \"{}\"", e.id));
+            let ctx = |m: String| err(format!("line {line}: evidence {}: {m}", e.id));
             if evidence.iter().any(|x| x.id == e.id) {
                 return Err(ctx("defined twice".into()));
             }
@@ -310,13 +335,16 @@ impl Signature {
             let fields = e
                 .fields
                 .iter()
-                .map(|(n, s)| parse_field(n, s))
+                .map(|(n, s)| {
+                    crate::diagnosis::vocabulary::check_field_name(n)?;
+                    parse_field(n, s)
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ctx)?;
             let conditions = e
                 .conditions
                 .iter()
-                .map(|c| compile_condition(c, &def.patterns, &fields))
+                .map(|c| compile_condition(c, &patterns, &fields))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(ctx)?;
             let payload_only = conditions
