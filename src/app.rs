@@ -93,7 +93,9 @@ pub fn run(
         },
     };
     if cli.list_signatures {
-        for s in diagnoser.signatures() {
+        let mut listed: Vec<_> = diagnoser.signatures().iter().collect();
+        listed.sort_by_key(|s| (s.def.priority, s.def.id.clone()));
+        for s in listed {
             let _ = writeln!(
                 stdout,
                 "{:<36} {:<8} {}{}",

@@ -452,6 +452,20 @@ impl Signature {
         if let Some(unknown) = named.iter().find(|n| !known(n)) {
             return Err(err(format!("'{unknown}' names no evidence")));
         }
+        for f in def.fixtures.must_match.iter().chain(&def.fixtures.no_match) {
+            let ok = match f.strip_prefix("gen:") {
+                Some(name) => {
+                    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                }
+                None => !f.is_empty() && !f.starts_with('/') && !f.contains('\\'),
+            };
+            if !ok {
+                return Err(err(format!(
+                    "line {}: fixture '{f}' is neither a path from the project's root nor gen:<name>",
+                    line_of(text, "[fixtures]")
+                )));
+            }
+        }
         check_templates(&def)
             .map_err(|(anchor, m)| err(format!("line {}: {m}", line_of(text, &anchor))))?;
         Ok(Signature { def, evidence, gap })

@@ -195,4 +195,19 @@ pub struct SignatureDef {
     pub confidence: ConfidenceDef,
     #[serde(default)]
     pub remediation: Vec<StepDef>,
+    /// Logs the signature must find something in, and logs it must find nothing in
+    /// (`tests/signature_fixtures.rs` runs them).
+    #[serde(default)]
+    pub fixtures: FixturesDef,
+}
+
+/// A fixture is a path from the project's root (a sample bundle, one log, or a file of
+/// `../shared/corpus`), or `gen:<name>`, a log that `evtriage-gen`'s fixtures module writes.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FixturesDef {
+    #[serde(rename = "match", default)]
+    pub must_match: Vec<String>,
+    #[serde(default)]
+    pub no_match: Vec<String>,
 }

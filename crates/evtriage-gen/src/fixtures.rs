@@ -1,0 +1,112 @@
+//! Logs that signature fixtures name as `gen:<name>` (`[fixtures]` in `signatures/*.toml`), for
+//! the cases no sample bundle shows on its own. Each follows the layout of `events.rs` (Windows
+//! Server 2008 R2, shared/reference/domain.md §2).
+
+use crate::events::{self, Stamp};
+use crate::samples::{self, Bundle};
+use chrono::{DateTime, Utc};
+use evtriage_writer::xmltree::Element;
+
+/// The names `gen:` fixtures may use.
+pub const NAMES: &[&str] = &[
+    "kb-system-scm-only",
+    "admin-disabled-pop3",
+    "wu-failed-non-exchange",
+];
+
+pub fn fixture(name: &str) -> Option<Bundle> {
+    match name {
+        "kb-system-scm-only" => Some(kb_system_scm_only()),
+        "admin-disabled-pop3" => Some(admin_disabled_pop3()),
+        "wu-failed-non-exchange" => Some(wu_failed_non_exchange()),
+        _ => None,
+    }
+}
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("a valid time")
+        .to_utc()
+}
+
+fn numbered(mut events: Vec<Element>, first: u64) -> Vec<Element> {
+    for (i, e) in events.iter_mut().enumerate() {
+        events::set_record_id(e, first + i as u64);
+    }
+    events
+}
+
+/// The KB 940006 sample's System log without Windows Update's events, and no Application log: the
+/// services setup disabled, with nothing that names the update.
+fn kb_system_scm_only() -> Bundle {
+    let mut b = crate::hostile::kb_bundle();
+    b.application.clear();
+    b.system
+        .retain(|e| crate::hostile::provider(e) != "Microsoft-Windows-WindowsUpdateClient");
+    b
+}
+
+/// An administrator (not SYSTEM) stops and disables Microsoft Exchange POP3 by hand.
+fn admin_disabled_pop3() -> Bundle {
+    let stamp = Stamp {
+        computer: "EXMBX09.contoso.local",
+        time: at("2011-11-09T10:15:00Z"),
+    };
+    let admin = "S-1-5-21-1004336348-1177238915-682003330-1105";
+    let pop3 = "Microsoft Exchange POP3";
+    let system = vec![
+        events::scm_state(&stamp, (496, 1200), pop3, "stopped", "MSExchangePOP3", 1),
+        events::scm_start_type(
+            &stamp,
+            (496, 1200),
+            admin,
+            pop3,
+            "demand start",
+            "disabled",
+            "MSExchangePOP3",
+        ),
+    ];
+    Bundle {
+        name: "admin-disabled-pop3",
+        application: Vec::new(),
+        system: numbered(system, 100),
+    }
+}
+
+/// Windows Update fails to install a .NET Framework update with 0x80070643, twice.
+fn wu_failed_non_exchange() -> Bundle {
+    let title = "Security Update for Microsoft .NET Framework 3.5 SP1 (KB2604111)";
+    let guid = "{8c5a8f0e-6d4e-4d3c-9a1b-2f7e3c4d5a6b}";
+    let system = ["2011-11-10T03:05:12Z", "2011-11-11T03:04:58Z"]
+        .iter()
+        .map(|t| {
+            let stamp = Stamp {
+                computer: "APP01.contoso.local",
+                time: at(t),
+            };
+            events::wu_result(&stamp, (1032, 2240), Some(0x8007_0643), title, guid, 201)
+        })
+        .collect();
+    Bundle {
+        name: "wu-failed-non-exchange",
+        application: Vec::new(),
+        system: numbered(system, 5000),
+    }
+}
+
+/// The bundle's logs as .evtx in `dir` (an empty log is not written).
+pub fn write(bundle: &Bundle, dir: &std::path::Path) -> Result<(), String> {
+    for (name, events) in [
+        ("Application", &bundle.application),
+        ("System", &bundle.system),
+    ] {
+        if events.is_empty() {
+            continue;
+        }
+        let path = dir.join(format!("{name}.evtx"));
+        let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        evtriage_writer::write_xml(&samples::events_xml(events), std::io::BufWriter::new(file))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
