@@ -78,3 +78,49 @@ fn generated_fixtures_are_all_named() {
         assert!(evtriage_gen::fixtures::fixture(name).is_some(), "{name}");
     }
 }
+
+/// `evtriage --check-signatures DIR`, the authors' linter: every problem of every file, each with
+/// its file and line, and exit code 2; the built-in folder passes.
+#[test]
+fn the_linter_reports_every_problem_with_file_and_line() {
+    let ok = assert_cmd::Command::cargo_bin("evtriage")
+        .unwrap()
+        .arg("--check-signatures")
+        .arg(root().join("signatures"))
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("0 problem(s)"));
+
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("signatures")).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let edit = |file: &str, from: &str, to: &str| {
+        let p = dir.path().join(file);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("msi-update-failed.toml", "process = \"Data[2]\"", "proces = \"Data[2]\"");
+    edit("restart-pending.toml", "{processes_list}", "{processes_lst}");
+    edit("patterns.toml", "exchange_product = '", "exchange_product = '(");
+    let out = assert_cmd::Command::cargo_bin("evtriage")
+        .unwrap()
+        .arg("--check-signatures")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for expected in [
+        "msi-update-failed.toml: line ",
+        "unknown field name 'proces'",
+        "restart-pending.toml: line 7: summary: unknown placeholder {processes_lst}",
+        "patterns.toml: pattern 'exchange_product'",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 problem(s)"));
+}

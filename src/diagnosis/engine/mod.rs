@@ -162,3 +162,6 @@ mod tests {
         assert_eq!(shared.0.lock().unwrap().len(), SharedHits::MAX_LISTS);
     }
 }
+
+#[cfg(test)]
+mod rules;

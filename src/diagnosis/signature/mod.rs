@@ -48,3 +48,6 @@ mod tests {
         assert_eq!(set.len(), SharedValues::MAX_VALUES);
     }
 }
+
+#[cfg(test)]
+mod load_errors;
