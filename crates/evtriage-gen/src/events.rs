@@ -3,6 +3,9 @@
 //! (MsiInstaller, EventLog, ESE, MSExchange*) without Version/Opcode/Correlation/Execution and with
 //! whole-second times; manifest providers (Service Control Manager, RestartManager,
 //! WindowsUpdateClient) with them. Values are what the caller passes; nothing here is invented.
+//!
+//! Over 700 lines on purpose: one constructor per event layout, each short, kept side by side so that
+//! the layouts of one provider can be compared with each other and with the reference at a glance.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use evtriage::values::to_hex_upper;
