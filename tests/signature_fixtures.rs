@@ -103,9 +103,21 @@ fn the_linter_reports_every_problem_with_file_and_line() {
         assert!(text.contains(from), "{file}: {from}");
         std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
     };
-    edit("msi-update-failed.toml", "process = \"Data[2]\"", "proces = \"Data[2]\"");
-    edit("restart-pending.toml", "{processes_list}", "{processes_lst}");
-    edit("patterns.toml", "exchange_product = '", "exchange_product = '(");
+    edit(
+        "msi-update-failed.toml",
+        "process = \"Data[2]\"",
+        "proces = \"Data[2]\"",
+    );
+    edit(
+        "restart-pending.toml",
+        "{processes_list}",
+        "{processes_lst}",
+    );
+    edit(
+        "patterns.toml",
+        "exchange_product = '",
+        "exchange_product = '(",
+    );
     let out = assert_cmd::Command::cargo_bin("evtriage")
         .unwrap()
         .arg("--check-signatures")
