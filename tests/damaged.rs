@@ -225,6 +225,45 @@ fn truncated_files() {
     assert_eq!(r.code, 1);
 }
 
+/// Issue 14 (7): a copy rounded up with zero bytes after its last chunk was read whole; the
+/// padding is a note, not damage, and the exit code says nothing is wrong. Junk after the last
+/// chunk still is damage.
+#[test]
+fn zero_padding_after_the_last_chunk_is_a_note_not_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let healthy = samples().join("healthy/System.evtx");
+    let whole = run(&[&healthy]).input("System.evtx")["records_read"].clone();
+    let bytes = fs::read(&healthy).unwrap();
+    for pad in [1usize, 1000, 65_535, 65_536 + 3392] {
+        let name = format!("padded-{pad}.evtx");
+        let path = dir.path().join(&name);
+        let mut padded = bytes.clone();
+        padded.resize(bytes.len() + pad, 0);
+        fs::write(&path, &padded).unwrap();
+        let r = run(&[&path]);
+        let entry = r.input(&name);
+        assert_eq!(entry["status"], "complete", "{pad}: {entry}");
+        assert_eq!(entry["records_read"], whole, "{pad}");
+        assert_eq!(entry["chunks_damaged"], 0, "{pad}");
+        assert_eq!(r.code, 0, "{pad}: {}", r.stderr);
+        if pad % 65_536 != 0 {
+            assert!(
+                entry["notes"]
+                    .to_string()
+                    .contains("zero bytes after its last chunk"),
+                "{entry}"
+            );
+        }
+    }
+    let path = dir.path().join("junk-tail.evtx");
+    let mut junk = bytes.clone();
+    junk.extend_from_slice(&[0u8, 0, 7, 0]);
+    fs::write(&path, &junk).unwrap();
+    let r = run(&[&path]);
+    assert_eq!(r.input("junk-tail.evtx")["status"], "incomplete");
+    assert_eq!(r.code, 3);
+}
+
 #[test]
 fn zero_length_random_bytes_and_text_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -329,6 +329,14 @@ fn read_partial_chunk(
         f.seek(SeekFrom::Start(offset))?;
         f.read_exact(&mut buf[..len as usize])
     });
+    if read.is_ok() && buf[..len as usize].iter().all(|&b| b == 0) {
+        // Zero padding after the last chunk (a copy rounded up to a cluster or block size):
+        // nothing was there to read, so nothing is damaged.
+        report.notes.push(format!(
+            "the file ends with {len} zero bytes after its last chunk (offset {offset}): padding, ignored"
+        ));
+        return report;
+    }
     report.chunks = 1;
     report.chunks_damaged = 1;
     if let Err(e) = read {
