@@ -217,7 +217,7 @@ pub fn run(
     let written = write_report(cli, stdout, |out| {
         let mut writer = report::writer(cli.format.into(), style);
         let mut failed: Option<io::Error> = None;
-        diagnoser.diagnose_each(matched, &file_names, |batch| {
+        let copies = diagnoser.diagnose_each(matched, &file_names, |batch| {
             for f in &batch {
                 summary.count(f);
                 if cli.script.is_some() && script::wants(f) {
@@ -237,6 +237,16 @@ pub fn run(
                 _ => ControlFlow::Continue(()),
             }
         });
+        // Reports of read files come first in `inputs`, in source order.
+        for (report, c) in inputs.iter_mut().zip(copies).filter(|(_, c)| c.events > 0) {
+            let other =
+                c.of.and_then(|s| file_names.get(s as usize))
+                    .map_or("another input", String::as_str);
+            report.notes.push(format!(
+                "{} event(s) evtriage used from this file are the same records as in {other} (same computer, record ID, time and content): each is counted once",
+                c.events
+            ));
+        }
         match failed {
             Some(e) => Err(e),
             None => writer.finish(&summary, &inputs, out),

@@ -671,3 +671,69 @@ fn globs_threads_and_color() {
         .assert()
         .stdout(predicate::str::contains("\u{1b}[").not());
 }
+
+/// Issue 14 (2): the same export sent twice (`Application.evtx` and `Application (1).evtx`) is one
+/// set of records: the finding is the one the logs give once, and the input that held copies says
+/// of which file.
+#[test]
+fn the_same_export_twice_counts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = root().join("samples/kb940006-rollup-failed");
+    for f in ["Application.evtx", "System.evtx"] {
+        std::fs::copy(kb.join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::copy(
+        kb.join("Application.evtx"),
+        dir.path().join("Application (1).evtx"),
+    )
+    .unwrap();
+    let (once, _) = json(&[kb.to_str().unwrap()]);
+    let (twice, code) = json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let strip = |v: &Value| {
+        let mut f = v["findings"].clone();
+        for finding in f.as_array_mut().unwrap() {
+            for e in finding["evidence"].as_array_mut().unwrap() {
+                e.as_object_mut().unwrap().remove("file");
+            }
+        }
+        f
+    };
+    assert_eq!(
+        strip(&once),
+        strip(&twice),
+        "the same finding, the same evidence"
+    );
+    let notes: Vec<String> = twice["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["notes"].as_array().unwrap().iter())
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("same records as in") && n.contains("Application (1).evtx")),
+        "{notes:?}"
+    );
+
+    // A Windows Update failure logged twice, sent twice: two attempts, not four.
+    let wu = tempfile::tempdir().unwrap();
+    let bundle = evtriage_gen::fixtures::fixture("wu-failed-non-exchange").unwrap();
+    evtriage_gen::fixtures::write(&bundle, wu.path()).unwrap();
+    std::fs::copy(
+        wu.path().join("System.evtx"),
+        wu.path().join("System (1).evtx"),
+    )
+    .unwrap();
+    let (r, _) = json(&[wu.path().to_str().unwrap()]);
+    let f = findings(&r);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert!(
+        f[0]["summary"].as_str().unwrap().contains("2 time(s)"),
+        "{}",
+        f[0]["summary"]
+    );
+    assert_eq!(f[0]["evidence"].as_array().unwrap().len(), 2);
+}

@@ -268,7 +268,7 @@ impl Diagnoser {
         matched: Vec<Matched>,
         file_names: &[String],
         emit: impl FnMut(Vec<Finding>) -> std::ops::ControlFlow<()>,
-    ) {
+    ) -> Vec<engine::Copies> {
         engine::diagnose_each(&self.signatures, matched, file_names, emit)
     }
 }

@@ -44,12 +44,15 @@ pub fn diagnose(
 /// The same diagnosis, handed over one computer at a time (computers by name, case-insensitively;
 /// each batch by time), so that a fleet's findings never all have to be in memory at once. A
 /// computer's events are freed as soon as its findings are built; `emit` may stop the run.
+/// Returns, per input, how many of its events were copies of records another input also holds
+/// (the same export sent twice), and that input: those are counted once.
 pub fn diagnose_each(
     signatures: &[Signature],
     matched: Vec<Matched>,
     file_names: &[String],
     mut emit: impl FnMut(Vec<Finding>) -> ControlFlow<()>,
-) {
+) -> Vec<Copies> {
+    let mut copies = vec![Copies::default(); file_names.len()];
     let mut matched = matched;
     // Sorted in place rather than regrouped, so that a large input's events are never held twice.
     // Computers by name case-insensitively; within one, a total order independent of the order
@@ -98,6 +101,8 @@ pub fn diagnose_each(
     order.sort_by_key(|&i| (signatures[i].def.priority, signatures[i].def.id.clone()));
 
     for events in matched.chunk_by(|a, b| rank_of(a) == rank_of(b)) {
+        let unique = without_copies(events, &mut copies);
+        let events: &[Matched] = unique.as_deref().unwrap_or(events);
         let mut consumed = vec![false; events.len()];
         let mut findings = Vec::new();
         for &si in &order {
@@ -118,9 +123,60 @@ pub fn diagnose_each(
             ))
         });
         if !findings.is_empty() && emit(findings).is_break() {
-            return;
+            return copies;
         }
     }
+    copies
+}
+
+/// How many of one input's events were copies, and of which input's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Copies {
+    pub events: u64,
+    pub of: Option<SourceId>,
+}
+
+/// One computer's events without the copies: an event with the same record ID, time, provider,
+/// event ID and extracted content as an earlier one is the same record read from another file
+/// (`Application.evtx` and `Application (1).evtx`). The source IDs and header numbers of copies
+/// may differ; the first one, in file order, is kept. `None` when there are no copies, so that the
+/// usual case allocates nothing.
+fn without_copies(events: &[Matched], copies: &mut [Copies]) -> Option<Vec<Matched>> {
+    let mut first: FxHashMap<(u64, i64, u16), usize> = FxHashMap::default();
+    let mut copy = vec![false; events.len()];
+    let mut any = false;
+    for (i, m) in events.iter().enumerate() {
+        let e = &m.event;
+        let key = (
+            e.record_id,
+            e.time.timestamp_nanos_opt().unwrap_or(i64::MIN),
+            e.event_id,
+        );
+        match first.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let f = &events[*o.get()];
+                if f.event.provider == e.provider && f.hits == m.hits {
+                    copy[i] = true;
+                    any = true;
+                    if let Some(c) = copies.get_mut(e.source as usize) {
+                        c.events += 1;
+                        c.of.get_or_insert(f.event.source);
+                    }
+                }
+            }
+        }
+    }
+    any.then(|| {
+        events
+            .iter()
+            .zip(copy)
+            .filter(|(_, c)| !c)
+            .map(|(m, _)| m.clone())
+            .collect()
+    })
 }
 
 #[cfg(test)]
