@@ -737,3 +737,105 @@ fn the_same_export_twice_counts_once() {
     );
     assert_eq!(f[0]["evidence"].as_array().unwrap().len(), 2);
 }
+
+/// Issue 14 (3): what Windows Installer logs after a failure. A later successful install or
+/// reconfiguration (1033/1035 with status 0, 11707, 11728) resolves it; a failed 1035 is a failed
+/// reconfiguration; 1602 (cancelled) and 1638 (another version installed) are not failures.
+#[test]
+fn installer_outcomes_after_a_failure() {
+    use evtriage_gen::events::{self, MsiProduct, Stamp};
+    const HELPER: MsiProduct = MsiProduct {
+        name: "Google Update Helper",
+        version: "1.3.31.5",
+        language: "1033",
+        manufacturer: "Google Inc.",
+        product_code: "{A92DAB39-4E2C-4304-9AB6-BC44E68B55E2}",
+    };
+    let sid = "S-1-5-21-1004336348-1177238915-682003330-1105";
+    let at = |s: i64| Stamp {
+        computer: "IE10Win7",
+        time: chrono::DateTime::parse_from_rfc3339("2016-08-18T16:33:01Z")
+            .unwrap()
+            .to_utc()
+            + chrono::Duration::seconds(s),
+    };
+    let status = |id: u16, s: i64, code: u32| {
+        let mut e = events::msi_product_status(&at(s), sid, &HELPER, code, "digest");
+        if let Some(x) = events::child_mut(&mut e, "System", "EventID") {
+            x.text = Some(id.to_string());
+        }
+        e
+    };
+    let run = |evs: Vec<evtriage_writer::xmltree::Element>| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut evs = evs;
+        for (i, e) in evs.iter_mut().enumerate() {
+            events::set_record_id(e, 10 + i as u64);
+        }
+        let path = dir.path().join("Application.evtx");
+        evtriage_writer::write_xml(
+            &evtriage_gen::samples::events_xml(&evs),
+            std::fs::File::create(&path).unwrap(),
+        )
+        .unwrap();
+        json(&[path.to_str().unwrap()]).0
+    };
+    let only = |r: &Value| -> Vec<(String, String)> {
+        findings(r)
+            .iter()
+            .filter(|f| f["signature"] == "msi-update-failed")
+            .map(|f| {
+                (
+                    f["status"].as_str().unwrap().to_string(),
+                    f["summary"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    // A failed reconfiguration says so.
+    let r = only(&run(vec![status(1035, 0, 1603)]));
+    assert_eq!(r.len(), 1);
+    assert!(
+        r[0].1.contains("failed to reconfigure on IE10Win7"),
+        "{}",
+        r[0].1
+    );
+    // A failed install, then a successful reconfiguration in the same second: resolved.
+    let r = only(&run(vec![status(1033, 0, 1603), status(1035, 0, 0)]));
+    assert_eq!(r[0].0, "resolved", "{r:?}");
+    assert!(r[0].1.contains("failed to install"), "{}", r[0].1);
+    // Or Windows Installer's own "Configuration completed successfully".
+    let done = events::msi_message(
+        &at(1),
+        sid,
+        &HELPER,
+        11728,
+        "Product: Google Update Helper -- Configuration completed successfully.",
+    );
+    assert_eq!(
+        only(&run(vec![status(1033, 0, 1603), done]))[0].0,
+        "resolved"
+    );
+    // Cancelled by the user, or another version already there: nothing to act on.
+    assert!(only(&run(vec![status(1035, 0, 1638)])).is_empty());
+    assert!(only(&run(vec![status(1033, 0, 1602)])).is_empty());
+}
+
+/// The real case: DeepBlueCLI's Application log, where Google Update Helper's 1035 with 1638
+/// was reported as a failure to act on.
+#[test]
+fn another_version_installed_is_not_a_failure_on_the_real_log() {
+    let Some(corpus) = shared("corpus") else {
+        return;
+    };
+    let path = corpus.join("deepbluecli/many-events-application.evtx");
+    let (r, _) = json(&[path.to_str().unwrap()]);
+    assert!(
+        !findings(&r).iter().any(|f| f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("Google Update Helper")),
+        "{:#?}",
+        findings(&r)
+    );
+}

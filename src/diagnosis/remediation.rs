@@ -86,6 +86,21 @@ fn finding_vars(f: &Finding) -> Vars {
                 .to_string(),
         ),
     );
+    // MsiInstaller 1035 reports a reconfiguration of an installed product, not an install.
+    let anchors = || {
+        f.evidence
+            .iter()
+            .filter(|e| e.role == super::signature::Role::Anchor)
+    };
+    let reconfigured = anchors().count() > 0 && anchors().all(|e| e.event_id == 1035);
+    v.insert(
+        "operation",
+        known(if reconfigured {
+            "reconfigure"
+        } else {
+            "install"
+        }),
+    );
     v.insert("services_count", known(f.services.len().to_string()));
     v.insert(
         "services_still_disabled_count",

@@ -46,6 +46,7 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
     p("installer_message", Kind::Text, Scope::Finding),
     p("log_file", Kind::LocalPath, Scope::Finding),
     p("update_or_product", Kind::Text, Scope::Finding),
+    p("operation", Kind::Text, Scope::Finding),
     p("disabled_by", Kind::Text, Scope::Finding),
     p("attempts", Kind::Number, Scope::Finding),
     p("services_count", Kind::Number, Scope::Finding),
