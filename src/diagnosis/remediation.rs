@@ -229,17 +229,83 @@ fn fill(template: &str, vars: &Vars, outer: &Vars) -> Option<String> {
     Some(out)
 }
 
-/// Fill the text, leaving unknown values visible as such rather than dropping the sentence.
+/// Fill a sentence template, saying only what is known: a parenthesis whose value is not in the
+/// logs is left out, the update or computer a sentence is about falls back to a plain noun, and a
+/// sentence that still names an unknown value is left out whole. Nothing prints a placeholder for
+/// a value that is missing.
 fn fill_text(template: &str, vars: &Vars) -> String {
-    let unknown = known("(not in the logs)");
-    let mut out = String::with_capacity(template.len());
-    for piece in vocabulary::pieces(template) {
-        match piece {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Hole(name) => out.push_str(vars.get(name).unwrap_or(&unknown).text()),
+    let known = |name: &str| vars.get(name).is_some_and(|v| !v.text().is_empty());
+    let mut out: Vec<String> = Vec::new();
+    for sentence in sentences(template) {
+        let sentence = without_unknown_parentheses(sentence, &known);
+        let mut text = String::with_capacity(sentence.len());
+        let mut complete = true;
+        for piece in vocabulary::pieces(&sentence) {
+            match piece {
+                Piece::Text(t) => text.push_str(t),
+                Piece::Hole(name) => match vars.get(name) {
+                    Some(v) if known(name) => text.push_str(v.text()),
+                    _ => match fallback(name, text.trim().is_empty()) {
+                        Some(noun) => text.push_str(noun),
+                        None => complete = false,
+                    },
+                },
+            }
+        }
+        if complete {
+            out.push(text);
         }
     }
+    out.join(" ")
+}
+
+/// The sentences of a template: split after a full stop followed by a space.
+fn sentences(template: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find(". ") {
+        out.push(&rest[..=at]);
+        rest = &rest[at + 2..];
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
     out
+}
+
+/// The sentence without each `( … )` that names a value not known (and the space before it).
+fn without_unknown_parentheses(sentence: &str, known: &dyn Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(sentence.len());
+    let mut rest = sentence;
+    while let Some(open) = rest.find('(') {
+        let Some(close) = rest[open..].find(')').map(|c| open + c) else {
+            break;
+        };
+        let inner = &rest[open..=close];
+        let unknown = vocabulary::pieces(inner)
+            .iter()
+            .any(|p| matches!(p, Piece::Hole(name) if !known(name)));
+        out.push_str(if unknown {
+            rest[..open].trim_end()
+        } else {
+            &rest[..=close]
+        });
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What a sentence says when the update or computer it is about is not in the logs.
+fn fallback(name: &str, starts_sentence: bool) -> Option<&'static str> {
+    match (name, starts_sentence) {
+        ("update_or_product" | "update", true) => Some("An update"),
+        ("update_or_product" | "update", false) => Some("the update"),
+        ("product", true) => Some("A product"),
+        ("product", false) => Some("the product"),
+        ("computer", _) => Some("the computer"),
+        _ => None,
+    }
 }
 
 /// One command for one shell: `Ok(None)` when a value it names is not known, `Err` with the
@@ -382,9 +448,18 @@ mod tests {
             why.contains("Set-Service") && why.contains("MSExchangeIS;calc"),
             "{why}"
         );
+        // Nothing prints a placeholder for a value that is missing.
+        assert_eq!(fill_text("{update} failed.", &v), "An update failed.");
         assert_eq!(
-            fill_text("Update {update} failed", &v),
-            "Update (not in the logs) failed"
+            fill_text("It failed with 0x80246013 ({meaning}), 1 time(s).", &v),
+            "It failed with 0x80246013, 1 time(s)."
+        );
+        assert_eq!(
+            fill_text(
+                "Setup failed. Files were in use: {processes_list}. Start {name}.",
+                &v
+            ),
+            "Setup failed. Start MSExchangeIS."
         );
         assert_eq!(
             fill("{name}", &v, &Vars::new()).as_deref(),
