@@ -862,3 +862,21 @@ fn no_sentence_prints_a_missing_value() {
         }
     }
 }
+
+/// Issue 14 (6, in part): a process that held several files is named once. On DeepBlueCLI's real
+/// Application log, EMET's two services held two files each and were listed twice.
+#[test]
+fn each_process_is_named_once_on_the_real_log() {
+    let Some(corpus) = shared("corpus") else {
+        return;
+    };
+    let path = corpus.join("deepbluecli/many-events-application.evtx");
+    let (r, _) = json(&[path.to_str().unwrap()]);
+    let emet = findings(&r)
+        .iter()
+        .map(|f| f["summary"].as_str().unwrap())
+        .find(|s| s.contains("EMET_Service (PID 3176)"))
+        .expect("the EMET restart is reported");
+    assert_eq!(emet.matches("EMET_Service (PID 3176)").count(), 1, "{emet}");
+    assert_eq!(emet.matches("EMET_Agent (PID 6068)").count(), 1, "{emet}");
+}

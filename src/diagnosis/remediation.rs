@@ -125,18 +125,22 @@ fn finding_vars(f: &Finding) -> Vars {
     if !f.locked_files.is_empty() {
         v.insert(
             "processes_list",
-            known(
-                f.locked_files
-                    .iter()
-                    .map(|l| match (&l.process, l.pid) {
+            known({
+                // A process that held several files is named once.
+                let mut named: Vec<String> = Vec::new();
+                for l in &f.locked_files {
+                    let name = match (&l.process, l.pid) {
                         (Some(p), Some(pid)) => format!("{p} (PID {pid})"),
                         (Some(p), None) => p.clone(),
                         (None, Some(pid)) => format!("PID {pid}"),
                         (None, None) => "an unnamed process".into(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ),
+                    };
+                    if !named.contains(&name) {
+                        named.push(name);
+                    }
+                }
+                named.join(", ")
+            }),
         );
     }
     v
