@@ -72,21 +72,16 @@ pub fn write(computer: &str, findings: &[&Finding]) -> Result<Script, String> {
             if seen.contains(&s.name.to_lowercase()) {
                 continue;
             }
-            let (by, value) = if s.name_is_key {
-                ("key", Value::Known(s.name.clone()))
+            let (by, kind) = if s.name_is_key {
+                ("key", Kind::ServiceKey)
             } else {
-                ("display", Value::DisplayNameOnly(s.name.clone()))
-            };
-            let kind = if s.name_is_key {
-                Kind::ServiceKey
-            } else {
-                Kind::ServiceDisplay
+                ("display", Kind::ServiceDisplay)
             };
             let literal =
                 match command::render(Shell::PowerShell, kind, &Value::Known(s.name.clone())) {
                     Ok(l) => l,
                     Err(why) => {
-                        skipped.push(format!("{} {why}: left out", comment_text(value.text())));
+                        skipped.push(format!("{} {why}: left out", comment_text(&s.name)));
                         continue;
                     }
                 };
