@@ -627,3 +627,93 @@ fn output_is_never_left_partial() {
         .code(2);
     assert_eq!(fs::read_to_string(&existing).unwrap(), "{\"old\": true}");
 }
+
+/// Issue 14 (1): the real truncated log. plaso's System2.evtx is cut 256 bytes before the end of
+/// its record 284; the crate pads the cut chunk with zeros, so the record would decode with zeros
+/// for its missing values. It is failed, named and not used; the 283 records before it are read.
+#[test]
+fn a_record_cut_by_truncation_is_lost_on_the_real_log() {
+    let Some(corpus) = shared("corpus") else {
+        return;
+    };
+    let r = run(&[&corpus.join("plaso/System2.evtx")]);
+    let entry = r.input("System2.evtx");
+    assert_eq!(entry["records_read"], 283, "{entry}");
+    assert_eq!(entry["records_failed"], 1, "{entry}");
+    assert!(
+        entry["errors"]
+            .to_string()
+            .contains("record 284 (offset 64472 of the chunk) is cut by the end of the file"),
+        "{entry}"
+    );
+    assert_eq!(entry["status"], "incomplete");
+}
+
+/// Issue 14 (1), the harm it does: a failed install, then its retry's 1033 cut by the end of the
+/// file. Decoded from the padding, the retry's status would be 0 ("installed later") and would
+/// resolve the failure; it is lost instead, and the failure stays to act on.
+#[test]
+fn a_cut_success_record_never_resolves_a_failure() {
+    use evtriage_gen::events::{self, MsiProduct, Stamp};
+    const TOOL: MsiProduct = MsiProduct {
+        name: "Contoso Agent",
+        version: "2.1.0",
+        language: "1033",
+        manufacturer: "Contoso",
+        product_code: "{0D7F3E7B-6B0C-4C4B-9E5A-2B6F7C2A1D11}",
+    };
+    let at = |s: i64| Stamp {
+        computer: "SRV01",
+        time: chrono::DateTime::parse_from_rfc3339("2020-03-01T02:00:00Z")
+            .unwrap()
+            .to_utc()
+            + chrono::Duration::seconds(s),
+    };
+    let sid = "S-1-5-18";
+    let mut evs = vec![
+        events::msi_product_status(&at(0), sid, &TOOL, 1603, "digest"),
+        events::msi_product_status(&at(60), sid, &TOOL, 0, "digest"),
+    ];
+    for (i, e) in evs.iter_mut().enumerate() {
+        events::set_record_id(e, 1 + i as u64);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.evtx");
+    evtriage_writer::write_xml(
+        &evtriage_gen::samples::events_xml(&evs),
+        fs::File::create(&whole).unwrap(),
+    )
+    .unwrap();
+    let status = |path: &Path| -> (Value, Value) {
+        let r = run(&[path]);
+        let f = r.report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["signature"] == "msi-update-failed")
+            .cloned()
+            .unwrap_or_else(|| panic!("no msi-update-failed: {}", r.report));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        (f["status"].clone(), r.input(name).clone())
+    };
+    assert_eq!(
+        status(&whole).0,
+        "resolved",
+        "the retry resolves it when whole"
+    );
+    // The last record ends where the chunk's free space begins (chunk header offset 48).
+    let bytes = fs::read(&whole).unwrap();
+    let free = u32::from_le_bytes(bytes[4096 + 48..4096 + 52].try_into().unwrap()) as u64;
+    for short in [4u64, 12, 40] {
+        let path = cut(
+            &whole,
+            4096 + free - short,
+            dir.path(),
+            &format!("cut-{short}.evtx"),
+        );
+        let (state, entry) = status(&path);
+        assert_ne!(state, "resolved", "cut {short} bytes short: {entry}");
+        assert_eq!(entry["records_failed"], 1, "{entry}");
+        assert_eq!(entry["records_read"], 1, "{entry}");
+    }
+}

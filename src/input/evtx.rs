@@ -85,7 +85,7 @@ impl LogReader for EvtxReader {
             .par_bridge()
             .map(|(i, chunk)| {
                 progress.bytes_read(CHUNK);
-                read_chunk(i as u64, chunk, &settings, input, sink)
+                read_chunk(i as u64, chunk, CHUNK as usize, &settings, input, sink)
             })
             .collect();
         for p in parts {
@@ -113,9 +113,12 @@ fn chunk_name(number: Option<u64>, ordinal: u64) -> String {
     }
 }
 
+/// `present` is how many of the chunk's bytes are in the file: less than a chunk only for the
+/// chunk a truncation cut, whose missing tail reads as zeros and must never be decoded.
 fn read_chunk(
     ordinal: u64,
     chunk: evtx::err::Result<EvtxChunkData>,
+    present: usize,
     settings: &Arc<ParserSettings>,
     input: &InputFile,
     sink: &dyn EventSink,
@@ -149,6 +152,7 @@ fn read_chunk(
     // read, goes through the crate's own walk, which resynchronizes past damage.
     let mut render: Option<Vec<u64>> = None;
     if report.chunks_damaged == 0
+        && data.header.free_space_offset as usize <= present
         && let Some(records) = tile_records(&data)
     {
         let mut later = Vec::new();
@@ -216,6 +220,19 @@ fn read_chunk(
         };
         // Offsets count from the chunk's start; the crate's from its record data.
         let offset = record.binxml_offset - RECORD_HEADER;
+        let end = record.binxml_offset + u64::from(record.binxml_size) + 4;
+        if end > present as u64 {
+            // Its tail is the zeros the cut chunk was padded with: values would read as 0 and "",
+            // and a status 0 reads as success. Such a record is lost, not read.
+            report.records_failed += 1;
+            report.error(format!(
+                "{name}: record {} (offset {offset} of the chunk) is cut by the end of the file {} bytes before its end; it is not used",
+                record.event_record_id,
+                end - present as u64
+            ));
+            missing.retain(|o| *o != offset);
+            continue;
+        }
         if let Some(wanted) = &render {
             if !wanted.contains(&offset) {
                 continue;
@@ -355,7 +372,7 @@ fn read_partial_chunk(
     match EvtxChunkData::new(buf, false) {
         Ok(mut data) => {
             data.number = Some(index);
-            let part = read_chunk(index, Ok(data), settings, input, sink);
+            let part = read_chunk(index, Ok(data), len as usize, settings, input, sink);
             report.records_read += part.records_read;
             report.records_failed += part.records_failed;
             report.records_used += part.records_used;
