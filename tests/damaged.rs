@@ -717,3 +717,63 @@ fn a_cut_success_record_never_resolves_a_failure() {
         assert_eq!(entry["records_read"], 1, "{entry}");
     }
 }
+
+/// Issue 14 (8): records a chunk header counts but the chunk does not hold are lost, and counted.
+/// The real case: the evtx crate's HelloForBusiness log, copied live, whose only chunk's header
+/// counts records 1-20 while records 7-20 were never flushed (libevtx's evtxexport reads 5 of them,
+/// the evtx crate 6).
+#[test]
+fn records_a_chunk_header_counts_but_the_file_lacks_are_lost() {
+    let Some(corpus) = shared("corpus") else {
+        return;
+    };
+    let name = "Microsoft-Windows-HelloForBusiness%4Operational.evtx";
+    let r = run(&[&corpus.join("evtx-crate").join(name)]);
+    let entry = r.input(name);
+    assert_eq!(entry["records_read"], 6, "{entry}");
+    assert_eq!(entry["records_failed"], 14, "{entry}");
+    assert_eq!(entry["status"], "incomplete");
+    assert!(
+        entry["errors"]
+            .to_string()
+            .contains("its header counts records 1-20 (20); 14 of them are in no chunk"),
+        "{entry}"
+    );
+    assert_eq!(r.code, 3);
+}
+
+/// Issue 14 (8), lost chunks: the evtx crate's sample with two chunks whose magic is broken. Their
+/// records are the IDs missing between the readable chunks (45950-46727 and 46858-47627), counted
+/// as failed beside the records the readable chunks' headers count but do not hold. A shadow copy
+/// whose chunks come from different times jumps too, with no damage: that is a note, not a loss.
+#[test]
+fn records_of_lost_chunks_are_counted_from_their_neighbours_ids() {
+    let Some(corpus) = shared("corpus") else {
+        return;
+    };
+    let dir = corpus.join("evtx-crate");
+    let name = "sample_with_a_bad_chunk_magic.evtx";
+    let r = run(&[&dir.join(name)]);
+    let entry = r.input(name);
+    let errors = entry["errors"].to_string();
+    for gap in [
+        "records 45950-46727 (778) are missing",
+        "records 46858-47627 (770) are missing",
+    ] {
+        assert!(errors.contains(gap), "{gap}: {entry}");
+    }
+    let read = entry["records_read"].as_u64().unwrap();
+    let failed = entry["records_failed"].as_u64().unwrap();
+    // The four readable chunks' headers count 467 records; the lost ones held the gaps.
+    assert_eq!(read + failed, 467 + 778 + 770, "{entry}");
+
+    let name = "2-vss_7-System.evtx";
+    let r = run(&[&dir.join(name)]);
+    let entry = r.input(name);
+    assert_eq!(entry["status"], "complete", "{entry}");
+    assert_eq!(entry["records_failed"], 0);
+    assert!(
+        entry["notes"].to_string().contains("1156-1417 (262)"),
+        "{entry}"
+    );
+}

@@ -79,7 +79,7 @@ impl LogReader for EvtxReader {
                 .validate_checksums(false),
         );
         let partial = (input.size.saturating_sub(FILE_HEADER)) % CHUNK;
-        let parts: Vec<InputReport> = parser
+        let parts: Vec<(InputReport, Span)> = parser
             .chunks()
             .enumerate()
             .par_bridge()
@@ -88,13 +88,18 @@ impl LogReader for EvtxReader {
                 read_chunk(i as u64, chunk, CHUNK as usize, &settings, input, sink)
             })
             .collect();
-        for p in parts {
+        let mut spans = Vec::with_capacity(parts.len() + 1);
+        for (p, span) in parts {
             report.absorb(p);
+            spans.push(span);
         }
         if partial > 0 {
-            let tail = read_partial_chunk(input, counted, partial, &settings, sink);
+            let (tail, span) = read_partial_chunk(input, counted, partial, &settings, sink);
             report.absorb(tail);
+            spans.extend(span);
         }
+        account_for_missing_records(&spans, &mut report);
+        account_for_id_gaps(&spans, &mut report);
         if u64::from(header_chunks) < report.chunks && header_chunks != u16::MAX {
             report.notes.push(format!(
                 "the header counts {header_chunks} chunks, the file holds {} with data (room for {counted}); all of them are read",
@@ -113,6 +118,144 @@ fn chunk_name(number: Option<u64>, ordinal: u64) -> String {
     }
 }
 
+type Ids = std::ops::RangeInclusive<u64>;
+
+/// Where a chunk's records belong in the log: what its header claims and what was found.
+struct Span {
+    name: String,
+    claim: Option<Ids>,
+    /// Lost whole, header and all: what it held is known only from its neighbours.
+    lost: bool,
+    /// The runs of consecutive record IDs read from it.
+    seen: Vec<Ids>,
+    /// IDs its header claims that were not read from it.
+    missing: Vec<Ids>,
+    /// Records of it that failed with an error of their own, IDs unknown.
+    failed: u64,
+}
+
+impl Span {
+    fn new(name: String, claim: Option<Ids>) -> Self {
+        Span {
+            name,
+            claim,
+            lost: false,
+            seen: Vec::new(),
+            missing: Vec::new(),
+            failed: 0,
+        }
+    }
+}
+
+/// Records a chunk header claims but the chunk does not hold are lost, unless another chunk
+/// holds them: a writer other than Windows may claim a range that runs into the next chunk (the
+/// independent writer's scenario claims IDs from 1 in every chunk). Records that failed with an
+/// error of their own are already counted.
+fn account_for_missing_records(spans: &[Span], report: &mut InputReport) {
+    let mut seen: Vec<(usize, &Ids)> = spans
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| s.seen.iter().map(move |r| (i, r)))
+        .collect();
+    seen.sort_by_key(|(_, r)| *r.start());
+    for (i, span) in spans.iter().enumerate() {
+        if span.missing.is_empty() {
+            continue;
+        }
+        let elsewhere: Vec<&Ids> = seen
+            .iter()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, r)| *r)
+            .collect();
+        let absent: u64 = span
+            .missing
+            .iter()
+            .map(|m| uncovered(m, &elsewhere))
+            .sum::<u64>();
+        let lost = absent.saturating_sub(span.failed);
+        if lost == 0 {
+            continue;
+        }
+        report.records_failed += lost;
+        let claim = span.claim.as_ref().expect("missing IDs come from a claim");
+        report.error(format!(
+            "{}: its header counts records {}-{} ({}); {lost} of them are in no chunk of the file and are lost",
+            span.name,
+            claim.start(),
+            claim.end(),
+            claim.end() - claim.start() + 1
+        ));
+    }
+}
+
+/// How many IDs of `range` none of the `covers` (sorted by start) hold.
+fn uncovered(range: &Ids, covers: &[&Ids]) -> u64 {
+    let mut next = *range.start();
+    let mut count = 0;
+    for c in covers {
+        if *c.end() < next {
+            continue;
+        }
+        if *c.start() > *range.end() {
+            break;
+        }
+        if *c.start() > next {
+            count += c.start() - next;
+        }
+        next = next.max(c.end().saturating_add(1));
+        if next > *range.end() {
+            return count;
+        }
+    }
+    count + (range.end() - next + 1)
+}
+
+/// Records a log held are missing when record IDs jump from one chunk to the next in record
+/// order. Beside a chunk lost whole, the jump is what that chunk held: counted as failed, up to
+/// what the lost chunks could hold. Without one (volume shadow copies mix chunks of different
+/// times), it is a note: nothing was damaged in the file that was sent.
+fn account_for_id_gaps(spans: &[Span], report: &mut InputReport) {
+    let lost_chunks = spans.iter().filter(|s| s.lost).count() as u64;
+    let mut claimed: Vec<(&std::ops::RangeInclusive<u64>, &str)> = spans
+        .iter()
+        .filter_map(|s| Some((s.claim.as_ref()?, s.name.as_str())))
+        .collect();
+    claimed.sort_by_key(|(r, _)| *r.start());
+    let mut room = lost_chunks * MAX_RECORDS_PER_CHUNK;
+    let mut unexplained = Vec::new();
+    for pair in claimed.windows(2) {
+        let ((before, before_name), (after, after_name)) = (pair[0], pair[1]);
+        if *after.start() <= before.end().saturating_add(1) {
+            continue;
+        }
+        let (first, last) = (before.end() + 1, after.start() - 1);
+        let missing = last - first + 1;
+        if missing <= room {
+            room -= missing;
+            report.records_failed += missing;
+            report.error(format!(
+                "records {first}-{last} ({missing}) are missing between {before_name} and {after_name}, where the log's lost chunks held them"
+            ));
+        } else {
+            unexplained.push(format!(
+                "{first}-{last} ({missing}) between {before_name} and {after_name}"
+            ));
+        }
+    }
+    if !unexplained.is_empty() {
+        const SHOWN: usize = 3;
+        let more = match unexplained.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!("; and {n} more"),
+        };
+        unexplained.truncate(SHOWN);
+        report.notes.push(format!(
+            "record IDs jump between chunks that are not damaged, so the file holds records of different times (a stale or partial copy, such as a volume shadow copy's): {}{more}",
+            unexplained.join("; ")
+        ));
+    }
+}
+
 /// `present` is how many of the chunk's bytes are in the file: less than a chunk only for the
 /// chunk a truncation cut, whose missing tail reads as zeros and must never be decoded.
 fn read_chunk(
@@ -122,7 +265,7 @@ fn read_chunk(
     settings: &Arc<ParserSettings>,
     input: &InputFile,
     sink: &dyn EventSink,
-) -> InputReport {
+) -> (InputReport, Span) {
     let mut report = InputReport::new(&input.display, Some("evtx"), 0);
     report.chunks = 1;
     let mut data = match chunk {
@@ -130,10 +273,14 @@ fn read_chunk(
         Err(e) => {
             report.chunks_damaged = 1;
             report.error(format!("{e}; its records are lost"));
-            return report;
+            let mut span = Span::new(format!("chunk #{ordinal}"), None);
+            span.lost = true;
+            return (report, span);
         }
     };
     let name = chunk_name(data.number, ordinal);
+    let claimed = claimed_records(&data.header);
+    let mut span = Span::new(name.clone(), claimed.clone());
     if !data.validate_header_checksum() {
         report.chunks_damaged = 1;
         report.error(format!(
@@ -155,6 +302,9 @@ fn read_chunk(
         && data.header.free_space_offset as usize <= present
         && let Some(records) = tile_records(&data)
     {
+        if let (Some(a), Some(b)) = (records.first(), records.last()) {
+            span.seen.push(a.id.min(b.id)..=a.id.max(b.id));
+        }
         let mut later = Vec::new();
         for r in records {
             report.records_read += 1;
@@ -183,7 +333,7 @@ fn read_chunk(
             report.records_used += u64::from(kept);
         }
         if later.is_empty() {
-            return report;
+            return (report, span);
         }
         render = Some(later);
     }
@@ -199,14 +349,29 @@ fn read_chunk(
                         r.len()
                     ));
                 }
-                None => report.error(format!(
-                    "{name}: cannot be parsed ({e}); its records are lost"
-                )),
+                None => {
+                    // What its header claims is counted with the rest of the file.
+                    match &claimed {
+                        Some(claim) => span.missing.push(claim.clone()),
+                        None => span.lost = true,
+                    }
+                    report.error(format!(
+                        "{name}: cannot be parsed ({e}); its records are lost"
+                    ));
+                }
             }
-            return report;
+            return (report, span);
         }
     };
     let mut missing = render.clone().unwrap_or_default();
+    // Which of the claimed IDs were read, for the walk (a damaged chunk's) that can lose some.
+    let mut found = vec![
+        false;
+        claimed
+            .as_ref()
+            .map_or(0, |c| (c.end() - c.start() + 1) as usize)
+    ];
+    let failed_before = report.records_failed;
     for record in chunk.iter() {
         let record = match record {
             Ok(r) => r,
@@ -240,6 +405,16 @@ fn read_chunk(
             missing.retain(|o| *o != offset);
         } else {
             report.records_read += 1;
+            let id = record.event_record_id;
+            if let Some(c) = &claimed
+                && c.contains(&id)
+            {
+                found[(id - c.start()) as usize] = true;
+            }
+            match span.seen.last_mut() {
+                Some(run) if run.end().checked_add(1) == Some(id) => *run = *run.start()..=id,
+                _ => span.seen.push(id..=id),
+            }
         }
         let mut event =
             match event_from_template(&record, input.id, &mut plans, &mut interner, |id| {
@@ -281,7 +456,40 @@ fn read_chunk(
             "{name}: the record at offset {offset} of the chunk cannot be rendered"
         ));
     }
-    report
+    // The walk resynchronizes past damage and stops at what it cannot read, so records can vanish
+    // without an error of their own; the header says which there were.
+    if render.is_none()
+        && let Some(claim) = &claimed
+    {
+        span.failed = report.records_failed - failed_before;
+        let mut i = 0;
+        while i < found.len() {
+            if found[i] {
+                i += 1;
+                continue;
+            }
+            let from = i;
+            while i < found.len() && !found[i] {
+                i += 1;
+            }
+            span.missing
+                .push(claim.start() + from as u64..=claim.start() + i as u64 - 1);
+        }
+    }
+    (report, span)
+}
+
+/// Most records a chunk can hold: its data area over the smallest record (a 24-byte header, one
+/// byte of BinXml, the 4-byte size copy), rounded up to 28 to keep it simple.
+const MAX_RECORDS_PER_CHUNK: u64 = (CHUNK - CHUNK_HEADER as u64) / 28;
+
+/// The record IDs a chunk header says the chunk holds, when the claim is one a chunk could hold;
+/// a damaged header's claim is not counted against the file.
+fn claimed_records(header: &evtx::EvtxChunkHeader) -> Option<std::ops::RangeInclusive<u64>> {
+    let (first, last) = (header.first_event_record_id, header.last_event_record_id);
+    // A chunk Windows has formatted but not written yet names u64::MAX as both.
+    (first <= last && last - first < MAX_RECORDS_PER_CHUNK && last != u64::MAX)
+        .then_some(first..=last)
 }
 
 /// A record found by [`tile_records`]: where it starts in the chunk, its BinXml, its header's ID.
@@ -338,7 +546,7 @@ fn read_partial_chunk(
     len: u64,
     settings: &Arc<ParserSettings>,
     sink: &dyn EventSink,
-) -> InputReport {
+) -> (InputReport, Option<Span>) {
     let offset = FILE_HEADER + index * CHUNK;
     let mut report = InputReport::new(&input.display, Some("evtx"), 0);
     let mut buf = vec![0u8; CHUNK as usize];
@@ -352,7 +560,7 @@ fn read_partial_chunk(
         report.notes.push(format!(
             "the file ends with {len} zero bytes after its last chunk (offset {offset}): padding, ignored"
         ));
-        return report;
+        return (report, None);
     }
     report.chunks = 1;
     report.chunks_damaged = 1;
@@ -360,11 +568,11 @@ fn read_partial_chunk(
         report.error(format!(
             "the last {len} bytes (a partial chunk at offset {offset}) cannot be read: {e}"
         ));
-        return report;
+        return (report, None);
     }
     if !buf.starts_with(b"ElfChnk\0") {
         report.error(format!("the file ends with {len} bytes that are not a chunk (offset {offset}); they are ignored"));
-        return report;
+        return (report, None);
     }
     report.error(format!(
         "the file is truncated: chunk {index} (offset {offset}) has {len} of {CHUNK} bytes; records before the cut are read"
@@ -372,15 +580,18 @@ fn read_partial_chunk(
     match EvtxChunkData::new(buf, false) {
         Ok(mut data) => {
             data.number = Some(index);
-            let part = read_chunk(index, Ok(data), len as usize, settings, input, sink);
+            let (part, span) = read_chunk(index, Ok(data), len as usize, settings, input, sink);
             report.records_read += part.records_read;
             report.records_failed += part.records_failed;
             report.records_used += part.records_used;
             for e in part.errors {
                 report.error(e);
             }
+            (report, Some(span))
         }
-        Err(e) => report.error(format!("chunk {index}: header cut off ({e})")),
+        Err(e) => {
+            report.error(format!("chunk {index}: header cut off ({e})"));
+            (report, None)
+        }
     }
-    report
 }
