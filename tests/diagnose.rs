@@ -741,6 +741,21 @@ fn the_same_export_twice_counts_once() {
 /// Issue 14 (3): what Windows Installer logs after a failure. A later successful install or
 /// reconfiguration (1033/1035 with status 0, 11707, 11728) resolves it; a failed 1035 is a failed
 /// reconfiguration; 1602 (cancelled) and 1638 (another version installed) are not failures.
+/// The report on an Application log written with these events, numbered in order.
+fn diagnose_events(mut evs: Vec<evtriage_writer::xmltree::Element>) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, e) in evs.iter_mut().enumerate() {
+        evtriage_gen::events::set_record_id(e, 10 + i as u64);
+    }
+    let path = dir.path().join("Application.evtx");
+    evtriage_writer::write_xml(
+        &evtriage_gen::samples::events_xml(&evs),
+        std::fs::File::create(&path).unwrap(),
+    )
+    .unwrap();
+    json(&[path.to_str().unwrap()]).0
+}
+
 #[test]
 fn installer_outcomes_after_a_failure() {
     use evtriage_gen::events::{self, MsiProduct, Stamp};
@@ -766,20 +781,7 @@ fn installer_outcomes_after_a_failure() {
         }
         e
     };
-    let run = |evs: Vec<evtriage_writer::xmltree::Element>| {
-        let dir = tempfile::tempdir().unwrap();
-        let mut evs = evs;
-        for (i, e) in evs.iter_mut().enumerate() {
-            events::set_record_id(e, 10 + i as u64);
-        }
-        let path = dir.path().join("Application.evtx");
-        evtriage_writer::write_xml(
-            &evtriage_gen::samples::events_xml(&evs),
-            std::fs::File::create(&path).unwrap(),
-        )
-        .unwrap();
-        json(&[path.to_str().unwrap()]).0
-    };
+    let run = diagnose_events;
     let only = |r: &Value| -> Vec<(String, String)> {
         findings(r)
             .iter()
@@ -819,6 +821,89 @@ fn installer_outcomes_after_a_failure() {
     // Cancelled by the user, or another version already there: nothing to act on.
     assert!(only(&run(vec![status(1035, 0, 1638)])).is_empty());
     assert!(only(&run(vec![status(1033, 0, 1602)])).is_empty());
+}
+
+/// Issue 14 (4): the installer's own reason. A VC++ 2008 redistributable and a Splunk forwarder
+/// failed with nothing but a 1013 to say why (the real layout reported in the issue: the sentence
+/// whole in Data[0] after "Product: <name> -- "), and a reconfiguration with only 11729. The
+/// reason is quoted, the one nearest the failure when there are several, and a bare outcome
+/// ("Installation failed.") only when nothing says more.
+#[test]
+fn the_installer_reason_nearest_the_failure_is_quoted() {
+    use evtriage_gen::events::{self, MsiProduct, Stamp};
+    const VCREDIST: MsiProduct = MsiProduct {
+        name: "Microsoft Visual C++ 2008 Redistributable - x86 9.0.30729.17",
+        version: "9.0.30729",
+        language: "0",
+        manufacturer: "Microsoft Corporation",
+        product_code: "{9A25302D-30C0-39D9-BD6F-21E6EC160475}",
+    };
+    let sid = "S-1-5-18";
+    let at = |s: i64| Stamp {
+        computer: "APP01",
+        time: chrono::DateTime::parse_from_rfc3339("2019-05-14T22:10:00Z")
+            .unwrap()
+            .to_utc()
+            + chrono::Duration::seconds(s),
+    };
+    let said = |r: &Value| -> Vec<String> {
+        findings(r)
+            .iter()
+            .filter(|f| f["signature"] == "msi-update-failed")
+            .map(|f| {
+                f["error"]["installer_message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    let name = VCREDIST.name;
+    let near = format!("Product: {name} -- To install this product, please run Setup.exe.");
+    let far = format!("Product: {name} -- This version of the product has already been installed.");
+    let bare = format!("Product: {name} -- Installation failed.");
+    let r = diagnose_events(vec![
+        events::msi_message(&at(-7200), sid, &VCREDIST, 1013, &far),
+        events::msi_message(&at(-5), sid, &VCREDIST, 1013, &near),
+        events::msi_message(&at(0), sid, &VCREDIST, 11708, &bare),
+        events::msi_product_status(&at(0), sid, &VCREDIST, 1603, "digest"),
+    ]);
+    assert_eq!(said(&r), vec![near.clone()], "{r:#}");
+    let summary = findings(&r)[0]["summary"].as_str().unwrap().to_string();
+    assert!(summary.contains("please run Setup.exe"), "{summary}");
+    // Only the bare outcome: it is what there is to quote.
+    let r = diagnose_events(vec![
+        events::msi_message(&at(0), sid, &VCREDIST, 11708, &bare),
+        events::msi_product_status(&at(0), sid, &VCREDIST, 1603, "digest"),
+    ]);
+    assert_eq!(said(&r), vec![bare]);
+    // A failed reconfiguration that says only "Configuration failed." quotes it; alone, after a
+    // 1035 with 1638 (another version installed), it is no failure.
+    let failed = format!("Product: {name} -- Configuration failed.");
+    let reconfigure = |code| {
+        let mut e = events::msi_product_status(&at(0), sid, &VCREDIST, code, "digest");
+        if let Some(x) = events::child_mut(&mut e, "System", "EventID") {
+            x.text = Some("1035".into());
+        }
+        e
+    };
+    let r = diagnose_events(vec![
+        reconfigure(1603),
+        events::msi_message(&at(0), sid, &VCREDIST, 11729, &failed),
+    ]);
+    assert_eq!(said(&r), vec![failed.clone()]);
+    let r = diagnose_events(vec![
+        reconfigure(1638),
+        events::msi_message(&at(0), sid, &VCREDIST, 11729, &failed),
+    ]);
+    assert!(said(&r).is_empty(), "{r:#}");
+    // Another product's message is not this failure's reason.
+    let other = "Product: Splunk UniversalForwarder -- please run Setup.exe.";
+    let r = diagnose_events(vec![
+        events::msi_message(&at(-5), sid, &VCREDIST, 1013, other),
+        events::msi_product_status(&at(0), sid, &VCREDIST, 1603, "digest"),
+    ]);
+    assert_eq!(said(&r), vec![String::new()]);
 }
 
 /// The real case: DeepBlueCLI's Application log, where Google Update Helper's 1035 with 1638

@@ -360,7 +360,9 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
     let mut summary = fill_text(&sig.def.summary, &vars);
     for more in &sig.def.summary_more {
         if let Some(sentence) = fill(more, &vars, &Vars::new()) {
-            summary.push(' ');
+            if !summary.is_empty() {
+                summary.push(' ');
+            }
             summary.push_str(&sentence);
         }
     }

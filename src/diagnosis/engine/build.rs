@@ -13,6 +13,35 @@ pub(crate) fn first<'a>(inc: &'a Incident, field: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Windows Installer's own words about the failure: of every message the incident holds, the
+/// one nearest in time to the failure it explains (the anchors that carry no message), one that
+/// gives a reason before a bare outcome ("Installation failed.", "Configuration failed.").
+fn installer_message(inc: &Incident, events: &[Matched]) -> Option<String> {
+    const OUTCOME_ONLY: [u16; 4] = [11708, 11725, 11727, 11729];
+    let failures: Vec<DateTime<Utc>> = inc
+        .anchors
+        .iter()
+        .filter(|(_, it)| it.fields.get("message").is_none())
+        .map(|(_, it)| it.time)
+        .collect();
+    let distance = |t: DateTime<Utc>| {
+        failures
+            .iter()
+            .map(|f| (t - *f).abs())
+            .min()
+            .unwrap_or_default()
+    };
+    inc.selected
+        .iter()
+        .flatten()
+        .filter_map(|it| Some((it, it.fields.get("message").filter(|m| !m.is_empty())?)))
+        .min_by_key(|(it, _)| {
+            let outcome_only = OUTCOME_ONLY.contains(&events[it.at].event.event_id);
+            (outcome_only, distance(it.time))
+        })
+        .map(|(_, m)| m.to_string())
+}
+
 pub(crate) fn build_finding(
     sig: &Signature,
     inc: &Incident,
@@ -53,7 +82,7 @@ pub(crate) fn build_finding(
         msi,
         msi_name: msi_info.map(|i| i.name),
         meaning: msi_info.or(hr_info).map(|i| i.meaning),
-        installer_message: first(inc, "message").map(str::to_string),
+        installer_message: installer_message(inc, events),
         log_file: first(inc, "log_file").map(str::to_string),
     };
 

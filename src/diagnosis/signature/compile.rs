@@ -332,6 +332,7 @@ impl Signature {
             if e.event_ids.is_empty() {
                 return Err(ctx("no event_ids".into()));
             }
+            let event_ids = event_ids(&e.event_ids).map_err(ctx)?;
             let fields = e
                 .fields
                 .iter()
@@ -413,7 +414,7 @@ impl Signature {
                     .iter()
                     .map(|p| p.to_lowercase())
                     .collect(),
-                event_ids: e.event_ids.clone(),
+                event_ids,
                 fields,
                 conditions,
                 payload_only,
@@ -512,4 +513,27 @@ pub(crate) fn line_of(text: &str, anchor: &str) -> usize {
     text.lines()
         .position(|l| l.trim_start().starts_with(anchor))
         .map_or(1, |i| i + 1)
+}
+
+/// The event IDs an evidence lists, ranges expanded, each once.
+fn event_ids(defs: &[EventIdDef]) -> Result<Vec<u16>, String> {
+    let mut ids = Vec::new();
+    for d in defs {
+        match d {
+            EventIdDef::One(id) => ids.push(*id),
+            EventIdDef::Range(text) => {
+                let bad = || format!("event ID range '{text}' is not written as \"low-high\"");
+                let (lo, hi) = text.split_once('-').ok_or_else(bad)?;
+                let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+                let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+                if lo > hi {
+                    return Err(format!("event ID range '{text}' runs backwards"));
+                }
+                ids.extend(lo..=hi);
+            }
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }

@@ -120,6 +120,16 @@ fn evidence_errors_name_the_line() {
     );
     says("id = \"restored\"", "id = \"disabled\"", "defined twice");
     says(
+        "event_ids = [1023]",
+        "event_ids = [\"11729-11101\"]",
+        "event ID range '11729-11101' runs backwards",
+    );
+    says(
+        "event_ids = [1023]",
+        "event_ids = [\"11101..11729\"]",
+        "is not written as \"low-high\"",
+    );
+    says(
         "msi_error = \"Data[2]:number\"",
         "msi_eror = \"Data[2]:number\"",
         "unknown field name 'msi_eror'",

@@ -92,6 +92,15 @@ pub struct JoinDef {
     pub if_present: bool,
 }
 
+/// An event ID, or an inclusive range of them written `"11101-11706"`: Windows Installer logs
+/// each Error-table message as its own event ID, hundreds of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum EventIdDef {
+    One(u16),
+    Range(String),
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceDef {
@@ -99,7 +108,7 @@ pub struct EvidenceDef {
     pub role: Role,
     pub describe: String,
     pub provider: OneOrMany,
-    pub event_ids: Vec<u16>,
+    pub event_ids: Vec<EventIdDef>,
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
     #[serde(default, rename = "where")]
