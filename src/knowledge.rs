@@ -293,13 +293,33 @@ pub fn kb_of(title: &str) -> Option<String> {
     (digits.len() >= 5).then(|| format!("KB{digits}"))
 }
 
+/// The app package a Microsoft Store update installs, from the title Windows Update logs for it:
+/// the 12-character Store ID, a hyphen, the package name (`9WZDNCRFHVN5-Microsoft.WindowsCalculator`).
+/// The form is the one users report from event 20 with 0x80073D02; no such record is in
+/// `../shared/corpus` (unconfirmed there).
+pub fn app_package(title: &str) -> Option<&str> {
+    let (store_id, name) = title.trim().split_once('-')?;
+    let id_ok = store_id.len() == 12
+        && store_id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    let name = name.trim_end_matches('.');
+    let name_ok = (3..=50).contains(&name.len())
+        && name.contains('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    (id_ok && name_ok).then_some(name)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CodeInfo {
     pub name: &'static str,
     pub meaning: &'static str,
 }
 
-/// Windows Installer return codes (`domain.md` §3, MicrosoftDocs win32 `Msi/error-codes.md`).
+/// Windows Installer return codes (`domain.md` §3, MicrosoftDocs win32 `Msi/error-codes.md`), in
+/// the wording written for installs; any other Win32 code from the tables ([`crate::codes`]).
 pub fn msi_code(code: u64) -> Option<CodeInfo> {
     let (name, meaning) = match code {
         0 => ("ERROR_SUCCESS", "The action completed successfully."),
@@ -367,18 +387,14 @@ pub fn msi_code(code: u64) -> Option<CodeInfo> {
             "ERROR_SUCCESS_REBOOT_REQUIRED",
             "A restart is required to complete the install (success; files in use are replaced at the restart).",
         ),
-        _ => return None,
+        _ => return u32::try_from(code).ok().and_then(crate::codes::win32),
     };
     Some(CodeInfo { name, meaning })
 }
 
-/// Windows Update result codes seen with failed installs.
+/// An HRESULT's name and meaning: the Windows Update results seen with failed installs in the
+/// wording written for them here, any other from the tables ([`crate::codes`]).
 pub fn hresult(code: u32) -> Option<CodeInfo> {
-    if code & 0xffff_0000 == 0x8007_0000
-        && let Some(win32) = msi_code(u64::from(code & 0xffff))
-    {
-        return Some(win32);
-    }
     let (name, meaning) = match code {
         0x8024_001e => (
             "WU_E_SERVICE_STOP",
@@ -404,7 +420,7 @@ pub fn hresult(code: u32) -> Option<CodeInfo> {
             "ERROR_SERVICE_DISABLED",
             "The service cannot be started because it is disabled.",
         ),
-        _ => return None,
+        _ => return crate::codes::hresult(code),
     };
     Some(CodeInfo { name, meaning })
 }
@@ -498,6 +514,23 @@ mod tests {
         assert_eq!(code, Some(1642));
         let (_, _, code) = msi_binary(b"{9F612429-4A00-3D44-88CF-146DA2EE1F92}, 3010");
         assert_eq!(code, Some(3010));
+    }
+
+    #[test]
+    fn app_packages_from_store_update_titles() {
+        assert_eq!(
+            app_package("9WZDNCRFHVN5-Microsoft.WindowsCalculator"),
+            Some("Microsoft.WindowsCalculator")
+        );
+        for not_one in [
+            "Security Update for Microsoft .NET Framework 3.5 SP1 (KB2604111)",
+            "9WZDNCRFHVN5-Microsoft.App'; calc",
+            "9wzdncrfhvn5-Microsoft.WindowsCalculator",
+            "9WZDNCRFHVN5-Calculator",
+            "9WZDNCRFHVN5-Microsoft.Windows Calculator",
+        ] {
+            assert_eq!(app_package(not_one), None, "{not_one}");
+        }
     }
 
     #[test]

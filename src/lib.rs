@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod codes;
 pub mod diagnosis;
 pub mod event;
 pub mod input;

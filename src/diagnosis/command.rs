@@ -30,6 +30,9 @@ pub enum Kind {
     HResult,
     /// A Windows Installer package's file name (`…\.msi` or `…\.msp`), no folder.
     PackageName,
+    /// An app package's name (`Microsoft.WindowsCalculator`): what the AppX manifest schema allows
+    /// a package name to be, 3 to 50 of `A-Z a-z 0-9 . -`.
+    AppPackage,
     /// A path on a local drive (`C:\…`); never UNC, a device or a relative path.
     LocalPath,
     /// A process name as Windows Installer logs it (no folder, no `.exe`).
@@ -82,6 +85,7 @@ impl Kind {
             Kind::Kb => "a KB number",
             Kind::HResult => "an HRESULT",
             Kind::PackageName => "a package file name",
+            Kind::AppPackage => "an app package name",
             Kind::LocalPath => "a local path",
             Kind::ProcessName => "a process name",
             Kind::Pid => "a process ID",
@@ -119,6 +123,12 @@ impl Kind {
                 hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit())
             }
             Kind::PackageName => is_package_name(value),
+            Kind::AppPackage => {
+                (3..=50).contains(&value.len())
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            }
             Kind::LocalPath => return local_path(value),
             Kind::ProcessName => {
                 !value.is_empty()
@@ -416,6 +426,16 @@ mod tests {
         assert!(ps(Kind::PackageName, "Exchange2007-KB940006-x64-EN.msp").is_ok());
         assert!(ps(Kind::PackageName, "x\" & calc & \".msp").is_err());
         assert!(ps(Kind::PackageName, "C:\\x.msp").is_err());
+        assert!(ps(Kind::AppPackage, "Microsoft.WindowsCalculator").is_ok());
+        for bad in [
+            "Microsoft.App'; calc",
+            "a",
+            "Microsoft App",
+            "x\u{2019}y",
+            "*",
+        ] {
+            assert!(ps(Kind::AppPackage, bad).is_err(), "{bad}");
+        }
         assert!(ps(Kind::Kb, "KB940006").is_ok() && ps(Kind::Kb, "KB94000\u{663}").is_err());
         assert!(ps(Kind::HResult, "0x80070643").is_ok() && ps(Kind::HResult, "0x8007064").is_err());
         assert!(

@@ -56,6 +56,14 @@ fn finding_vars(f: &Finding) -> Vars {
             })
             .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string()),
     );
+    put(
+        "app_package",
+        f.update
+            .title
+            .as_deref()
+            .and_then(knowledge::app_package)
+            .map(str::to_string),
+    );
     put("hresult", f.error.hresult.clone());
     put(
         "wu_hresult",

@@ -39,6 +39,7 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
     p("product", Kind::Text, Scope::Finding),
     p("package", Kind::Text, Scope::Finding),
     p("package_name", Kind::PackageName, Scope::Finding),
+    p("app_package", Kind::AppPackage, Scope::Finding),
     p("hresult", Kind::HResult, Scope::Finding),
     p("wu_hresult", Kind::HResult, Scope::Finding),
     p("msi_error", Kind::Number, Scope::Finding),

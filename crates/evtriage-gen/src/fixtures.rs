@@ -12,6 +12,7 @@ pub const NAMES: &[&str] = &[
     "kb-system-scm-only",
     "admin-disabled-pop3",
     "wu-failed-non-exchange",
+    "wu-app-package-in-use",
 ];
 
 pub fn fixture(name: &str) -> Option<Bundle> {
@@ -19,6 +20,7 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         "kb-system-scm-only" => Some(kb_system_scm_only()),
         "admin-disabled-pop3" => Some(admin_disabled_pop3()),
         "wu-failed-non-exchange" => Some(wu_failed_non_exchange()),
+        "wu-app-package-in-use" => Some(wu_app_package_in_use()),
         _ => None,
     }
 }
@@ -91,6 +93,29 @@ fn wu_failed_non_exchange() -> Bundle {
         name: "wu-failed-non-exchange",
         application: Vec::new(),
         system: numbered(system, 5000),
+    }
+}
+
+/// Windows Update fails to update a Microsoft Store app whose files are in use (0x80073D02), twice,
+/// on Windows 10. The title is the form users report for Store updates in event 20 (Store ID,
+/// hyphen, package name); no such record is in `../shared/corpus`.
+fn wu_app_package_in_use() -> Bundle {
+    let title = "9WZDNCRFHVN5-Microsoft.WindowsCalculator";
+    let guid = "{5b6f3d1c-2a7e-4f0b-9c3d-8e1f2a4b6c7d}";
+    let system = ["2021-06-14T09:12:40Z", "2021-06-15T09:13:02Z"]
+        .iter()
+        .map(|t| {
+            let stamp = Stamp {
+                computer: "DESKTOP-7Q2M4KD",
+                time: at(t),
+            };
+            events::wu_result(&stamp, (1244, 6120), Some(0x8007_3D02), title, guid, 1)
+        })
+        .collect();
+    Bundle {
+        name: "wu-app-package-in-use",
+        application: Vec::new(),
+        system: numbered(system, 8800),
     }
 }
 

@@ -81,7 +81,10 @@ pub(crate) fn build_finding(
         hresult_name: hr_info.map(|i| i.name),
         msi,
         msi_name: msi_info.map(|i| i.name),
-        meaning: msi_info.or(hr_info).map(|i| i.meaning),
+        meaning: msi_info
+            .or(hr_info)
+            .map(|i| i.meaning)
+            .or((msi.is_some() || hresult.is_some()).then_some(crate::codes::UNKNOWN)),
         installer_message: installer_message(inc, events),
         log_file: first(inc, "log_file").map(str::to_string),
     };
