@@ -965,3 +965,145 @@ fn each_process_is_named_once_on_the_real_log() {
     assert_eq!(emet.matches("EMET_Service (PID 3176)").count(), 1, "{emet}");
     assert_eq!(emet.matches("EMET_Agent (PID 6068)").count(), 1, "{emet}");
 }
+
+/// Issue 14 (5): 0x80073D02 (ERROR_PACKAGES_IN_USE) is this tool's failure in its modern form: a
+/// Store app's update cannot replace files the running app holds. It is diagnosed as such, with
+/// the app to close and the commands that find its processes; the app's name enters them only
+/// as a quoted literal of the shape a package name has.
+#[test]
+fn an_app_package_in_use_says_what_to_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = evtriage_gen::fixtures::fixture("wu-app-package-in-use").unwrap();
+    evtriage_gen::fixtures::write(&bundle, dir.path()).unwrap();
+    let (r, code) = json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    let all = findings(&r);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let f = &all[0];
+    assert_eq!(f["signature"], "app-package-in-use");
+    assert_eq!(f["error"]["hresult_name"], "ERROR_PACKAGES_IN_USE");
+    let summary = f["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("resources it modifies are currently in use"),
+        "{summary}"
+    );
+    assert!(summary.contains("2 time(s)"), "{summary}");
+    assert!(
+        summary.contains("Close Microsoft.WindowsCalculator and install the update again."),
+        "{summary}"
+    );
+    let commands: Vec<&str> = f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["powershell"].as_array().unwrap())
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        commands.contains(
+            &"Get-AppxPackage -AllUsers -Name 'Microsoft.WindowsCalculator' | Format-List 'Name', 'PackageFullName', 'InstallLocation'"
+        ),
+        "{commands:#?}"
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.contains("+ 'Microsoft.WindowsCalculator' +")
+                && c.ends_with("Stop-Process -Confirm")),
+        "{commands:#?}"
+    );
+}
+
+/// Issue 14 (5): a code in no table says so plainly; a known one has its name and meaning.
+#[test]
+fn an_unknown_code_says_so() {
+    use evtriage_gen::events::{self, Stamp};
+    let stamp = Stamp {
+        computer: "APP01",
+        time: chrono::DateTime::parse_from_rfc3339("2021-06-14T09:12:40Z")
+            .unwrap()
+            .to_utc(),
+    };
+    let guid = "{5b6f3d1c-2a7e-4f0b-9c3d-8e1f2a4b6c7d}";
+    let meaning = |hr: u32| {
+        let r = diagnose_events(vec![events::wu_result(
+            &stamp,
+            (1244, 6120),
+            Some(hr),
+            "Feature update to Windows 10, version 21H1",
+            guid,
+            1,
+        )]);
+        let f = &findings(&r)[0];
+        (
+            f["error"]["hresult_name"].as_str().map(str::to_string),
+            f["error"]["meaning"].as_str().unwrap().to_string(),
+        )
+    };
+    let (name, said) = meaning(0x8BAD_0001);
+    assert_eq!(name, None);
+    assert_eq!(
+        said,
+        "not a code in evtriage's Win32, HRESULT, Windows Update or Windows Installer tables"
+    );
+    let (name, said) = meaning(0x8024_6007);
+    assert_eq!(name.as_deref(), Some("WU_E_DM_NOTDOWNLOADED"));
+    assert_eq!(said, "Windows Update's download manager failed");
+    let (name, said) = meaning(0x8007_0020);
+    assert_eq!(name.as_deref(), Some("ERROR_SHARING_VIOLATION"));
+    assert!(said.contains("being used by another process"), "{said}");
+}
+
+/// Issue 14 (6): DeepBlueCLI's Application log holds 14 .NET 4.5 patches installed in ten minutes.
+/// Two of them found files in use and asked for a restart; each is named with its own files and
+/// restart (the 1025s and the 1038 inside its transaction), not the batch's first patch, and each
+/// process is named once.
+#[test]
+fn a_batch_attributes_files_in_use_and_restarts_to_their_update_on_the_real_log() {
+    let Some(corpus) = shared("corpus") else {
+        return;
+    };
+    let path = corpus.join("deepbluecli/many-events-application.evtx");
+    let (r, _) = json(&[path.to_str().unwrap()]);
+    let batch: Vec<&Value> = findings(&r)
+        .iter()
+        .filter(|f| f["signature"] == "restart-pending" && f["update"]["title"].is_string())
+        .collect();
+    let named: Vec<(&str, Vec<&str>)> = batch
+        .iter()
+        .map(|f| {
+            (
+                f["update"]["title"].as_str().unwrap(),
+                f["locked_files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l["path"].as_str().unwrap().rsplit('\\').next().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            ("KB2898864", vec!["clr.dll", "clr.dll"]),
+            ("KB2742613", vec!["clrjit.dll", "clrjit.dll"]),
+        ],
+        "{batch:#?}"
+    );
+    for f in &batch {
+        let summary = f["summary"].as_str().unwrap();
+        assert_eq!(
+            summary.matches("EMET_Agent (PID 6068)").count(),
+            1,
+            "{summary}"
+        );
+        let restarts = f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event_id"] == 1038)
+            .count();
+        assert_eq!(restarts, 1, "{summary}");
+    }
+}

@@ -97,10 +97,10 @@ pub(crate) fn run_signature(
     let mut by_join: Vec<Option<HashMap<JoinKey, Vec<usize>>>> = vec![None; sig.evidence.len()];
 
     let mut out = Vec::new();
-    for Cluster {
-        anchors: cluster, ..
-    } in clusters
-    {
+    let transactions = clusters
+        .into_iter()
+        .flat_map(|c| transactions(sig, c.anchors));
+    for (cluster, floor) in transactions {
         let start = cluster.first().expect("non-empty").1.time;
         let end = cluster.last().expect("non-empty").1.time;
         let mut inc = Incident {
@@ -129,6 +129,10 @@ pub(crate) fn run_signature(
             };
             let candidates = &items[ei];
             let from = lo.map_or(0, |lo| candidates.partition_point(|it| it.time < lo));
+            // Nothing of an earlier transaction of the batch.
+            let from = floor.map_or(from, |f| {
+                from.max(candidates.partition_point(|it| it.time <= f))
+            });
             let to = hi.map_or(candidates.len(), |hi| {
                 candidates.partition_point(|it| it.time <= hi)
             });
@@ -209,6 +213,59 @@ pub(crate) fn run_signature(
             }
         }
         out.push(build_finding(sig, &inc, status, events, file_names));
+    }
+    out
+}
+
+/// A cluster's anchors as transactions (`[incident] split_at`), each with the time the previous
+/// one ended: a transaction ends at the anchors that carry the field with one value (an update's
+/// 1022 and 1036), and anchors without it (a 1038 restart, an 11707) belong to the first that ends
+/// at or after them, or to the last.
+pub(crate) fn transactions<'a>(
+    sig: &Signature,
+    anchors: Vec<(usize, Item<'a>)>,
+) -> Vec<(Vec<(usize, Item<'a>)>, Option<DateTime<Utc>>)> {
+    let Some(field) = sig.def.incident.split_at.as_deref() else {
+        return vec![(anchors, None)];
+    };
+    // (value, end) of each transaction, in time order.
+    let mut ends: Vec<(&str, DateTime<Utc>)> = Vec::new();
+    for (_, it) in &anchors {
+        if let Some(v) = it.fields.get(field) {
+            match ends.last_mut() {
+                Some((last, end)) if join_key(last) == join_key(v) => *end = it.time,
+                _ => ends.push((v, it.time)),
+            }
+        }
+    }
+    if ends.len() < 2 {
+        return vec![(anchors, None)];
+    }
+    let mut parts: Vec<Vec<(usize, Item<'a>)>> = vec![Vec::new(); ends.len()];
+    let mut current = 0;
+    for a in anchors {
+        let k = match a.1.fields.get(field) {
+            Some(v) => {
+                // Anchors come in time order, so a transaction's own come after the previous end.
+                while current + 1 < ends.len() && join_key(ends[current].0) != join_key(v) {
+                    current += 1;
+                }
+                current
+            }
+            None => ends
+                .iter()
+                .position(|(_, end)| *end >= a.1.time)
+                .unwrap_or(ends.len() - 1),
+        };
+        parts[k].push(a);
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for (k, mut part) in parts.into_iter().enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        part.sort_by_key(|(ei, it)| (it.time, it.at, *ei));
+        out.push((part, k.checked_sub(1).map(|p| ends[p].1)));
     }
     out
 }

@@ -467,6 +467,16 @@ impl Signature {
                 )));
             }
         }
+        if let Some(split) = &def.incident.split_at
+            && !evidence
+                .iter()
+                .any(|e| e.role == Role::Anchor && e.fields.iter().any(|f| *f.name == **split))
+        {
+            return Err(err(format!(
+                "line {}: split_at '{split}' is no anchor's field",
+                line_of(text, "split_at")
+            )));
+        }
         check_templates(&def)
             .map_err(|(anchor, m)| err(format!("line {}: {m}", line_of(text, &anchor))))?;
         Ok(Signature { def, evidence, gap })

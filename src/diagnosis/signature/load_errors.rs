@@ -104,6 +104,11 @@ fn toml_and_schema_errors() {
     );
     says("gap = \"30m\"", "gap = \"99999999d\"", "at most a century");
     says(
+        "gap = \"30m\"",
+        "gap = \"30m\"\nsplit_at = \"updat\"",
+        "split_at 'updat' is no anchor's field",
+    );
+    says(
         "title = \"A sample signature\"",
         "title = \"t\"\ncolour = \"red\"",
         "unknown field `colour`",

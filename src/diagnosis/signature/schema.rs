@@ -125,6 +125,12 @@ pub struct EvidenceDef {
 pub struct IncidentDef {
     /// Anchors further apart than this start a new incident.
     pub gap: String,
+    /// An anchor field that ends a transaction: updates installed one after another in a batch
+    /// (the same product, minutes apart) are one cluster of anchors, but each update's files in use
+    /// and restart belong to the update whose transaction they fall in. With this set, an incident
+    /// is split at each anchor carrying the field, and evidence before an anchor counts only back
+    /// to the end of the previous transaction.
+    pub split_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
