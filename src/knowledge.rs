@@ -431,11 +431,18 @@ pub fn hresult_from_win32(code: u64) -> Option<u32> {
     (code != 0 && code <= 0xffff).then_some(0x8007_0000 | code)
 }
 
-/// Exchange 2007 services in the order they should be started: Active Directory Topology (and on
-/// Edge, ADAM) first, as every other Exchange service depends on it (`domain.md` §4.4); services
-/// not listed keep their relative order after these.
+/// Services in the order they should be started: the Windows services Exchange setup stops
+/// alongside its own, then Active Directory Topology (and on Edge, ADAM), as every other Exchange
+/// service depends on it (`domain.md` §4.4); services not listed keep their relative order after
+/// these.
 pub fn start_order(service: &str) -> usize {
     const FIRST: &[&str] = &[
+        // Windows services Exchange setup stops alongside its own: Exchange's services use them
+        // (WMI, IIS), so they start before Active Directory Topology.
+        "winmgmt",
+        "remoteregistry",
+        "iisadmin",
+        "w3svc",
         "adam_msexchange",
         "msexchangeadtopology",
         "msexchangesa",

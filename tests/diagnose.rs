@@ -474,7 +474,7 @@ fn output_file_stdin_jsonl_and_filters() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 6, "one per bundle but the healthy one");
+    assert_eq!(lines.len(), 7, "one per bundle but the healthy one");
     assert!(
         lines
             .iter()
@@ -1106,4 +1106,81 @@ fn a_batch_attributes_files_in_use_and_restarts_to_their_update_on_the_real_log(
             .count();
         assert_eq!(restarts, 1, "{summary}");
     }
+}
+
+/// Issue 14 (10): today's form of the failure. An Exchange 2019 security update installs (1022,
+/// 1036 with status 0, Windows Update 19) but leaves the 28 services its setup disabled inside the
+/// installer transaction disabled; after a restart two starts are refused with 1058. The finding
+/// names the update and the known issue, says the update installed, and restores every service
+/// (Exchange's own, the Search Host Controller, and the Windows services setup stops alongside)
+/// to the start type its 7040 recorded, Windows services first.
+#[test]
+fn an_exchange_update_that_installed_but_left_its_services_disabled() {
+    let (r, code) = json(&[samples()
+        .join("exchange2019-su-services-disabled")
+        .to_str()
+        .unwrap()]);
+    assert_eq!(code, 1);
+    let all = findings(&r);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let f = &all[0];
+    assert_eq!(f["signature"], "exchange-update-left-services-disabled");
+    assert_eq!(f["update"]["kb"], "KB5019758");
+    assert_eq!(f["confidence"]["level"], "high");
+    let summary = f["summary"].as_str().unwrap();
+    for said in [
+        "Security Update for Exchange Server 2019 Cumulative Update 12 (KB5019758) 15.2.1118.20 installed on EX19MBX01.contoso.local",
+        "28 of 28 are still disabled",
+        "known issue of Exchange updates",
+    ] {
+        assert!(summary.contains(said), "{said}: {summary}");
+    }
+    let services = f["services"].as_array().unwrap();
+    assert_eq!(services.len(), 28);
+    assert!(
+        services
+            .iter()
+            .all(|s| s["still_disabled"] == true && s["name_is_key"] == true)
+    );
+    for (name, start) in [
+        ("HostControllerService", "auto"),
+        ("WinMgmt", "auto"),
+        ("W3SVC", "auto"),
+        ("MSExchangePop3", "demand"),
+        ("wsbexchange", "demand"),
+        ("MSExchangeIS", "auto"),
+    ] {
+        assert_eq!(service(f, name)["original_start"], start, "{name}");
+    }
+    let step = |id: &str| -> Vec<String> {
+        f["remediation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap_or_else(|| panic!("no step {id}"))["cmd"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    };
+    let restore = step("restore-start-types");
+    assert_eq!(restore.len(), 28);
+    assert!(restore.contains(&"sc.exe config HostControllerService start= auto".to_string()));
+    assert!(restore.contains(&"sc.exe config MSExchangePop3 start= demand".to_string()));
+    let start = step("start-services");
+    assert_eq!(start[0], "net start WinMgmt", "{start:?}");
+    assert_eq!(start[2], "net start MSExchangeADTopology", "{start:?}");
+    assert!(
+        !start.iter().any(|c| c.contains("Pop3")),
+        "manual ones are not started"
+    );
+    let refused = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_id"] == 7000)
+        .count();
+    assert_eq!(refused, 2);
 }

@@ -116,6 +116,119 @@ pub fn mailbox_cas_services() -> Vec<Service> {
     ]
 }
 
+/// What Exchange Server 2019 setup disables on a Mailbox server while a security update installs,
+/// in the order it disables them: the Exchange services with their default start types, the Search
+/// Host Controller, Windows Server Backup's Exchange extension, and the Windows services setup stops
+/// alongside its own (`domain.md` §4.1-4.2 and the 7040 list of dsccommunity/ExchangeDsc issue 496:
+/// WMI, Remote Registry, Performance Logs & Alerts, the World Wide Web Publishing Service). The
+/// Exchange 2019 key and display names and default start types are recalled, not confirmed by a
+/// reference (RECON): evtriage's diagnosis reads them from the records, never from this list.
+pub fn exchange2019_mailbox_services() -> Vec<Service> {
+    use StartType::*;
+    vec![
+        svc(
+            "MSExchangeADTopology",
+            "Microsoft Exchange Active Directory Topology",
+            Auto,
+        ),
+        svc(
+            "MSExchangeAntispamUpdate",
+            "Microsoft Exchange Anti-spam Update",
+            Auto,
+        ),
+        svc(
+            "MSComplianceAudit",
+            "Microsoft Exchange Compliance Audit",
+            Auto,
+        ),
+        svc(
+            "MSExchangeCompliance",
+            "Microsoft Exchange Compliance Service",
+            Auto,
+        ),
+        svc(
+            "MSExchangeDagMgmt",
+            "Microsoft Exchange DAG Management",
+            Auto,
+        ),
+        svc(
+            "MSExchangeDiagnostics",
+            "Microsoft Exchange Diagnostics",
+            Auto,
+        ),
+        svc("MSExchangeEdgeSync", "Microsoft Exchange EdgeSync", Auto),
+        svc("MSExchangeFastSearch", "Microsoft Exchange Search", Auto),
+        svc(
+            "MSExchangeFrontEndTransport",
+            "Microsoft Exchange Frontend Transport",
+            Auto,
+        ),
+        svc("MSExchangeHM", "Microsoft Exchange Health Manager", Auto),
+        svc(
+            "MSExchangeHMRecovery",
+            "Microsoft Exchange Health Manager Recovery",
+            Auto,
+        ),
+        svc("MSExchangeImap4", "Microsoft Exchange IMAP4", Demand),
+        svc(
+            "MSExchangeIMAP4BE",
+            "Microsoft Exchange IMAP4 Backend",
+            Demand,
+        ),
+        svc("MSExchangeIS", "Microsoft Exchange Information Store", Auto),
+        svc(
+            "MSExchangeMailboxAssistants",
+            "Microsoft Exchange Mailbox Assistants",
+            Auto,
+        ),
+        svc(
+            "MSExchangeMailboxReplication",
+            "Microsoft Exchange Mailbox Replication",
+            Auto,
+        ),
+        svc(
+            "MSExchangeDelivery",
+            "Microsoft Exchange Mailbox Transport Delivery",
+            Auto,
+        ),
+        svc(
+            "MSExchangeSubmission",
+            "Microsoft Exchange Mailbox Transport Submission",
+            Auto,
+        ),
+        svc("MSExchangePop3", "Microsoft Exchange POP3", Demand),
+        svc(
+            "MSExchangePOP3BE",
+            "Microsoft Exchange POP3 Backend",
+            Demand,
+        ),
+        svc("MSExchangeRepl", "Microsoft Exchange Replication", Auto),
+        svc(
+            "MSExchangeRPC",
+            "Microsoft Exchange RPC Client Access",
+            Auto,
+        ),
+        svc(
+            "MSExchangeServiceHost",
+            "Microsoft Exchange Service Host",
+            Auto,
+        ),
+        svc("MSExchangeTransport", "Microsoft Exchange Transport", Auto),
+        svc(
+            "HostControllerService",
+            "Microsoft Exchange Search Host Controller",
+            Auto,
+        ),
+        svc(
+            "wsbexchange",
+            "Microsoft Exchange Server Extension for Windows Server Backup",
+            Demand,
+        ),
+        svc("WinMgmt", "Windows Management Instrumentation", Auto),
+        svc("W3SVC", "World Wide Web Publishing Service", Auto),
+    ]
+}
+
 /// Exchange 2007 services of a Hub Transport server.
 pub fn hub_services() -> Vec<Service> {
     use StartType::*;

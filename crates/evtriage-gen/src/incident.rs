@@ -48,6 +48,9 @@ pub enum Outcome {
     SucceedsRestartPending,
     /// Succeeds cleanly.
     Succeeds,
+    /// Succeeds, but setup's service control script does not set the services back: they stay
+    /// disabled (the known issue of Exchange 2013-2019 security updates, e.g. KB4523171).
+    SucceedsServicesLeftDisabled,
 }
 
 /// What an install left behind, for manifests and README text.
@@ -203,10 +206,14 @@ pub fn install(
             }
             record.failed_at = Some(fail);
         }
-        Outcome::SucceedsRestartPending | Outcome::Succeeds => {
-            // Setup puts the services back and starts the automatic ones before it finishes.
+        Outcome::SucceedsRestartPending
+        | Outcome::Succeeds
+        | Outcome::SucceedsServicesLeftDisabled => {
+            // Setup puts the services back and starts the automatic ones before it finishes,
+            // unless its script fails to.
             let back = end - 40_000;
-            for (i, svc) in services.iter().enumerate() {
+            let left = matches!(outcome, Outcome::SucceedsServicesLeftDisabled);
+            for (i, svc) in services.iter().enumerate().filter(|_| !left) {
                 host.start_type(
                     at(back + 150 * i as i64),
                     svc,
@@ -216,7 +223,11 @@ pub fn install(
                 );
             }
             let mut t = back + 6_000;
-            for svc in services.iter().rev().filter(|s| s.start == StartType::Auto) {
+            for svc in services
+                .iter()
+                .rev()
+                .filter(|s| s.start == StartType::Auto && !left)
+            {
                 host.service_state(at(t), svc, true);
                 t += 2_300;
             }

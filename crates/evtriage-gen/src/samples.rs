@@ -3,7 +3,9 @@
 //! bytes, which a test checks against the committed files.
 
 use crate::events::MsiProduct;
-use crate::host::{Host, Lang, Pids, Service, hub_services, mailbox_cas_services};
+use crate::host::{
+    Host, Lang, Pids, Service, exchange2019_mailbox_services, hub_services, mailbox_cas_services,
+};
 use crate::incident::{self, Holder, Outcome, Patch};
 use crate::noise::{self, Profile};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -417,6 +419,67 @@ fn japanese() -> Bundle {
     finish(name, host)
 }
 
+/// Exchange Server 2019's MSI product, as the real 1036 of an Exchange 2019 CU12 security update
+/// names it (`domain.md` §2.1.3); the product code is illustrative.
+const EXCHANGE_2019: MsiProduct<'static> = MsiProduct {
+    name: "Microsoft Exchange Server",
+    version: "15.2.1118.7",
+    language: "1033",
+    manufacturer: "Microsoft Corporation",
+    product_code: "{CD981244-E9B8-405A-9026-6AEB9DCEF1F1}",
+};
+
+/// (h) Today's form of the failure (Exchange 2013-2019 security updates, "Known issues" of e.g.
+/// KB4523171): Windows Update installs an Exchange 2019 security update at night, setup disables
+/// 28 services while it installs, the update installs (11707, 1022, 1036 with status 0, Windows
+/// Update 19), but its service control script does not set them back. After the next restart the
+/// administrator cannot start the Information Store or Transport (7000, 1058).
+fn su_services_left_disabled() -> Bundle {
+    let name = "exchange2019-su-services-disabled";
+    let mut rng = rng(name);
+    let (from, to) = (utc(2022, 11, 8, 8, 0, 0), utc(2022, 11, 9, 9, 30, 0));
+    let mut host = Host::new(
+        "EX19MBX01.contoso.local",
+        Lang::English,
+        "S-1-5-21-3623811015-3361044348-30300820-1013",
+        pids(),
+        187_402,
+        402_117,
+    );
+    let t0 = utc(2022, 11, 9, 2, 10, 5);
+    let services = exchange2019_mailbox_services();
+    let update = Patch {
+        product: EXCHANGE_2019,
+        title: "Security Update for Exchange Server 2019 Cumulative Update 12 (KB5019758) 15.2.1118.20",
+        patch_code: "{3F6D1E2A-5B7C-4D8E-9F01-2A3B4C5D6E7F}",
+        package: "C:\\Windows\\SoftwareDistribution\\Download\\Install\\Exchange2019-KB5019758-x64-en.msp",
+        wu: Some(("{a7c4e1b2-3d5f-4e6a-8b9c-0d1e2f3a4b5c}", 200)),
+        digest: "2c7e9a4b61d84f03b5a6c7d8e9f0a1b200000000",
+    };
+    incident::install(
+        &mut host,
+        t0,
+        &update,
+        &services,
+        &[],
+        &Outcome::SucceedsServicesLeftDisabled,
+    );
+    host.reboot(utc(2022, 11, 9, 6, 15, 30));
+    let core: Vec<Service> = services
+        .iter()
+        .filter(|s| ["MSExchangeIS", "MSExchangeTransport"].contains(&s.key))
+        .cloned()
+        .collect();
+    incident::admin_start_fails(&mut host, utc(2022, 11, 9, 6, 31, 12), &core);
+    let profile = Profile {
+        exchange_running: vec![(from, t0 + Duration::seconds(60))],
+        windows_updates: false,
+        installs: true,
+    };
+    noise::fill(&mut host, &mut rng, from, to, &profile);
+    finish(name, host)
+}
+
 pub fn all() -> Vec<Bundle> {
     vec![
         rollup_failed(),
@@ -426,6 +489,7 @@ pub fn all() -> Vec<Bundle> {
         other_cause(),
         healthy(),
         japanese(),
+        su_services_left_disabled(),
     ]
 }
 

@@ -217,6 +217,9 @@ pub(crate) fn run_signature(
     out
 }
 
+/// Anchors of one transaction, and when the transaction before it ended.
+pub(crate) type Transaction<'a> = (Vec<(usize, Item<'a>)>, Option<DateTime<Utc>>);
+
 /// A cluster's anchors as transactions (`[incident] split_at`), each with the time the previous
 /// one ended: a transaction ends at the anchors that carry the field with one value (an update's
 /// 1022 and 1036), and anchors without it (a 1038 restart, an 11707) belong to the first that ends
@@ -224,7 +227,7 @@ pub(crate) fn run_signature(
 pub(crate) fn transactions<'a>(
     sig: &Signature,
     anchors: Vec<(usize, Item<'a>)>,
-) -> Vec<(Vec<(usize, Item<'a>)>, Option<DateTime<Utc>>)> {
+) -> Vec<Transaction<'a>> {
     let Some(field) = sig.def.incident.split_at.as_deref() else {
         return vec![(anchors, None)];
     };
