@@ -1,5 +1,7 @@
 //! What an error code is called and what it means: Win32 errors, HRESULTs and Windows Update Agent
-//! results, from the tables in `data/errors/` (their sources and licenses are in its README).
+//! results, from the tables in `data/errors/` (their sources and licenses are in its README). This
+//! is data, not code written here, because a hand-picked list printed no meaning for most codes
+//! real logs hold (issue 14).
 //! Windows Installer's own return codes keep the wording of Microsoft's Windows Installer error
 //! list ([`crate::knowledge::msi_code`]), which explains them for installs; everything else comes
 //! from here, and a code in no table says so.
@@ -78,12 +80,15 @@ pub fn hresult(code: u32) -> Option<CodeInfo> {
     Some(CodeInfo { name, meaning })
 }
 
-/// A Windows Update Agent result. The header the names come from carries no text, so the meaning
-/// says which part of the agent failed, read from the name's prefix; Microsoft's "Windows Update
-/// error code list by component" has each code's sentence.
+/// A Windows Update Agent result: Microsoft's sentence for it where its error list has one, and
+/// otherwise which part of the agent failed, read from the name's prefix (the header the names
+/// come from carries no text).
 fn windows_update(code: u32) -> Option<CodeInfo> {
     static CELL: OnceLock<Table> = OnceLock::new();
-    let (name, _) = table(&CELL, WU).get(code)?;
+    let (name, meaning) = table(&CELL, WU).get(code)?;
+    if !meaning.is_empty() {
+        return Some(CodeInfo { name, meaning });
+    }
     const PARTS: &[(&str, &str)] = &[
         (
             "WU_E_PT_",
@@ -127,9 +132,12 @@ fn windows_update(code: u32) -> Option<CodeInfo> {
         ),
         (
             "WU_E_MSP_",
-            "Windows Update's Microsoft Store Platform handler failed",
+            "Windows Update's Windows Installer patch handling failed",
         ),
-        ("WU_E_SLS_", "Windows Update's service locator failed"),
+        (
+            "WU_E_MSI_",
+            "Windows Update's Windows Installer handling failed",
+        ),
         ("WU_E_", "Windows Update Agent failed"),
         ("WU_S_", "Windows Update Agent succeeded"),
     ];
@@ -172,7 +180,13 @@ mod tests {
             assert_eq!(info.name, name, "0x{code:08X}");
             assert!(!info.meaning.is_empty(), "0x{code:08X}");
         }
-        assert!(hresult(0x8024_FFFE).is_none_or(|i| i.name.starts_with("WU_")));
+        // Microsoft's sentence where its list has one; the part of the agent otherwise.
+        assert_eq!(
+            hresult(0x8024_0016).unwrap().meaning,
+            "Operation tried to install while another installation was in progress or the system was pending a mandatory restart."
+        );
+        let sih = hresult(0x8024_5001);
+        assert!(sih.is_none_or(|i| !i.meaning.is_empty()));
         assert_eq!(hresult(0xDEAD_BEEF), None);
         assert_eq!(win32(15618).unwrap().name, "ERROR_PACKAGES_IN_USE");
     }

@@ -392,37 +392,9 @@ pub fn msi_code(code: u64) -> Option<CodeInfo> {
     Some(CodeInfo { name, meaning })
 }
 
-/// An HRESULT's name and meaning: the Windows Update results seen with failed installs in the
-/// wording written for them here, any other from the tables ([`crate::codes`]).
+/// An HRESULT's name and meaning, from the tables ([`crate::codes`]).
 pub fn hresult(code: u32) -> Option<CodeInfo> {
-    let (name, meaning) = match code {
-        0x8024_001e => (
-            "WU_E_SERVICE_STOP",
-            "The operation did not complete because the service or the system was being shut down.",
-        ),
-        0x8024_8007 => (
-            "WU_E_DS_NODATA",
-            "The information requested is not in the Windows Update data store.",
-        ),
-        0x8024_2007 => (
-            "WU_E_UH_NEEDANOTHERDOWNLOAD",
-            "The update handler needs another download to complete the installation.",
-        ),
-        0x8024_0022 => (
-            "WU_E_ALL_UPDATES_FAILED",
-            "The operation failed for all the updates.",
-        ),
-        0x8024_402c => (
-            "WU_E_PT_WINHTTP_NAME_NOT_RESOLVED",
-            "The proxy server or target server name cannot be resolved.",
-        ),
-        0x8007_0422 => (
-            "ERROR_SERVICE_DISABLED",
-            "The service cannot be started because it is disabled.",
-        ),
-        _ => return crate::codes::hresult(code),
-    };
-    Some(CodeInfo { name, meaning })
+    crate::codes::hresult(code)
 }
 
 /// HRESULT_FROM_WIN32 for a Windows Installer return code, as Windows Update reports it.

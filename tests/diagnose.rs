@@ -1048,7 +1048,7 @@ fn an_unknown_code_says_so() {
     );
     let (name, said) = meaning(0x8024_6007);
     assert_eq!(name.as_deref(), Some("WU_E_DM_NOTDOWNLOADED"));
-    assert_eq!(said, "Windows Update's download manager failed");
+    assert_eq!(said, "The update has not been downloaded.");
     let (name, said) = meaning(0x8007_0020);
     assert_eq!(name.as_deref(), Some("ERROR_SHARING_VIOLATION"));
     assert!(said.contains("being used by another process"), "{said}");

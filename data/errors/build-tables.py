@@ -50,8 +50,16 @@ for line in header.read_text().splitlines():
     m = re.match(r"#define (WU_[ES]_\w+) _HRESULT_TYPEDEF_\((0x[0-9A-Fa-f]+)\)", line)
     if m:
         wu[int(m.group(2), 16)] = m.group(1)
+# Names the header lacks but Microsoft's page gives.
+wu.setdefault(0x80245FFF, "WU_E_REDIRECTOR_UNEXPECTED")
+meanings = {}
+for line in (here / "wu-meanings.tsv").read_text().splitlines():
+    if line and not line.startswith("#"):
+        code, meaning = line.split("\t")
+        meanings[int(code, 16)] = meaning
 write(
     "wu.tsv",
-    "# code\tname: Windows Update Agent result codes. Source: mingw-w64 wuerror.h (public domain; see README.md)",
-    [(f"0x{k:08X}", wu[k]) for k in sorted(wu)],
+    "# code\tname\tmeaning: Windows Update Agent result codes. Names: mingw-w64 wuerror.h (public domain); "
+    "meanings: Microsoft's \"Windows Update error codes by component\" (CC BY 4.0); see README.md",
+    [(f"0x{k:08X}", wu[k], *([meanings[k]] if k in meanings else [])) for k in sorted(wu)],
 )
