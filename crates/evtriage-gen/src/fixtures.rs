@@ -75,48 +75,57 @@ fn admin_disabled_pop3() -> Bundle {
     }
 }
 
-/// Windows Update fails to install a .NET Framework update with 0x80070643, twice.
-fn wu_failed_non_exchange() -> Bundle {
-    let title = "Security Update for Microsoft .NET Framework 3.5 SP1 (KB2604111)";
+/// One Windows Update failure of `title` with `hresult` at each of `times` on `computer`.
+fn wu_failures(
+    name: &'static str,
+    computer: &str,
+    title: &str,
+    hresult: u32,
+    times: &[&str],
+    first_record: u64,
+) -> Bundle {
     let guid = "{8c5a8f0e-6d4e-4d3c-9a1b-2f7e3c4d5a6b}";
-    let system = ["2011-11-10T03:05:12Z", "2011-11-11T03:04:58Z"]
+    let system = times
         .iter()
         .map(|t| {
             let stamp = Stamp {
-                computer: "APP01.contoso.local",
+                computer,
                 time: at(t),
             };
-            events::wu_result(&stamp, (1032, 2240), Some(0x8007_0643), title, guid, 201)
+            events::wu_result(&stamp, (1032, 2240), Some(hresult), title, guid, 201)
         })
         .collect();
     Bundle {
-        name: "wu-failed-non-exchange",
+        name,
         application: Vec::new(),
-        system: numbered(system, 5000),
+        system: numbered(system, first_record),
     }
+}
+
+/// Windows Update fails to install a .NET Framework update with 0x80070643, twice.
+fn wu_failed_non_exchange() -> Bundle {
+    wu_failures(
+        "wu-failed-non-exchange",
+        "APP01.contoso.local",
+        "Security Update for Microsoft .NET Framework 3.5 SP1 (KB2604111)",
+        0x8007_0643,
+        &["2011-11-10T03:05:12Z", "2011-11-11T03:04:58Z"],
+        5000,
+    )
 }
 
 /// Windows Update fails to update a Microsoft Store app whose files are in use (0x80073D02), twice,
 /// on Windows 10. The title is the form users report for Store updates in event 20 (Store ID,
 /// hyphen, package name); no such record is in `../shared/corpus`.
 fn wu_app_package_in_use() -> Bundle {
-    let title = "9WZDNCRFHVN5-Microsoft.WindowsCalculator";
-    let guid = "{5b6f3d1c-2a7e-4f0b-9c3d-8e1f2a4b6c7d}";
-    let system = ["2021-06-14T09:12:40Z", "2021-06-15T09:13:02Z"]
-        .iter()
-        .map(|t| {
-            let stamp = Stamp {
-                computer: "DESKTOP-7Q2M4KD",
-                time: at(t),
-            };
-            events::wu_result(&stamp, (1244, 6120), Some(0x8007_3D02), title, guid, 1)
-        })
-        .collect();
-    Bundle {
-        name: "wu-app-package-in-use",
-        application: Vec::new(),
-        system: numbered(system, 8800),
-    }
+    wu_failures(
+        "wu-app-package-in-use",
+        "DESKTOP-7Q2M4KD",
+        "9WZDNCRFHVN5-Microsoft.WindowsCalculator",
+        0x8007_3D02,
+        &["2021-06-14T09:12:40Z", "2021-06-15T09:13:02Z"],
+        8800,
+    )
 }
 
 /// The bundle's logs as .evtx in `dir` (an empty log is not written).

@@ -98,6 +98,24 @@ fn finish(name: &'static str, host: Host) -> Bundle {
     }
 }
 
+/// The server restarts, which does not help: later, starting the services named by `keys` fails
+/// with 1058, as they are still disabled.
+fn restart_then_starts_refused(
+    host: &mut Host,
+    reboot: DateTime<Utc>,
+    refused: DateTime<Utc>,
+    services: &[Service],
+    keys: &[&str],
+) {
+    host.reboot(reboot);
+    let core: Vec<Service> = services
+        .iter()
+        .filter(|s| keys.contains(&s.key))
+        .cloned()
+        .collect();
+    incident::admin_start_fails(host, refused, &core);
+}
+
 /// (a) KB 940006: Windows Update installs the rollup at night, files are in use, the install fails
 /// with 1603 / 0x80070643 and the Exchange services stay disabled. A reboot does not help.
 fn rollup_failed() -> Bundle {
@@ -125,13 +143,13 @@ fn rollup_failed() -> Bundle {
             log_file: "C:\\Windows\\TEMP\\MSI4f2a1.LOG",
         },
     );
-    host.reboot(utc(2011, 11, 9, 6, 40, 12));
-    let core: Vec<Service> = services
-        .iter()
-        .filter(|s| s.key == "MSExchangeIS" || s.key == "MSExchangeSA")
-        .cloned()
-        .collect();
-    incident::admin_start_fails(&mut host, utc(2011, 11, 9, 6, 52, 40), &core);
+    restart_then_starts_refused(
+        &mut host,
+        utc(2011, 11, 9, 6, 40, 12),
+        utc(2011, 11, 9, 6, 52, 40),
+        &services,
+        &["MSExchangeIS", "MSExchangeSA"],
+    );
     let profile = Profile {
         exchange_running: vec![(from, t0 + Duration::seconds(60))],
         windows_updates: true,
@@ -464,13 +482,13 @@ fn su_services_left_disabled() -> Bundle {
         &[],
         &Outcome::SucceedsServicesLeftDisabled,
     );
-    host.reboot(utc(2022, 11, 9, 6, 15, 30));
-    let core: Vec<Service> = services
-        .iter()
-        .filter(|s| ["MSExchangeIS", "MSExchangeTransport"].contains(&s.key))
-        .cloned()
-        .collect();
-    incident::admin_start_fails(&mut host, utc(2022, 11, 9, 6, 31, 12), &core);
+    restart_then_starts_refused(
+        &mut host,
+        utc(2022, 11, 9, 6, 15, 30),
+        utc(2022, 11, 9, 6, 31, 12),
+        &services,
+        &["MSExchangeIS", "MSExchangeTransport"],
+    );
     let profile = Profile {
         exchange_running: vec![(from, t0 + Duration::seconds(60))],
         windows_updates: false,
