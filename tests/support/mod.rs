@@ -60,17 +60,20 @@ pub fn shared(name: &str) -> Option<PathBuf> {
     }
 }
 
-/// Whether a command can be run; prints that the caller skips when it cannot.
-pub fn have(cmd: &str, probe: &[&str]) -> bool {
+/// Tests that need a program from outside Rust are `#[ignore]`d with the program's name, so that
+/// `cargo test` passes on a machine with nothing but Rust; `.ci/run` installs the programs and runs
+/// them with `--include-ignored`. Run that way, a missing program is a failure, not a skip: a
+/// cross-check that silently did not run would prove nothing.
+pub fn require(cmd: &str, probe: &[&str]) {
     let ok = std::process::Command::new(cmd)
         .args(probe)
         .output()
-        .map(|o| o.status.success() || !o.stdout.is_empty() || !o.stderr.is_empty())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("skipped: {cmd} is not installed (.ci/run installs it)");
-    }
-    ok
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "this test needs `{cmd} {}` to succeed: install it (.ci/run does)",
+        probe.join(" ")
+    );
 }
 
 pub fn evtx_files(dir: &Path) -> Vec<PathBuf> {
