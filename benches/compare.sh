@@ -6,7 +6,8 @@
 #   3. evtriage with 1 and with 2 threads on that log;
 #   4. peak memory as the input grows (100 MiB, then the large set), and on 10,000 small logs;
 #   5. start-up on an empty input;
-#   6. small hostile logs whose shape made correlation or display slow.
+#   6. small hostile logs whose shape made correlation or display slow;
+#   7. rendering a fleet's report in each readable format.
 # Prints MiB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
 # Usage: benches/compare.sh            (LARGE=1GiB; set GROW=4GiB to add a 4 GiB memory point)
 set -euo pipefail
@@ -120,4 +121,28 @@ for size in services=16000 services=64000 long-values=25 failures=20000; do
   bytes=$(du -sb --apparent-size "$dir" | cut -f1)
   read -r t_h m_h < <(measure "$EVTRIAGE" --quiet --color never "$dir")
   echo "   $size ($(mib "$bytes") MiB): ${t_h} s, peak $((m_h / 1024)) MiB   (target: seconds)"
+done
+
+# 7. Rendering a fleet's report (issue 15): the 10,000 logs of section 4 in each readable format,
+#    against the same run printing only the overview (--summary), which reads and diagnoses the
+#    same but renders no finding. The difference is what rendering the findings costs; the target
+#    is at most 10% of the run. Best of three runs each, interleaved (this VM's timings vary).
+echo "7. rendering the report of 5,000 hosts (10,000 logs): best of 3, against --summary"
+best() { sort -n | head -1; }
+declare -A runs
+for round in 1 2 3; do
+  for f in summary table markdown html; do
+    if [[ $f == summary ]]; then
+      read -r t _ < <(measure "$EVTRIAGE" --quiet --color never --summary "$fleet")
+    else
+      read -r t _ < <(measure "$EVTRIAGE" --quiet --color never --format "$f" "$fleet")
+    fi
+    runs[$f]+="$t "
+  done
+done
+t_s=$(echo ${runs[summary]} | tr ' ' '\n' | best)
+for f in table markdown html; do
+  t=$(echo ${runs[$f]} | tr ' ' '\n' | best)
+  share=$(awk -v a="$t" -v b="$t_s" 'BEGIN { d = a - b; if (d < 0) d = 0; printf "%.0f", 100 * d / a }')
+  echo "   $f: ${t} s against ${t_s} s: rendering ${share}% of the run   (target at most 10%)"
 done

@@ -209,6 +209,9 @@ pub fn run(
         } else {
             Some(120)
         },
+        shells: cli.shell.into(),
+        evidence: cli.evidence,
+        summary_only: cli.summary,
     };
     // Findings are written as each computer is diagnosed, so a fleet's report is never in
     // memory whole. The counts behind the exit code cover every finding, written or not.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use clap::{Parser, ValueEnum};
-use evtriage::report::Format;
+use evtriage::report::{Format, Shells};
 use std::path::PathBuf;
 
 pub const EXIT_NOTHING_TO_DO: u8 = 0;
@@ -31,6 +31,10 @@ pub enum FormatChoice {
     Json,
     /// One finding per line, for fleet runs.
     Jsonl,
+    /// One self-contained HTML page, to attach to a ticket
+    Html,
+    /// GitHub-flavoured Markdown, to paste into a ticket or chat
+    Markdown,
 }
 
 impl From<FormatChoice> for Format {
@@ -39,6 +43,26 @@ impl From<FormatChoice> for Format {
             FormatChoice::Table => Format::Table,
             FormatChoice::Json => Format::Json,
             FormatChoice::Jsonl => Format::Jsonl,
+            FormatChoice::Html => Format::Html,
+            FormatChoice::Markdown => Format::Markdown,
+        }
+    }
+}
+
+/// `--shell`: whose commands the readable reports print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShellChoice {
+    Powershell,
+    Cmd,
+    Both,
+}
+
+impl From<ShellChoice> for Shells {
+    fn from(s: ShellChoice) -> Shells {
+        match s {
+            ShellChoice::Powershell => Shells::PowerShell,
+            ShellChoice::Cmd => Shells::Cmd,
+            ShellChoice::Both => Shells::Both,
         }
     }
 }
@@ -95,6 +119,19 @@ pub struct Cli {
     /// No progress bar and no warnings on stderr; only the report and errors.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Commands in the table, Markdown and HTML reports for this shell (JSON has both)
+    #[arg(long, value_enum, default_value_t = ShellChoice::Powershell)]
+    pub shell: ShellChoice,
+
+    /// Every evidence record with every field, and what the confidence rests on, instead of one
+    /// line per record
+    #[arg(short = 'v', long)]
+    pub evidence: bool,
+
+    /// Print only the overview: one row per computer and finding, worst first
+    #[arg(long)]
+    pub summary: bool,
 
     /// Colors in the table output; auto uses them on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]

@@ -508,7 +508,7 @@ fn log_text_never_reaches_the_terminal_raw() {
     for color in ["always", "never"] {
         let out = Command::cargo_bin("evtriage")
             .unwrap()
-            .args(["--format", "table", "--color", color])
+            .args(["--format", "table", "--evidence", "--color", color])
             .arg(dir.path())
             .timeout(HANG)
             .output()

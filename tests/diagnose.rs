@@ -531,15 +531,6 @@ fn help_version_and_signature_list() {
 }
 
 #[test]
-fn kb_bundle_table_snapshot() {
-    let out = evtriage()
-        .args(["--color", "never", "samples/kb940006-rollup-failed"])
-        .output()
-        .unwrap();
-    insta::assert_snapshot!("kb940006_table", String::from_utf8(out.stdout).unwrap());
-}
-
-#[test]
 fn kb_bundle_json_snapshot() {
     let (r, _) = json(&["samples/kb940006-rollup-failed"]);
     insta::assert_json_snapshot!("kb940006_json", r, { ".tool.version" => "[version]" });

@@ -29,10 +29,7 @@ fn report_of(bundles: &[Bundle]) -> Report {
 
 fn assembled_equals_serialized(report: &Report) {
     let mut out = Vec::new();
-    let style = Style {
-        color: false,
-        width: None,
-    };
+    let style = Style::plain();
     report.write(Format::Json, &mut out, style).unwrap();
     let mut expected = serde_json::to_vec_pretty(report).unwrap();
     expected.push(b'\n');

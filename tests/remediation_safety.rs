@@ -11,7 +11,7 @@ use evtriage::diagnosis::command::CMD_SAFE;
 use evtriage::diagnosis::finding::Finding;
 use evtriage::diagnosis::remediation;
 use evtriage::report::escape::is_unsafe_char;
-use evtriage::report::{Format, Report, Style};
+use evtriage::report::{Format, Report, Shells, Style};
 use evtriage::script;
 use proptest::prelude::*;
 use std::collections::HashSet;
@@ -186,6 +186,14 @@ fn attack() -> impl Strategy<Value = String> {
         "0x80070643",
         "powershell",
         " ",
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[click](https://attacker.example)",
+        "![x](https://attacker.example/x.png)",
+        "```",
+        "</code></pre>",
+        "&lt;",
+        "| x |",
     ];
     (
         prop::sample::select(PARTS),
@@ -232,17 +240,48 @@ proptest! {
         let (summary, steps) = remediation::render(sig, &f, false);
         f.summary = summary;
         f.remediation = steps;
-        let mut out = Vec::new();
-        Report::new(vec![f], Vec::new())
-            .write(Format::Table, &mut out, Style { color: false, width: Some(120) })
-            .unwrap();
-        let text = String::from_utf8(out).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            prop_assert!(
-                !line.chars().any(is_unsafe_char),
-                "line {n} holds a raw control or format character: {line:?}"
-            );
-            prop_assert!(line.chars().count() < 1200, "line {n} is {} characters", line.chars().count());
+        let mut style = Style::plain();
+        style.shells = Shells::Both;
+        for format in [Format::Table, Format::Markdown, Format::Html] {
+            let mut out = Vec::new();
+            Report::new(vec![f.clone()], Vec::new())
+                .write(format, &mut out, style)
+                .unwrap();
+            let text = String::from_utf8(out).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                prop_assert!(
+                    !line.chars().any(is_unsafe_char),
+                    "{format:?} line {n} holds a raw control or format character: {line:?}"
+                );
+                prop_assert!(line.chars().count() < 4000, "{format:?} line {n} is {} characters", line.chars().count());
+            }
+            let lower = text.to_lowercase();
+            match format {
+                // What the page holds of a log is text: no tag, attribute or link of its own.
+                Format::Html => {
+                    // Escaped, an attack is harmless text ("&lt;img … onerror=…"): only a raw tag is one.
+                    for raw in ["<script", "<img", "<a "] {
+                        prop_assert!(!lower.contains(raw), "{raw} in the page");
+                    }
+                }
+                // No link, image or HTML; no fence that a value closed early.
+                // Inside a fenced block a command is shown as code, whatever it holds.
+                Format::Markdown => {
+                    let mut fenced = false;
+                    for line in text.lines() {
+                        if line.trim_start().starts_with("```") {
+                            fenced = !fenced;
+                            continue;
+                        }
+                        let l = line.to_lowercase();
+                        for raw in ["<script", "<img", "](http"] {
+                            prop_assert!(fenced || !l.contains(raw), "{raw} in the Markdown: {line}");
+                        }
+                    }
+                    prop_assert!(!fenced, "a fence left open");
+                }
+                _ => {}
+            }
         }
     }
 

@@ -106,6 +106,84 @@ pub fn comment_text(s: &str) -> String {
     out
 }
 
+/// `s` for HTML text or a quoted attribute value: `&`, `<`, `>`, `"` and `'` as entities, and
+/// every character [`display`] would escape shown the same way, so a page never holds a raw
+/// control or bidi character of a log. The one way log text reaches the HTML report.
+pub fn html(s: &str) -> String {
+    html_escaped(&display(s))
+}
+
+/// [`html`] for a sentence of evtriage's that holds log values (see [`display_text`]).
+pub fn html_text(s: &str) -> String {
+    html_escaped(&display_text(s))
+}
+
+/// [`html`] for a command: whole, never cut.
+pub fn html_whole(s: &str) -> String {
+    html_escaped(&display_whole(s))
+}
+
+fn html_escaped(shown: &str) -> String {
+    let mut out = String::with_capacity(shown.len() + 8);
+    for c in shown.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` for Markdown text (a paragraph or a table cell): every character Markdown or GitHub's
+/// renderer gives a meaning to is backslash-escaped, `<`, `>` and `&` become entities (GitHub
+/// renders inline HTML), and [`display`]'s escapes apply. The one way log text reaches the
+/// Markdown report outside code blocks.
+pub fn markdown(s: &str) -> String {
+    markdown_escaped(&display(s))
+}
+
+/// [`markdown`] for a sentence of evtriage's that holds log values (see [`display_text`]).
+pub fn markdown_text(s: &str) -> String {
+    markdown_escaped(&display_text(s))
+}
+
+fn markdown_escaped(shown: &str) -> String {
+    let mut out = String::with_capacity(shown.len() + 8);
+    for c in shown.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
+            | '!' | '|' | '~' | '"' | '\'' | ':' | '@' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A fenced code block holding `lines` whole: the fence is longer than any run of backticks in
+/// them, so nothing inside can close it. Commands are never cut; [`display_whole`] keeps each on
+/// one line.
+pub fn markdown_code_block(lang: &str, lines: &[String]) -> String {
+    let body: Vec<String> = lines.iter().map(|l| display_whole(l)).collect();
+    let longest = body
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}{lang}\n{}\n{fence}\n", body.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +236,17 @@ mod tests {
     fn comments_hold_ascii_only() {
         assert_eq!(comment_text("a\nb\u{2028}c"), "a\\u{a}b\\u{2028}c");
         assert!(comment_text(&"é".repeat(1000)).is_ascii());
+    }
+
+    #[test]
+    fn pages_and_markdown_get_text_not_markup() {
+        assert_eq!(html("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+        assert_eq!(html("a\u{202e}b"), "a\\u{202e}b");
+        assert_eq!(markdown("[x](http://y) *z*"), "\\[x\\]\\(http\\://y\\) \\*z\\*");
+        assert_eq!(markdown("<img>"), "&lt;img&gt;");
+        // The fence outgrows any run of backticks inside.
+        let block = markdown_code_block("powershell", &["a ```` b".to_string()]);
+        assert!(block.starts_with("`````powershell\n"), "{block}");
+        assert!(block.ends_with("\n`````\n"), "{block}");
     }
 }

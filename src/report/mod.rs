@@ -4,10 +4,14 @@
 //! and naming it in [`Format`].
 
 pub mod escape;
+pub mod html;
 pub mod json;
 pub mod jsonl;
+pub mod markdown;
+pub mod overview;
 mod spool;
 pub mod table;
+mod timeline;
 
 use crate::diagnosis::Finding;
 use crate::input::InputReport;
@@ -101,14 +105,54 @@ pub enum Format {
     Json,
     /// One finding per line, for fleet runs.
     Jsonl,
+    /// One self-contained HTML page, to attach to a ticket.
+    Html,
+    /// GitHub-flavoured Markdown, to paste into a ticket or chat.
+    Markdown,
 }
 
-/// How the table writer should look.
+/// Which shell's commands the readable reports print (JSON always has both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shells {
+    PowerShell,
+    Cmd,
+    Both,
+}
+
+impl Shells {
+    pub fn powershell(self) -> bool {
+        self != Shells::Cmd
+    }
+    pub fn cmd(self) -> bool {
+        self != Shells::PowerShell
+    }
+}
+
+/// How the readable writers (table, Markdown, HTML) should look.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
     /// Terminal width to fit tables to; `None` lets tables grow.
     pub width: Option<u16>,
+    pub shells: Shells,
+    /// Every evidence record with every field, not one line each.
+    pub evidence: bool,
+    /// Only the overview of computers and findings.
+    pub summary_only: bool,
+}
+
+impl Style {
+    /// Plain text at 120 columns, PowerShell commands, condensed evidence: what a report written
+    /// to a file gets.
+    pub fn plain() -> Style {
+        Style {
+            color: false,
+            width: Some(120),
+            shells: Shells::PowerShell,
+            evidence: false,
+            summary_only: false,
+        }
+    }
 }
 
 /// One output format. `finding` is called for each finding in report order, as diagnosis
@@ -129,6 +173,8 @@ pub fn writer(format: Format, style: Style) -> Box<dyn ReportWriter> {
         Format::Table => Box::new(table::TableWriter::new(style)),
         Format::Json => Box::new(json::JsonWriter::default()),
         Format::Jsonl => Box::new(jsonl::JsonlWriter),
+        Format::Html => Box::new(html::HtmlWriter::new(style)),
+        Format::Markdown => Box::new(markdown::MarkdownWriter::new(style)),
     }
 }
 

@@ -1,20 +1,25 @@
-//! `--format table`: what a support engineer reads. One section per finding (what happened, the
-//! update and error, files in use, services, the remediation steps with their commands, the
-//! evidence), then the inputs. Text that came from a log goes through [`display`] first.
+//! `--format table`: what a support engineer reads, the answer first. A fleet opens with one row
+//! per computer and finding, worst first. Each finding then fits a screen: what failed and where,
+//! the error, what held the files, the services to restore, and what to run, in one shell
+//! (`--shell`); its evidence follows one line per record (`--evidence`: every field). The inputs
+//! close the report. Text that came from a log goes through [`display`] first; commands are never
+//! cut or wrapped, and identifiers are never broken inside a word.
 
 use super::escape::{display_text, display_whole};
+use super::overview::{self, Row};
 use super::spool::Spool;
-use super::{InputReport, ReportWriter, Style, Summary, Tool, display};
+use super::{InputReport, ReportWriter, Shells, Style, Summary, Tool, display};
 use crate::diagnosis::finding::{ConfidenceLevel, Finding};
 use crate::diagnosis::signature::Severity;
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use crate::input::InputStatus;
+use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
 use std::io::{self, Write};
 
-/// The headline counts every finding, so the sections wait in a spool until the end.
+/// The overview comes first, so findings wait in a spool until every one is known.
 pub struct TableWriter {
     style: Style,
     sections: Spool,
-    written: usize,
+    rows: Vec<Row>,
 }
 
 impl TableWriter {
@@ -22,83 +27,84 @@ impl TableWriter {
         TableWriter {
             style,
             sections: Spool::default(),
-            written: 0,
+            rows: Vec::new(),
         }
     }
 }
 
-fn table(style: Style, header: &[&str]) -> Table {
-    let mut t = plain_table(style);
-    t.set_header(
-        header
-            .iter()
-            .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
-    );
-    t
+#[derive(Clone, Copy)]
+enum Paint {
+    Red,
+    Yellow,
+    Green,
+    Cyan,
+    Bold,
 }
 
-fn plain_table(style: Style) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED);
-    t.set_content_arrangement(ContentArrangement::Dynamic);
-    if let Some(w) = style.width {
-        t.set_width(w.saturating_sub(2).max(40));
-    }
-    if style.color {
-        t.enforce_styling();
-    } else {
-        t.force_no_tty();
-    }
-    t
-}
-
-fn paint(text: &str, color: Color, style: Style) -> String {
+fn paint(text: &str, color: Paint, style: Style) -> String {
     if !style.color {
         return text.to_string();
     }
     let code = match color {
-        Color::Red => "31",
-        Color::Yellow => "33",
-        Color::Green => "32",
-        Color::Cyan => "36",
-        _ => "1",
+        Paint::Red => "31",
+        Paint::Yellow => "33",
+        Paint::Green => "32",
+        Paint::Cyan => "36",
+        Paint::Bold => "1",
     };
     format!("\x1b[1;{code}m{text}\x1b[0m")
 }
 
-/// Wrap `text` to the width, indenting every line.
-fn wrap(text: &str, indent: usize, width: Option<u16>) -> String {
-    let width = width.map_or(100, usize::from).max(indent + 30);
+fn width(style: Style) -> usize {
+    style.width.map_or(120, usize::from).max(60)
+}
+
+/// Wrap `text` at spaces only (a path or service name is never split), the first line after
+/// `first` (already written) and the others indented by `indent`.
+fn wrap_hanging(text: &str, first: usize, indent: usize, width: usize) -> String {
     let pad = " ".repeat(indent);
     let mut out = String::new();
-    for para in text.split('\n') {
-        let mut line = String::new();
-        for word in para.split(' ') {
-            if !line.is_empty() && indent + line.chars().count() + 1 + word.chars().count() > width
-            {
-                out.push_str(&pad);
-                out.push_str(&line);
-                out.push('\n');
-                line.clear();
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
+    let mut col = first;
+    let mut line_empty = true;
+    for word in text.split(' ') {
+        let w = word.chars().count();
+        if !line_empty && col + 1 + w > width {
+            out.push('\n');
+            out.push_str(&pad);
+            col = indent;
+            line_empty = true;
         }
-        out.push_str(&pad);
-        out.push_str(&line);
-        out.push('\n');
+        if !line_empty {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += w;
+        line_empty = false;
     }
+    out.push('\n');
     out
+}
+
+/// A paragraph indented by `indent`, wrapped at spaces.
+fn wrap(text: &str, indent: usize, width: usize) -> String {
+    text.split('\n')
+        .map(|para| {
+            format!(
+                "{}{}",
+                " ".repeat(indent),
+                wrap_hanging(para, indent, indent, width)
+            )
+        })
+        .collect()
 }
 
 fn severity_label(f: &Finding, style: Style) -> String {
     let (label, color) = match (f.severity, f.action_required) {
-        (Severity::Error, true) => ("ERROR", Color::Red),
-        (Severity::Warning, true) => ("WARNING", Color::Yellow),
-        (Severity::Error | Severity::Warning, false) => ("RESOLVED", Color::Green),
-        (Severity::Info, _) => ("INFO", Color::Cyan),
+        (Severity::Error, true) => ("ERROR", Paint::Red),
+        (Severity::Warning, true) => ("WARNING", Paint::Yellow),
+        (Severity::Error | Severity::Warning, false) => ("RESOLVED", Paint::Green),
+        (Severity::Info, _) => ("INFO", Paint::Cyan),
     };
     paint(label, color, style)
 }
@@ -107,7 +113,75 @@ fn time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+fn confidence_word(f: &Finding) -> &'static str {
+    match f.confidence.level {
+        ConfidenceLevel::High => "high",
+        ConfidenceLevel::Medium => "medium",
+        ConfidenceLevel::Low => "low",
+    }
+}
+
+/// The error as one line: the HRESULT, the Windows Installer code and what it means.
+pub(crate) fn error_line(f: &Finding) -> Option<String> {
+    let e = &f.error;
+    let derived = if e.hresult_source == Some("derived_from_msi") {
+        " (derived)"
+    } else {
+        ""
+    };
+    let code = match (&e.hresult, e.msi) {
+        (Some(h), Some(m)) => format!(
+            "{h}{derived} = Windows Installer {m} {}",
+            e.msi_name.unwrap_or("")
+        ),
+        (Some(h), None) => format!("{h} {}", e.hresult_name.unwrap_or("")),
+        (None, Some(m)) => format!("Windows Installer {m} {}", e.msi_name.unwrap_or("")),
+        (None, None) => return None,
+    };
+    let code = code.trim_end().to_string();
+    Some(match e.meaning {
+        Some(m) => format!("{code}: {m}"),
+        None => code,
+    })
+}
+
+/// "name (auto, was running)" for each service, how it stands now when it is no longer disabled.
+pub(crate) fn service_entries(f: &Finding) -> Vec<String> {
+    f.services
+        .iter()
+        .map(|s| {
+            let mut what = s.original_start.clone();
+            if s.was_running {
+                what.push_str(", was running");
+            }
+            if !s.still_disabled {
+                what.push_str(&format!(
+                    ", restored to {}",
+                    s.restored_to.as_deref().unwrap_or("?")
+                ));
+            } else if s.start_refused > 0 {
+                what.push_str(&format!(", {} start refused", s.start_refused));
+            }
+            format!("{} ({what})", s.name)
+        })
+        .collect()
+}
+
+/// The heading a section of commands gets for the shells asked for.
+fn shells_heading(shells: Shells) -> &'static str {
+    match shells {
+        Shells::PowerShell => {
+            "What to run (PowerShell; --shell cmd or both for cmd.exe; --evidence for the reasons)"
+        }
+        Shells::Cmd => {
+            "What to run (cmd.exe; --shell powershell or both for PowerShell; --evidence for the reasons)"
+        }
+        Shells::Both => "What to run (PowerShell, then cmd.exe; --evidence for the reasons)",
+    }
+}
+
 fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io::Result<()> {
+    let w = width(style);
     let kb = f
         .kb_article
         .as_deref()
@@ -115,194 +189,215 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         .unwrap_or_default();
     writeln!(
         out,
-        "{}. [{}] {}{kb}",
-        n,
+        "{n}. [{}] {}{kb}",
         severity_label(f, style),
-        display(&f.title)
+        paint(&display(&f.title), Paint::Bold, style)
     )?;
     let action = if f.action_required {
         "action required"
     } else {
         "no action required"
     };
-    let confidence = match f.confidence.level {
-        ConfidenceLevel::High => "high",
-        ConfidenceLevel::Medium => "medium",
-        ConfidenceLevel::Low => "low",
-    };
     writeln!(
         out,
-        "   {} · {} · {} · confidence {} · signature {}",
+        "   {} · {} · {action} · confidence {} · {}",
         display(&f.computer),
         f.status.as_str(),
-        action,
-        confidence,
+        confidence_word(f),
         f.signature
     )?;
     writeln!(out)?;
-    write!(out, "{}", wrap(&display_text(&f.summary), 3, style.width))?;
+    write!(out, "{}", wrap(&display_text(&f.summary), 3, w))?;
     writeln!(out)?;
 
-    let mut facts = plain_table(style);
-    // Values arrive escaped: a cell's own line breaks (the lists below) are evtriage's.
-    let mut fact = |k: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            facts.add_row(vec![
-                Cell::new(k).add_attribute(Attribute::Bold),
-                Cell::new(v),
-            ]);
+    // Facts: a key and its value, continuation lines under the value.
+    const KEY: usize = 12;
+    let mut fact = |key: &str, value: &str| -> io::Result<()> {
+        if value.is_empty() {
+            return Ok(());
         }
+        write!(out, "   {key:<9}")?;
+        write!(out, "{}", wrap_hanging(value, KEY, KEY, w))
     };
-    let shown = |v: &Option<String>| v.as_deref().map(display);
-    fact("Update", shown(&f.update.title));
-    fact("KB", shown(&f.update.kb));
-    fact("Product", shown(&f.update.product));
-    fact("Package", shown(&f.update.package));
-    let error = match (&f.error.hresult, f.error.msi) {
-        (Some(h), Some(m)) => Some(format!(
-            "{h}{} = Windows Installer {m} {}",
-            if f.error.hresult_source == Some("derived_from_msi") {
-                " (derived)"
-            } else {
-                ""
-            },
-            f.error.msi_name.unwrap_or("")
-        )),
-        (Some(h), None) => Some(format!("{h} {}", f.error.hresult_name.unwrap_or(""))),
-        (None, Some(m)) => Some(format!(
-            "Windows Installer {m} {}",
-            f.error.msi_name.unwrap_or("")
-        )),
+    let update = match (&f.update.title, &f.update.product) {
+        (Some(t), _) => Some(display(t)),
+        (None, Some(p)) => Some(display(p)),
         (None, None) => None,
     };
-    fact("Error", shown(&error));
-    fact("Meaning", f.error.meaning.map(display));
-    fact("Installer said", shown(&f.error.installer_message));
-    fact("Installer log", shown(&f.error.log_file));
+    fact("Update", update.as_deref().unwrap_or(""))?;
+    fact(
+        "Error",
+        &error_line(f).map(|e| display(&e)).unwrap_or_default(),
+    )?;
+    if let Some(m) = &f.error.installer_message {
+        // One line here; the whole sentence is in the evidence and in --evidence.
+        let said = format!("\"{}\"", display(m));
+        let said = if style.evidence {
+            said
+        } else {
+            cut(&said, w.saturating_sub(KEY))
+        };
+        fact("Said", &said)?;
+    }
+    if let Some(l) = &f.error.log_file {
+        fact("Log", &display(l))?;
+    }
     fact(
         "When",
-        Some(format!(
-            "{} – {} UTC",
-            time(f.first_seen),
-            time(f.last_seen)
-        )),
-    );
-    fact("Confidence", Some(confidence.to_string()));
-    fact(
-        "Found",
-        Some(
-            f.confidence
-                .found
-                .iter()
-                .map(|s| format!("• {}", display(s)))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-    );
-    fact(
-        "Not found",
-        Some(
-            f.confidence
-                .missing
-                .iter()
-                .map(|s| format!("• {}", display(s)))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ),
-    );
-    writeln!(out, "{}", indent(&facts.to_string(), 3))?;
-
-    if !f.locked_files.is_empty() {
-        writeln!(out, "\n   Files in use")?;
-        let mut t = table(style, &["Process", "PID", "File", "Image"]);
-        for l in &f.locked_files {
-            t.add_row(vec![
-                display(l.process.as_deref().unwrap_or("?")),
-                l.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
-                display(l.path.as_deref().unwrap_or("(not in the logs)")),
-                display(l.image.as_deref().unwrap_or("")),
-            ]);
+        &format!("{} – {} UTC", time(f.first_seen), time(f.last_seen)),
+    )?;
+    let mut key = "Held by";
+    for l in &f.locked_files {
+        let who = match (&l.process, l.pid) {
+            (Some(p), Some(pid)) => format!("{} (PID {pid})", display(p)),
+            (Some(p), None) => display(p),
+            (None, Some(pid)) => format!("PID {pid}"),
+            (None, None) => "?".into(),
+        };
+        let file = l.path.as_deref().map(display).unwrap_or_default();
+        fact(key, &format!("{who}: {file}"))?;
+        key = "";
+        if style.evidence
+            && let Some(image) = &l.image
+        {
+            fact("", &format!("(its image: {})", display(image)))?;
         }
-        writeln!(out, "{}", indent(&t.to_string(), 3))?;
     }
-
     if !f.services.is_empty() {
         let still = f.services.iter().filter(|s| s.still_disabled).count();
-        writeln!(
-            out,
-            "\n   Services ({} disabled, {still} still disabled)",
-            f.services.len()
+        let list = service_entries(f)
+            .iter()
+            .map(|e| display(e))
+            .collect::<Vec<_>>()
+            .join(", ");
+        fact(
+            "Services",
+            &format!(
+                "{} disabled, {still} still disabled: {list}",
+                f.services.len()
+            ),
         )?;
-        let mut t = table(
-            style,
-            &[
-                "Service",
-                "Display name",
-                "Start type before",
-                "Disabled at",
-                "Now",
-            ],
-        );
-        for s in &f.services {
-            let now = if s.still_disabled {
-                let mut now = paint("still disabled", Color::Red, style);
-                if s.start_refused > 0 {
-                    now.push_str(&format!(" ({} start refused)", s.start_refused));
-                }
-                now
-            } else {
-                paint(
-                    &format!(
-                        "restored to {} at {}",
-                        display(s.restored_to.as_deref().unwrap_or("?")),
-                        s.restored_at.map(time).unwrap_or_default()
-                    ),
-                    Color::Green,
-                    style,
-                )
-            };
-            t.add_row(vec![
-                display(&s.name),
-                display(s.display_name.as_deref().unwrap_or("")),
-                format!(
-                    "{}{}",
-                    display(&s.original_start),
-                    if s.was_running { ", was running" } else { "" }
-                ),
-                time(s.disabled_at),
-                now,
-            ]);
-        }
-        writeln!(out, "{}", indent(&t.to_string(), 3))?;
     }
 
     if !f.remediation.is_empty() {
-        writeln!(out, "\n   Remediation")?;
+        writeln!(
+            out,
+            "\n   {}",
+            paint(shells_heading(style.shells), Paint::Bold, style)
+        )?;
         for (i, step) in f.remediation.iter().enumerate() {
             writeln!(out, "   {}. {}", i + 1, display_text(&step.title))?;
-            write!(out, "{}", wrap(&display_text(&step.text), 6, style.width))?;
+            let text = if style.evidence {
+                step.text.as_str()
+            } else {
+                first_sentence(&step.text)
+            };
+            write!(out, "{}", wrap(&display_text(text), 6, w))?;
             // Commands are never cut: half a command pasted is worse than none. What they hold
             // of a log passed its validator (diagnosis::command); escaping here is the backstop.
-            for c in &step.powershell {
-                writeln!(out, "      PS> {}", display_whole(c))?;
+            if style.shells.powershell() {
+                for c in &step.powershell {
+                    writeln!(out, "      PS> {}", display_whole(c))?;
+                }
             }
-            for c in &step.cmd {
-                writeln!(out, "      cmd> {}", display_whole(c))?;
+            if style.shells.cmd() {
+                for c in &step.cmd {
+                    writeln!(out, "      cmd> {}", display_whole(c))?;
+                }
+                if step.cmd.is_empty() && !step.powershell.is_empty() {
+                    writeln!(out, "      (PowerShell only: --shell powershell shows it)")?;
+                }
             }
-            for w in &step.withheld {
+            for wh in &step.withheld {
                 write!(
                     out,
                     "{}",
-                    wrap(&format!("(withheld) {}", display_text(w)), 6, style.width)
+                    wrap(&format!("(withheld) {}", display_text(wh)), 6, w)
                 )?;
             }
         }
     }
 
+    if style.evidence {
+        write_evidence_table(out, f, style)?;
+    } else {
+        writeln!(
+            out,
+            "\n   Evidence ({} records; --evidence for every field)",
+            f.evidence.len()
+        )?;
+        for e in &f.evidence {
+            let file = e.file.rsplit(['/', '\\']).next().unwrap_or(&e.file);
+            let fields: Vec<String> = e
+                .fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", display(v)))
+                .collect();
+            let line = format!(
+                "{}  {}#{}  {} {}  {}",
+                time(e.time),
+                display(file),
+                e.record_id,
+                display(&e.provider),
+                e.event_id,
+                fields.join(" ")
+            );
+            writeln!(out, "   {}", cut(&line, w.saturating_sub(3)))?;
+        }
+    }
+    for l in &f.left_out {
+        writeln!(out, "   Not listed: {}", display_text(l))?;
+    }
+    writeln!(out)
+}
+
+/// A step's first sentence: what to do. The reasons and caveats that follow are printed with
+/// `--evidence` and are in every other format.
+fn first_sentence(text: &str) -> &str {
+    let mut from = 0;
+    while let Some(at) = text[from..].find(". ") {
+        let end = from + at + 1;
+        // "e.g. x" or "(1022, or 1036 …)": a sentence ends before a capital letter.
+        if text[end + 1..].starts_with(|c: char| c.is_uppercase()) {
+            return &text[..end];
+        }
+        from = end + 1;
+    }
+    text
+}
+
+/// `line` in at most `max` characters, the rest replaced by "…".
+fn cut(line: &str, max: usize) -> String {
+    if line.chars().count() <= max {
+        return line.to_string();
+    }
+    let kept: String = line.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
+/// `--evidence`: what the confidence rests on, and every record with every field.
+fn write_evidence_table(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<()> {
+    writeln!(out, "\n   Confidence {}", confidence_word(f))?;
+    for s in &f.confidence.found {
+        writeln!(out, "     found: {}", display(s))?;
+    }
+    for s in &f.confidence.missing {
+        writeln!(out, "     not found: {}", display(s))?;
+    }
     writeln!(out, "\n   Evidence")?;
-    let mut t = table(
-        style,
-        &["Time (UTC)", "Log", "Record", "Event", "What it shows"],
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED);
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_width(width(style).saturating_sub(3) as u16);
+    if style.color {
+        t.enforce_styling();
+    } else {
+        t.force_no_tty();
+    }
+    t.set_header(
+        ["Time (UTC)", "Log", "Record", "Event", "What it shows"]
+            .iter()
+            .map(|h| Cell::new(h).add_attribute(Attribute::Bold)),
     );
     for e in &f.evidence {
         let fields: Vec<String> = e
@@ -321,25 +416,118 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
             format!("{}\n{}", display(&e.describe), fields.join(", ")),
         ]);
     }
-    writeln!(out, "{}", indent(&t.to_string(), 3))?;
-    for l in &f.left_out {
-        writeln!(out, "   Not listed: {}", display_text(l))?;
+    for line in t.to_string().lines() {
+        writeln!(out, "   {line}")?;
     }
-    writeln!(out)
+    Ok(())
 }
 
-fn indent(s: &str, n: usize) -> String {
-    let pad = " ".repeat(n);
-    s.lines()
-        .map(|l| format!("{pad}{l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// Columns padded to their widest cell; cells of the `shrink` columns (the first given is cut
+/// first) are cut with "…" when the line would pass `width`. Written by hand: a fleet's overview has thousands of rows, and this is
+/// linear in them.
+pub(crate) fn columns(
+    header: &[&str],
+    rows: &[Vec<String>],
+    shrink: &[usize],
+    width: usize,
+) -> String {
+    let n = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * (n - 1);
+    // Take from the `shrink` columns in their order, each down to 12, until the line fits.
+    for &i in shrink {
+        let over = total(&widths).saturating_sub(width);
+        widths[i] -= over.min(widths[i].saturating_sub(12));
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = String>| {
+        let mut l = String::new();
+        for (i, c) in cells.enumerate() {
+            let c = cut(&c, widths[i]);
+            if i + 1 < n {
+                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            } else {
+                l.push_str(&c);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().map(|h| h.to_string()));
+    for r in rows {
+        line(&mut r.iter().cloned());
+    }
+    out
+}
+
+/// The overview: one row per computer and finding, worst first.
+fn write_overview(out: &mut dyn Write, rows: &[Row], style: Style) -> io::Result<()> {
+    let computers = {
+        let mut c: Vec<String> = rows.iter().map(|r| r.computer.to_lowercase()).collect();
+        c.sort();
+        c.dedup();
+        c.len()
+    };
+    writeln!(
+        out,
+        "{}",
+        paint(
+            &format!(
+                "{} finding(s) on {computers} computer(s), worst first",
+                rows.len()
+            ),
+            Paint::Bold,
+            style
+        )
+    )?;
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                display(&r.computer),
+                r.signature.clone(),
+                r.status.as_str().to_string(),
+                r.update.as_deref().map(display).unwrap_or_default(),
+                r.held_by.as_deref().map(display).unwrap_or_default(),
+                r.still_disabled(),
+                r.action().to_string(),
+            ]
+        })
+        .collect();
+    write!(
+        out,
+        "{}",
+        columns(
+            &[
+                "Computer",
+                "Finding",
+                "Status",
+                "Update",
+                "Held by",
+                "Still disabled",
+                "Action",
+            ],
+            &cells,
+            &[3, 4, 1],
+            width(style),
+        )
+    )?;
+    writeln!(out)
 }
 
 impl ReportWriter for TableWriter {
     fn finding(&mut self, finding: &Finding, _out: &mut dyn Write) -> io::Result<()> {
-        self.written += 1;
-        write_finding(&mut self.sections, finding, self.written, self.style)
+        self.rows.push(Row::of(finding));
+        if self.style.summary_only {
+            return Ok(());
+        }
+        let n = self.rows.len();
+        write_finding(&mut self.sections, finding, n, self.style)
     }
 
     fn finish(
@@ -352,11 +540,11 @@ impl ReportWriter for TableWriter {
         let headline = if s.action_required > 0 {
             paint(
                 &format!("{} finding(s) to act on", s.action_required),
-                Color::Red,
+                Paint::Red,
                 style,
             )
         } else {
-            paint("nothing to act on", Color::Green, style)
+            paint("nothing to act on", Paint::Green, style)
         };
         writeln!(
             out,
@@ -372,73 +560,118 @@ impl ReportWriter for TableWriter {
             }
         )?;
         writeln!(out)?;
+        let rows = overview::sorted(std::mem::take(&mut self.rows));
+        if !rows.is_empty() && (style.summary_only || overview::wanted(&rows)) {
+            write_overview(out, &rows, style)?;
+        }
+        if style.summary_only {
+            return Ok(());
+        }
         self.sections.drain_into(out)?;
-        if self.written == 0 {
+        if rows.is_empty() {
             writeln!(
                 out,
                 "No failed install, disabled service or pending restart was found.\n"
             )?;
         }
+        write_inputs(out, inputs)
+    }
+}
 
-        let shown: Vec<_> = inputs
-            .iter()
-            .filter(|i| i.status != crate::input::InputStatus::NotAnEventLog)
-            .collect();
-        let skipped = inputs.len() - shown.len();
+/// The inputs: every one when there are few, otherwise a count and the ones with problems.
+fn write_inputs(out: &mut dyn Write, inputs: &[InputReport]) -> io::Result<()> {
+    const LIST_ALL: usize = 20;
+    let shown: Vec<&InputReport> = inputs
+        .iter()
+        .filter(|i| i.status != InputStatus::NotAnEventLog)
+        .collect();
+    let skipped = inputs.len() - shown.len();
+    let listed: Vec<&&InputReport> = if shown.len() <= LIST_ALL {
+        shown.iter().collect()
+    } else {
+        shown.iter().filter(|i| i.is_problem()).collect()
+    };
+    if shown.len() > LIST_ALL {
+        writeln!(
+            out,
+            "Inputs: {} logs, {} read completely{}",
+            shown.len(),
+            shown.len() - listed.len(),
+            if listed.is_empty() {
+                ""
+            } else {
+                "; these were not:"
+            }
+        )?;
+    } else {
         writeln!(out, "Inputs")?;
-        let mut t = table(
-            style,
-            &[
-                "File",
-                "Status",
-                "Records read",
-                "Failed",
-                "Used",
-                "Chunks damaged",
-            ],
-        );
-        for i in &shown {
-            let status = match i.status {
-                crate::input::InputStatus::Complete => "complete".to_string(),
-                crate::input::InputStatus::Incomplete => paint("incomplete", Color::Yellow, style),
-                crate::input::InputStatus::Unreadable => paint("unreadable", Color::Red, style),
-                crate::input::InputStatus::NotAnEventLog => "skipped".to_string(),
-            };
-            t.add_row(vec![
-                display(&i.path),
-                status,
-                i.records_read.to_string(),
-                i.records_failed.to_string(),
-                i.records_used.to_string(),
-                format!("{} of {}", i.chunks_damaged, i.chunks),
-            ]);
-        }
-        writeln!(out, "{}", indent(&t.to_string(), 0))?;
-        for i in shown
+    }
+    if !listed.is_empty() {
+        let rows: Vec<Vec<String>> = listed
             .iter()
-            .filter(|i| !i.errors.is_empty() || !i.notes.is_empty())
-        {
-            for e in &i.errors {
-                writeln!(out, "  {}: {}", display(&i.path), display(e))?;
-            }
-            if i.errors_not_shown > 0 {
-                writeln!(
-                    out,
-                    "  {}: … and {} more problems",
+            .map(|i| {
+                let status = match i.status {
+                    InputStatus::Complete => "complete",
+                    InputStatus::Incomplete => "incomplete",
+                    InputStatus::Unreadable => "unreadable",
+                    InputStatus::NotAnEventLog => "skipped",
+                }
+                .to_string();
+                vec![
                     display(&i.path),
-                    i.errors_not_shown
-                )?;
-            }
-            for n in &i.notes {
-                writeln!(out, "  {}: note: {}", display(&i.path), display(n))?;
-            }
+                    status,
+                    i.records_read.to_string(),
+                    i.records_failed.to_string(),
+                    i.records_used.to_string(),
+                    format!("{} of {}", i.chunks_damaged, i.chunks),
+                ]
+            })
+            .collect();
+        write!(
+            out,
+            "{}",
+            columns(
+                &[
+                    "File",
+                    "Status",
+                    "Records read",
+                    "Failed",
+                    "Used",
+                    "Chunks damaged"
+                ],
+                &rows,
+                &[0],
+                usize::MAX,
+            )
+        )?;
+    }
+    // A fleet's notes (logs not closed cleanly, most of them) are in the JSON report.
+    let few = shown.len() <= LIST_ALL;
+    for i in shown
+        .iter()
+        .filter(|i| few || i.is_problem())
+        .filter(|i| !i.errors.is_empty() || !i.notes.is_empty())
+    {
+        for e in &i.errors {
+            writeln!(out, "  {}: {}", display(&i.path), display(e))?;
         }
-        if skipped > 0 {
+        if i.errors_not_shown > 0 {
             writeln!(
                 out,
-                "  ({skipped} file(s) in the folders given are not event logs and were skipped)"
+                "  {}: … and {} more problems",
+                display(&i.path),
+                i.errors_not_shown
             )?;
         }
-        Ok(())
+        for n in &i.notes {
+            writeln!(out, "  {}: note: {}", display(&i.path), display(n))?;
+        }
     }
+    if skipped > 0 {
+        writeln!(
+            out,
+            "  ({skipped} file(s) in the folders given are not event logs and were skipped)"
+        )?;
+    }
+    Ok(())
 }

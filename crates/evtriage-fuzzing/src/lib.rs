@@ -46,12 +46,18 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
     let kept = sink.into_matched();
     let findings = diagnoser.diagnose(kept, &["fuzz.evtx".to_string()]);
     let report = Report::new(findings, inputs);
-    for format in [Format::Table, Format::Json, Format::Jsonl] {
+    for format in [
+        Format::Table,
+        Format::Json,
+        Format::Jsonl,
+        Format::Markdown,
+        Format::Html,
+    ] {
         let mut out = Vec::new();
-        let style = Style {
-            color: true,
-            width: Some(100),
-        };
+        let mut style = Style::plain();
+        style.color = true;
+        style.width = Some(100);
+        style.shells = evtriage::report::Shells::Both;
         report
             .write(format, &mut out, style)
             .expect("writing to memory does not fail");

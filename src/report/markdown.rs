@@ -1,0 +1,278 @@
+//! `--format markdown`: the overview and the findings as GitHub-flavoured Markdown, to paste into
+//! a ticket or a chat. The same content as the table; log text goes through [`markdown`] (or into
+//! a fenced block that nothing in it can close), so a crafted value cannot add a link, an image
+//! or HTML to the ticket.
+
+use super::escape::{markdown, markdown_code_block, markdown_text};
+use super::overview::{self, Row};
+use super::spool::Spool;
+use super::table::{error_line, service_entries};
+use super::{InputReport, ReportWriter, Style, Summary, Tool};
+use crate::diagnosis::finding::Finding;
+use crate::input::InputStatus;
+use std::io::{self, Write};
+
+pub struct MarkdownWriter {
+    style: Style,
+    sections: Spool,
+    rows: Vec<Row>,
+}
+
+impl MarkdownWriter {
+    pub fn new(style: Style) -> Self {
+        MarkdownWriter {
+            style,
+            sections: Spool::default(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io::Result<()> {
+    let kb = f
+        .kb_article
+        .as_deref()
+        .map(|k| format!(" ({})", markdown(k)))
+        .unwrap_or_default();
+    let label = super::overview::Row::of(f).severity_word().to_uppercase();
+    writeln!(out, "## {n}. {label}: {}{kb}\n", markdown(&f.title))?;
+    writeln!(
+        out,
+        "**{}** · {} · {} · confidence {} · `{}`\n",
+        markdown(&f.computer),
+        f.status.as_str(),
+        if f.action_required {
+            "action required"
+        } else {
+            "no action required"
+        },
+        format!("{:?}", f.confidence.level).to_lowercase(),
+        f.signature
+    )?;
+    writeln!(out, "{}\n", markdown_text(&f.summary))?;
+    writeln!(out, "| | |\n|---|---|")?;
+    let mut fact = |k: &str, v: String| -> io::Result<()> {
+        if v.is_empty() {
+            return Ok(());
+        }
+        writeln!(out, "| **{k}** | {v} |")
+    };
+    fact(
+        "Update",
+        f.update
+            .title
+            .as_deref()
+            .or(f.update.product.as_deref())
+            .map(markdown)
+            .unwrap_or_default(),
+    )?;
+    fact(
+        "Error",
+        error_line(f).map(|e| markdown(&e)).unwrap_or_default(),
+    )?;
+    fact(
+        "Installer said",
+        f.error
+            .installer_message
+            .as_deref()
+            .map(markdown)
+            .unwrap_or_default(),
+    )?;
+    fact(
+        "Installer log",
+        f.error
+            .log_file
+            .as_deref()
+            .map(markdown)
+            .unwrap_or_default(),
+    )?;
+    fact(
+        "When",
+        format!("{} – {} UTC", time(f.first_seen), time(f.last_seen)),
+    )?;
+    for l in &f.locked_files {
+        let who = match (&l.process, l.pid) {
+            (Some(p), Some(pid)) => format!("{} (PID {pid})", markdown(p)),
+            (Some(p), None) => markdown(p),
+            (None, Some(pid)) => format!("PID {pid}"),
+            (None, None) => "?".into(),
+        };
+        fact(
+            "Held by",
+            format!(
+                "{who}: {}",
+                l.path.as_deref().map(markdown).unwrap_or_default()
+            ),
+        )?;
+    }
+    if !f.services.is_empty() {
+        let still = f.services.iter().filter(|s| s.still_disabled).count();
+        fact(
+            "Services",
+            format!(
+                "{} disabled, {still} still disabled: {}",
+                f.services.len(),
+                service_entries(f)
+                    .iter()
+                    .map(|e| markdown(e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )?;
+    }
+    writeln!(out)?;
+
+    if !f.remediation.is_empty() {
+        writeln!(out, "### What to run\n")?;
+        for (i, step) in f.remediation.iter().enumerate() {
+            writeln!(out, "{}. **{}**  ", i + 1, markdown_text(&step.title))?;
+            writeln!(out, "   {}\n", markdown_text(&step.text))?;
+            if style.shells.powershell() && !step.powershell.is_empty() {
+                for line in markdown_code_block("powershell", &step.powershell).lines() {
+                    writeln!(out, "   {line}")?;
+                }
+                writeln!(out)?;
+            }
+            if style.shells.cmd() && !step.cmd.is_empty() {
+                for line in markdown_code_block("bat", &step.cmd).lines() {
+                    writeln!(out, "   {line}")?;
+                }
+                writeln!(out)?;
+            }
+            for w in &step.withheld {
+                writeln!(out, "   *(withheld)* {}\n", markdown_text(w))?;
+            }
+        }
+    }
+
+    writeln!(
+        out,
+        "<details><summary>Evidence: {} records</summary>\n",
+        f.evidence.len()
+    )?;
+    writeln!(
+        out,
+        "| Time (UTC) | Log | Record | Event | Fields |\n|---|---|---|---|---|"
+    )?;
+    for e in &f.evidence {
+        let fields: Vec<String> = e
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", markdown(v)))
+            .collect();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} {} | {} |",
+            time(e.time),
+            markdown(&e.file),
+            e.record_id,
+            markdown(&e.provider),
+            e.event_id,
+            fields.join(", ")
+        )?;
+    }
+    writeln!(out, "\n</details>\n")?;
+    for l in &f.left_out {
+        writeln!(out, "*Not listed:* {}\n", markdown_text(l))?;
+    }
+    Ok(())
+}
+
+/// The overview as a Markdown table.
+pub(crate) fn write_overview(out: &mut dyn Write, rows: &[Row]) -> io::Result<()> {
+    writeln!(
+        out,
+        "| Computer | Severity | Finding | Status | Update | Held by | Still disabled | Action |\n|---|---|---|---|---|---|---|---|"
+    )?;
+    for r in rows {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            markdown(&r.computer),
+            r.severity_word(),
+            markdown(&r.title),
+            r.status.as_str(),
+            r.update.as_deref().map(markdown).unwrap_or_default(),
+            r.held_by.as_deref().map(markdown).unwrap_or_default(),
+            r.still_disabled(),
+            r.action()
+        )?;
+    }
+    writeln!(out)
+}
+
+impl ReportWriter for MarkdownWriter {
+    fn finding(&mut self, finding: &Finding, _out: &mut dyn Write) -> io::Result<()> {
+        self.rows.push(Row::of(finding));
+        if self.style.summary_only {
+            return Ok(());
+        }
+        let n = self.rows.len();
+        write_finding(&mut self.sections, finding, n, self.style)
+    }
+
+    fn finish(
+        &mut self,
+        s: &Summary,
+        inputs: &[InputReport],
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        writeln!(out, "# evtriage report\n")?;
+        writeln!(
+            out,
+            "evtriage {}: **{} finding(s) to act on**, {} in all; {} input(s), {} records read{}.\n",
+            Tool::current().version,
+            s.action_required,
+            s.findings,
+            s.inputs,
+            s.records_read,
+            if s.inputs_with_problems > 0 {
+                format!(", {} input(s) not read completely", s.inputs_with_problems)
+            } else {
+                String::new()
+            }
+        )?;
+        let rows = overview::sorted(std::mem::take(&mut self.rows));
+        if !rows.is_empty() && (self.style.summary_only || overview::wanted(&rows)) {
+            write_overview(out, &rows)?;
+        }
+        if self.style.summary_only {
+            return Ok(());
+        }
+        if rows.is_empty() {
+            writeln!(
+                out,
+                "No failed install, disabled service or pending restart was found.\n"
+            )?;
+        }
+        self.sections.drain_into(out)?;
+        let problems: Vec<&InputReport> = inputs.iter().filter(|i| i.is_problem()).collect();
+        let logs = inputs
+            .iter()
+            .filter(|i| i.status != InputStatus::NotAnEventLog)
+            .count();
+        writeln!(
+            out,
+            "**Inputs:** {logs} log(s), {} read completely.\n",
+            logs - problems.len()
+        )?;
+        for i in problems {
+            writeln!(
+                out,
+                "- {} ({:?}): {}",
+                markdown(&i.path),
+                i.status,
+                i.errors
+                    .iter()
+                    .map(|e| markdown(e))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )?;
+        }
+        Ok(())
+    }
+}
