@@ -220,25 +220,43 @@ pub fn run(
     let written = write_report(cli, stdout, |out| {
         let mut writer = report::writer(cli.format.into(), style);
         let mut failed: Option<io::Error> = None;
-        let copies = diagnoser.diagnose_each(matched, &file_names, |batch| {
-            for f in &batch {
-                summary.count(f);
-                if cli.script.is_some() && script::wants(f) {
-                    for_script
-                        .entry(f.computer.to_string())
-                        .or_default()
-                        .push(f.clone());
+        // Diagnosis runs on its own thread and hands each computer's findings over; this thread
+        // renders them meanwhile, so that a fleet's report costs little more than its diagnosis.
+        // A bounded channel keeps only a few computers' findings in flight.
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Finding>>(8);
+        let copies = std::thread::scope(|scope| {
+            let file_names = &file_names;
+            let diagnosis = scope.spawn(move || {
+                diagnoser.diagnose_each(matched, file_names, |batch| {
+                    // The renderer stops listening only on a write error that ends the report.
+                    match batches.send(batch) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(_) => ControlFlow::Break(()),
+                    }
+                })
+            });
+            for batch in received {
+                for f in &batch {
+                    summary.count(f);
+                    if cli.script.is_some() && script::wants(f) {
+                        for_script
+                            .entry(f.computer.to_string())
+                            .or_default()
+                            .push(f.clone());
+                    }
+                    if failed.is_none() {
+                        failed = writer.finding(f, out).err();
+                    }
                 }
-                if failed.is_none() {
-                    failed = writer.finding(f, out).err();
-                }
-            }
-            match &failed {
-                // `evtriage … | head`: nothing more is read, but the exit code still needs
+                // `evtriage … | head`: nothing more is written, but the exit code still needs
                 // every finding counted.
-                Some(e) if e.kind() != io::ErrorKind::BrokenPipe => ControlFlow::Break(()),
-                _ => ControlFlow::Continue(()),
+                if matches!(&failed, Some(e) if e.kind() != io::ErrorKind::BrokenPipe) {
+                    break;
+                }
             }
+            diagnosis
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         });
         // Reports of read files come first in `inputs`, in source order.
         for (report, c) in inputs.iter_mut().zip(copies).filter(|(_, c)| c.events > 0) {

@@ -242,7 +242,10 @@ mod tests {
     fn pages_and_markdown_get_text_not_markup() {
         assert_eq!(html("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
         assert_eq!(html("a\u{202e}b"), "a\\u{202e}b");
-        assert_eq!(markdown("[x](http://y) *z*"), "\\[x\\]\\(http\\://y\\) \\*z\\*");
+        assert_eq!(
+            markdown("[x](http://y) *z*"),
+            "\\[x\\]\\(http\\://y\\) \\*z\\*"
+        );
         assert_eq!(markdown("<img>"), "&lt;img&gt;");
         // The fence outgrows any run of backticks inside.
         let block = markdown_code_block("powershell", &["a ```` b".to_string()]);

@@ -65,9 +65,7 @@ pre{background:#f6f8fa;border:1px solid #ddd;padding:.5rem;overflow-x:auto;white
 figure{margin:.5rem 0}figcaption{font-size:.8rem;color:#555}\
 @media print{body{margin:0;max-width:none}details{page-break-inside:avoid}pre{white-space:pre-wrap;word-break:break-all}section.finding{page-break-inside:avoid}}";
 
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
-}
+use super::time;
 
 fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io::Result<()> {
     let row = Row::of(f);

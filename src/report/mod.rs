@@ -179,3 +179,18 @@ pub fn writer(format: Format, style: Style) -> Box<dyn ReportWriter> {
 }
 
 pub use escape::display;
+
+/// `2011-11-09 03:02:06`: how every readable report writes a time (UTC). Written field by field:
+/// a fleet's report writes it a hundred thousand times, and a strftime pattern is parsed each time.
+pub fn time(t: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}

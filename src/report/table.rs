@@ -109,9 +109,7 @@ fn severity_label(f: &Finding, style: Style) -> String {
     paint(label, color, style)
 }
 
-fn time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
-}
+use super::time;
 
 fn confidence_word(f: &Finding) -> &'static str {
     match f.confidence.level {

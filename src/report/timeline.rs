@@ -70,7 +70,7 @@ pub fn svg(marks: &[Mark]) -> String {
             let x = LEFT + plot * (m.time - first).num_milliseconds() as f64 / span;
             s.push_str(&format!(
                 "\n<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"{color}\"><title>{} {}</title></circle>",
-                m.time.format("%Y-%m-%d %H:%M:%S"),
+                super::time(m.time),
                 html(&m.label)
             ));
         }
@@ -78,9 +78,9 @@ pub fn svg(marks: &[Mark]) -> String {
     let axis = TOP + LANE * lanes.len() as f64 + 18.0;
     s.push_str(&format!(
         "\n<text x=\"{LEFT}\" y=\"{axis:.1}\" class=\"axis\">{} UTC</text><text x=\"{:.1}\" y=\"{axis:.1}\" class=\"axis\" text-anchor=\"end\">{} UTC</text></svg>",
-        first.format("%Y-%m-%d %H:%M:%S"),
+        super::time(first),
         LEFT + plot,
-        last.format("%Y-%m-%d %H:%M:%S")
+        super::time(last)
     ));
     s
 }
