@@ -40,8 +40,17 @@ pub fn display_whole(s: &str) -> String {
     display_cut(s, usize::MAX)
 }
 
+/// No character [`display`] escapes: checked byte by byte for ASCII, which most log text is.
+fn is_plain(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().all(|b| b >= 0x20 && b != 0x7f)
+    } else {
+        s.chars().all(|c| !is_unsafe_char(c))
+    }
+}
+
 fn display_cut(s: &str, limit: usize) -> String {
-    let plain = s.chars().all(|c| !is_unsafe_char(c));
+    let plain = is_plain(s);
     if plain && (limit == usize::MAX || s.len() <= limit) {
         // Bytes bound characters from above: at most `limit` characters.
         return s.to_string();
@@ -110,6 +119,9 @@ pub fn comment_text(s: &str) -> String {
 /// every character [`display`] would escape shown the same way, so a page never holds a raw
 /// control or bidi character of a log. The one way log text reaches the HTML report.
 pub fn html(s: &str) -> String {
+    if s.len() <= DISPLAY_CHARS && !s.bytes().any(|b| b"&<>\"'".contains(&b)) && is_plain(s) {
+        return s.to_string();
+    }
     html_escaped(&display(s))
 }
 
@@ -143,6 +155,9 @@ fn html_escaped(shown: &str) -> String {
 /// renders inline HTML), and [`display`]'s escapes apply. The one way log text reaches the
 /// Markdown report outside code blocks.
 pub fn markdown(s: &str) -> String {
+    if s.len() <= DISPLAY_CHARS && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
+        return s.to_string();
+    }
     markdown_escaped(&display(s))
 }
 
