@@ -244,4 +244,21 @@ fn the_html_page_in_a_real_browser() {
         "screenshot of {} bytes: blank?",
         png.len()
     );
+    // And it prints (the page's print style): a PDF of more than a blank page's worth.
+    let pdf = dir.path().join("report.pdf");
+    let out = chrome(&[
+        &format!("--print-to-pdf={}", pdf.display()),
+        "--no-pdf-header-footer",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(
+        bytes.starts_with(b"%PDF") && bytes.len() > 20_000,
+        "{} bytes",
+        bytes.len()
+    );
 }
