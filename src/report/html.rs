@@ -7,7 +7,7 @@
 use super::escape::{html, html_text, html_whole};
 use super::overview::{self, Row};
 use super::spool::Spool;
-use super::table::{error_line, service_entries};
+use super::table::facts;
 use super::timeline::{self, Mark};
 use super::{InputReport, ReportWriter, Style, Summary, Tool};
 use crate::diagnosis::finding::Finding;
@@ -96,67 +96,8 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
     )?;
     writeln!(out, "<p class=\"summary\">{}</p>", html_text(&f.summary))?;
     writeln!(out, "<table class=\"facts\">")?;
-    let mut fact = |k: &str, v: String| -> io::Result<()> {
-        if v.is_empty() {
-            return Ok(());
-        }
-        writeln!(out, "<tr><td class=\"k\">{k}</td><td>{v}</td></tr>")
-    };
-    fact(
-        "Update",
-        f.update
-            .title
-            .as_deref()
-            .or(f.update.product.as_deref())
-            .map(html)
-            .unwrap_or_default(),
-    )?;
-    fact("Error", error_line(f).map(|e| html(&e)).unwrap_or_default())?;
-    fact(
-        "Installer said",
-        f.error
-            .installer_message
-            .as_deref()
-            .map(html)
-            .unwrap_or_default(),
-    )?;
-    fact(
-        "Installer log",
-        f.error.log_file.as_deref().map(html).unwrap_or_default(),
-    )?;
-    fact(
-        "When",
-        format!("{} – {} UTC", time(f.first_seen), time(f.last_seen)),
-    )?;
-    for l in &f.locked_files {
-        let who = match (&l.process, l.pid) {
-            (Some(p), Some(pid)) => format!("{} (PID {pid})", html(p)),
-            (Some(p), None) => html(p),
-            (None, Some(pid)) => format!("PID {pid}"),
-            (None, None) => "?".into(),
-        };
-        fact(
-            "Held by",
-            format!(
-                "{who}: <code>{}</code>",
-                l.path.as_deref().map(html).unwrap_or_default()
-            ),
-        )?;
-    }
-    if !f.services.is_empty() {
-        let still = f.services.iter().filter(|s| s.still_disabled).count();
-        fact(
-            "Services",
-            format!(
-                "{} disabled, {still} still disabled: {}",
-                f.services.len(),
-                service_entries(f)
-                    .iter()
-                    .map(|e| html(e))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )?;
+    for (k, v) in facts(f, html) {
+        writeln!(out, "<tr><td class=\"k\">{k}</td><td>{v}</td></tr>")?;
     }
     writeln!(out, "</table>")?;
 

@@ -6,7 +6,7 @@
 use super::escape::{markdown, markdown_code_block, markdown_text};
 use super::overview::{self, Row};
 use super::spool::Spool;
-use super::table::{error_line, service_entries};
+use super::table::facts;
 use super::{InputReport, ReportWriter, Style, Summary, Tool};
 use crate::diagnosis::finding::Finding;
 use crate::input::InputStatus;
@@ -53,74 +53,8 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
     )?;
     writeln!(out, "{}\n", markdown_text(&f.summary))?;
     writeln!(out, "| | |\n|---|---|")?;
-    let mut fact = |k: &str, v: String| -> io::Result<()> {
-        if v.is_empty() {
-            return Ok(());
-        }
-        writeln!(out, "| **{k}** | {v} |")
-    };
-    fact(
-        "Update",
-        f.update
-            .title
-            .as_deref()
-            .or(f.update.product.as_deref())
-            .map(markdown)
-            .unwrap_or_default(),
-    )?;
-    fact(
-        "Error",
-        error_line(f).map(|e| markdown(&e)).unwrap_or_default(),
-    )?;
-    fact(
-        "Installer said",
-        f.error
-            .installer_message
-            .as_deref()
-            .map(markdown)
-            .unwrap_or_default(),
-    )?;
-    fact(
-        "Installer log",
-        f.error
-            .log_file
-            .as_deref()
-            .map(markdown)
-            .unwrap_or_default(),
-    )?;
-    fact(
-        "When",
-        format!("{} – {} UTC", time(f.first_seen), time(f.last_seen)),
-    )?;
-    for l in &f.locked_files {
-        let who = match (&l.process, l.pid) {
-            (Some(p), Some(pid)) => format!("{} (PID {pid})", markdown(p)),
-            (Some(p), None) => markdown(p),
-            (None, Some(pid)) => format!("PID {pid}"),
-            (None, None) => "?".into(),
-        };
-        fact(
-            "Held by",
-            format!(
-                "{who}: {}",
-                l.path.as_deref().map(markdown).unwrap_or_default()
-            ),
-        )?;
-    }
-    if !f.services.is_empty() {
-        let still = f.services.iter().filter(|s| s.still_disabled).count();
-        fact(
-            "Services",
-            format!(
-                "{} disabled, {still} still disabled: {}",
-                f.services.len(),
-                service_entries(f)
-                    .iter()
-                    .map(|e| markdown(e))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )?;
+    for (k, v) in facts(f, markdown) {
+        writeln!(out, "| **{k}** | {v} |")?;
     }
     writeln!(out)?;
 

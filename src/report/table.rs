@@ -165,6 +165,54 @@ pub(crate) fn service_entries(f: &Finding) -> Vec<String> {
         .collect()
 }
 
+/// A finding's facts as the Markdown and HTML reports list them, key and value, each piece of log
+/// text through `escape` (the format's own escaper) and evtriage's own words as they are.
+pub(crate) fn facts(f: &Finding, escape: fn(&str) -> String) -> Vec<(&'static str, String)> {
+    let mut facts = Vec::new();
+    let update = f.update.title.as_deref().or(f.update.product.as_deref());
+    facts.push(("Update", update.map(escape)));
+    facts.push(("Error", error_line(f).map(|e| escape(&e))));
+    facts.push((
+        "Installer said",
+        f.error.installer_message.as_deref().map(escape),
+    ));
+    facts.push(("Installer log", f.error.log_file.as_deref().map(escape)));
+    facts.push((
+        "When",
+        Some(format!(
+            "{} – {} UTC",
+            time(f.first_seen),
+            time(f.last_seen)
+        )),
+    ));
+    for l in &f.locked_files {
+        let who = match (&l.process, l.pid) {
+            (Some(p), Some(pid)) => format!("{} (PID {pid})", escape(p)),
+            (Some(p), None) => escape(p),
+            (None, Some(pid)) => format!("PID {pid}"),
+            (None, None) => "?".into(),
+        };
+        let path = l.path.as_deref().map(escape).unwrap_or_default();
+        facts.push(("Held by", Some(format!("{who}: {path}"))));
+    }
+    if !f.services.is_empty() {
+        let still = f.services.iter().filter(|s| s.still_disabled).count();
+        let list: Vec<String> = service_entries(f).iter().map(|e| escape(e)).collect();
+        facts.push((
+            "Services",
+            Some(format!(
+                "{} disabled, {still} still disabled: {}",
+                f.services.len(),
+                list.join(", ")
+            )),
+        ));
+    }
+    facts
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.filter(|v| !v.is_empty())?)))
+        .collect()
+}
+
 /// The heading a section of commands gets for the shells asked for.
 fn shells_heading(shells: Shells) -> &'static str {
     match shells {
