@@ -216,17 +216,10 @@ impl ReportWriter for HtmlWriter {
         )?;
         writeln!(
             out,
-            "<header><h1>evtriage report</h1><p id=\"headline\">evtriage {}: <strong>{} finding(s) to act on</strong>; {} finding(s) in all; {} input(s), {} records read{}.</p></header>",
+            "<header><h1>evtriage report</h1><p id=\"headline\">evtriage {}: <strong>{} finding(s) to act on</strong>; {}.</p></header>",
             Tool::current().version,
             s.action_required,
-            s.findings,
-            s.inputs,
-            s.records_read,
-            if s.inputs_with_problems > 0 {
-                format!(", {} input(s) not read completely", s.inputs_with_problems)
-            } else {
-                String::new()
-            }
+            s.counts()
         )?;
         let rows = overview::sorted(std::mem::take(&mut self.rows));
         if !rows.is_empty() {

@@ -156,17 +156,10 @@ impl ReportWriter for MarkdownWriter {
         writeln!(out, "# evtriage report\n")?;
         writeln!(
             out,
-            "evtriage {}: **{} finding(s) to act on**, {} in all; {} input(s), {} records read{}.\n",
+            "evtriage {}: **{} finding(s) to act on**; {}.\n",
             Tool::current().version,
             s.action_required,
-            s.findings,
-            s.inputs,
-            s.records_read,
-            if s.inputs_with_problems > 0 {
-                format!(", {} input(s) not read completely", s.inputs_with_problems)
-            } else {
-                String::new()
-            }
+            s.counts()
         )?;
         let rows = overview::sorted(std::mem::take(&mut self.rows));
         if !rows.is_empty() && (self.style.summary_only || overview::wanted(&rows)) {

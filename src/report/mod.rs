@@ -68,6 +68,22 @@ impl Summary {
         }
     }
 
+    /// "7 finding(s) in all; 33 input(s), 3519 records read", and the inputs not read completely:
+    /// the headline every readable report gives after what is to act on.
+    pub fn counts(&self) -> String {
+        let mut s = format!(
+            "{} finding(s) in all; {} input(s), {} records read",
+            self.findings, self.inputs, self.records_read
+        );
+        if self.inputs_with_problems > 0 {
+            s.push_str(&format!(
+                ", {} input(s) not read completely",
+                self.inputs_with_problems
+            ));
+        }
+        s
+    }
+
     pub fn count(&mut self, finding: &Finding) {
         self.findings += 1;
         self.action_required += usize::from(finding.action_required);

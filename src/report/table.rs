@@ -594,16 +594,9 @@ impl ReportWriter for TableWriter {
         };
         writeln!(
             out,
-            "evtriage {}: {headline}; {} finding(s) in all; {} input(s), {} records read{}",
+            "evtriage {}: {headline}; {}",
             Tool::current().version,
-            s.findings,
-            s.inputs,
-            s.records_read,
-            if s.inputs_with_problems > 0 {
-                format!(", {} input(s) not read completely", s.inputs_with_problems)
-            } else {
-                String::new()
-            }
+            s.counts()
         )?;
         writeln!(out)?;
         let rows = overview::sorted(std::mem::take(&mut self.rows));
