@@ -34,6 +34,33 @@ pub fn display(s: &str) -> String {
     display_cut(s, DISPLAY_CHARS)
 }
 
+/// [`display`] appended to `out`, without an allocation for the common plain value.
+pub fn push_display(out: &mut String, s: &str) {
+    if s.len() <= DISPLAY_CHARS && is_plain(s) {
+        out.push_str(s);
+    } else {
+        out.push_str(&display(s));
+    }
+}
+
+/// [`html`] appended to `out`, without an allocation for the common plain value.
+pub fn push_html(out: &mut String, s: &str) {
+    if s.len() <= DISPLAY_CHARS && !s.bytes().any(|b| b"&<>\"'".contains(&b)) && is_plain(s) {
+        out.push_str(s);
+    } else {
+        out.push_str(&html(s));
+    }
+}
+
+/// [`markdown`] appended to `out`, without an allocation for the common plain value.
+pub fn push_markdown(out: &mut String, s: &str) {
+    if s.len() <= DISPLAY_CHARS && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
+        out.push_str(s);
+    } else {
+        out.push_str(&markdown(s));
+    }
+}
+
 /// `s` escaped for display, whole: for the few places that must show a value entirely (a file
 /// name in an error message), still on one line.
 pub fn display_whole(s: &str) -> String {
@@ -42,11 +69,7 @@ pub fn display_whole(s: &str) -> String {
 
 /// No character [`display`] escapes: checked byte by byte for ASCII, which most log text is.
 fn is_plain(s: &str) -> bool {
-    if s.is_ascii() {
-        s.bytes().all(|b| b >= 0x20 && b != 0x7f)
-    } else {
-        s.chars().all(|c| !is_unsafe_char(c))
-    }
+    s.bytes().all(|b| (0x20..0x7f).contains(&b)) || s.chars().all(|c| !is_unsafe_char(c))
 }
 
 fn display_cut(s: &str, limit: usize) -> String {

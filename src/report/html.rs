@@ -4,7 +4,7 @@
 //! evidence folded away, the inputs last; it prints cleanly. Log text reaches the page only through
 //! [`html`] (or [`html_text`], [`html_whole`]).
 
-use super::escape::{html, html_text, html_whole};
+use super::escape::{html, html_text, html_whole, push_html};
 use super::overview::{self, Row};
 use super::spool::Spool;
 use super::table::facts;
@@ -138,23 +138,28 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         "<details class=\"evidence\"><summary>Evidence: {} records</summary>\n<table><tr><th>Time (UTC)</th><th>Log</th><th>Record</th><th>Event</th><th>What it shows</th></tr>",
         f.evidence.len()
     )?;
+    let mut row = String::with_capacity(512);
     for e in &f.evidence {
-        let fields: Vec<String> = e
-            .fields
-            .iter()
-            .map(|(k, v)| format!("{}={}", html(k), html(v)))
-            .collect();
-        writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{}<br><code>{}</code></td></tr>",
-            time(e.time),
-            html(&e.file),
-            e.record_id,
-            html(&e.provider),
-            e.event_id,
-            html(&e.describe),
-            fields.join(", ")
-        )?;
+        row.clear();
+        row.push_str("<tr><td>");
+        row.push_str(&time(e.time));
+        row.push_str("</td><td>");
+        push_html(&mut row, &e.file);
+        row.push_str(&format!("</td><td>{}</td><td>", e.record_id));
+        push_html(&mut row, &e.provider);
+        row.push_str(&format!(" {}</td><td>", e.event_id));
+        push_html(&mut row, &e.describe);
+        row.push_str("<br><code>");
+        for (i, (k, v)) in e.fields.iter().enumerate() {
+            if i > 0 {
+                row.push_str(", ");
+            }
+            push_html(&mut row, k);
+            row.push('=');
+            push_html(&mut row, v);
+        }
+        row.push_str("</code></td></tr>");
+        writeln!(out, "{row}")?;
     }
     writeln!(out, "</table></details>")?;
     for l in &f.left_out {

@@ -3,7 +3,7 @@
 //! a fenced block that nothing in it can close), so a crafted value cannot add a link, an image
 //! or HTML to the ticket.
 
-use super::escape::{markdown, markdown_code_block, markdown_text};
+use super::escape::{markdown, markdown_code_block, markdown_text, push_markdown};
 use super::overview::{self, Row};
 use super::spool::Spool;
 use super::table::facts;
@@ -90,22 +90,26 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         out,
         "| Time (UTC) | Log | Record | Event | Fields |\n|---|---|---|---|---|"
     )?;
+    let mut row = String::with_capacity(512);
     for e in &f.evidence {
-        let fields: Vec<String> = e
-            .fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", markdown(v)))
-            .collect();
-        writeln!(
-            out,
-            "| {} | {} | {} | {} {} | {} |",
-            time(e.time),
-            markdown(&e.file),
-            e.record_id,
-            markdown(&e.provider),
-            e.event_id,
-            fields.join(", ")
-        )?;
+        row.clear();
+        row.push_str("| ");
+        row.push_str(&time(e.time));
+        row.push_str(" | ");
+        push_markdown(&mut row, &e.file);
+        row.push_str(&format!(" | {} | ", e.record_id));
+        push_markdown(&mut row, &e.provider);
+        row.push_str(&format!(" {} | ", e.event_id));
+        for (i, (k, v)) in e.fields.iter().enumerate() {
+            if i > 0 {
+                row.push_str(", ");
+            }
+            row.push_str(k);
+            row.push('=');
+            push_markdown(&mut row, v);
+        }
+        row.push_str(" |");
+        writeln!(out, "{row}")?;
     }
     writeln!(out, "\n</details>\n")?;
     for l in &f.left_out {

@@ -5,7 +5,7 @@
 //! close the report. Text that came from a log goes through [`display`] first; commands are never
 //! cut or wrapped, and identifiers are never broken inside a word.
 
-use super::escape::{display_text, display_whole};
+use super::escape::{display_text, display_whole, push_display};
 use super::overview::{self, Row};
 use super::spool::Spool;
 use super::{InputReport, ReportWriter, Shells, Style, Summary, Tool, display};
@@ -372,22 +372,26 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
             "\n   Evidence ({} records; --evidence for every field)",
             f.evidence.len()
         )?;
+        let mut line = String::with_capacity(256);
         for e in &f.evidence {
             let file = e.file.rsplit(['/', '\\']).next().unwrap_or(&e.file);
-            let fields: Vec<String> = e
-                .fields
-                .iter()
-                .map(|(k, v)| format!("{k}={}", display(v)))
-                .collect();
-            let line = format!(
-                "{}  {}#{}  {} {}  {}",
-                time(e.time),
-                display(file),
-                e.record_id,
-                display(&e.provider),
-                e.event_id,
-                fields.join(" ")
-            );
+            line.clear();
+            line.push_str(&time(e.time));
+            line.push_str("  ");
+            push_display(&mut line, file);
+            line.push('#');
+            line.push_str(&e.record_id.to_string());
+            line.push_str("  ");
+            push_display(&mut line, &e.provider);
+            line.push(' ');
+            line.push_str(&e.event_id.to_string());
+            line.push(' ');
+            for (k, v) in &e.fields {
+                line.push(' ');
+                line.push_str(k);
+                line.push('=');
+                push_display(&mut line, v);
+            }
             writeln!(out, "   {}", cut(&line, w.saturating_sub(3)))?;
         }
     }
@@ -414,7 +418,8 @@ fn first_sentence(text: &str) -> &str {
 
 /// `line` in at most `max` characters, the rest replaced by "…".
 fn cut(line: &str, max: usize) -> String {
-    if line.chars().count() <= max {
+    // Bytes bound characters from above.
+    if line.len() <= max || line.chars().count() <= max {
         return line.to_string();
     }
     let kept: String = line.chars().take(max.saturating_sub(1)).collect();
