@@ -129,7 +129,8 @@ pub struct Cli {
     #[arg(short = 'v', long)]
     pub evidence: bool,
 
-    /// Print only the overview: one row per computer and finding, worst first
+    /// Print only the overview: one row per computer and finding, worst first (table, Markdown,
+    /// HTML; JSON always has everything)
     #[arg(long)]
     pub summary: bool,
 
