@@ -5,9 +5,9 @@
 //! [`html`] (or [`html_text`], [`html_whole`]).
 
 use super::escape::{html, html_text, html_whole, push_html};
+use super::facts::{confidence_word, facts};
 use super::overview::{self, Row};
 use super::spool::Spool;
-use super::table::facts;
 use super::timeline::{self, Mark};
 use super::{InputReport, ReportWriter, Style, Summary, Tool};
 use crate::diagnosis::finding::Finding;
@@ -91,7 +91,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         } else {
             "no action required"
         },
-        format!("{:?}", f.confidence.level).to_lowercase(),
+        confidence_word(f),
         html(&f.signature)
     )?;
     writeln!(out, "<p class=\"summary\">{}</p>", html_text(&f.summary))?;

@@ -4,9 +4,9 @@
 //! or HTML to the ticket.
 
 use super::escape::{markdown, markdown_code_block, markdown_text, push_markdown};
+use super::facts::{confidence_word, facts};
 use super::overview::{self, Row};
 use super::spool::Spool;
-use super::table::facts;
 use super::{InputReport, ReportWriter, Style, Summary, Tool};
 use crate::diagnosis::finding::Finding;
 use crate::input::InputStatus;
@@ -48,7 +48,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         } else {
             "no action required"
         },
-        format!("{:?}", f.confidence.level).to_lowercase(),
+        confidence_word(f),
         f.signature
     )?;
     writeln!(out, "{}\n", markdown_text(&f.summary))?;

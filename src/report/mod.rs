@@ -4,9 +4,11 @@
 //! and naming it in [`Format`].
 
 pub mod escape;
+mod facts;
 pub mod html;
 pub mod json;
 pub mod jsonl;
+mod layout;
 pub mod markdown;
 pub mod overview;
 mod spool;

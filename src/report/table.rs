@@ -6,10 +6,12 @@
 //! cut or wrapped, and identifiers are never broken inside a word.
 
 use super::escape::{display_text, display_whole, push_display};
+use super::facts::{confidence_word, error_line, service_entries};
+use super::layout::{columns, cut, first_sentence, wrap, wrap_hanging};
 use super::overview::{self, Row};
 use super::spool::Spool;
-use super::{InputReport, ReportWriter, Shells, Style, Summary, Tool, display};
-use crate::diagnosis::finding::{ConfidenceLevel, Finding};
+use super::{InputReport, ReportWriter, Shells, Style, Summary, Tool, display, time};
+use crate::diagnosis::finding::Finding;
 use crate::diagnosis::signature::Severity;
 use crate::input::InputStatus;
 use comfy_table::{Attribute, Cell, ContentArrangement, Table, presets};
@@ -59,46 +61,6 @@ fn width(style: Style) -> usize {
     style.width.map_or(120, usize::from).max(60)
 }
 
-/// Wrap `text` at spaces only (a path or service name is never split), the first line after
-/// `first` (already written) and the others indented by `indent`.
-fn wrap_hanging(text: &str, first: usize, indent: usize, width: usize) -> String {
-    let pad = " ".repeat(indent);
-    let mut out = String::new();
-    let mut col = first;
-    let mut line_empty = true;
-    for word in text.split(' ') {
-        let w = word.chars().count();
-        if !line_empty && col + 1 + w > width {
-            out.push('\n');
-            out.push_str(&pad);
-            col = indent;
-            line_empty = true;
-        }
-        if !line_empty {
-            out.push(' ');
-            col += 1;
-        }
-        out.push_str(word);
-        col += w;
-        line_empty = false;
-    }
-    out.push('\n');
-    out
-}
-
-/// A paragraph indented by `indent`, wrapped at spaces.
-fn wrap(text: &str, indent: usize, width: usize) -> String {
-    text.split('\n')
-        .map(|para| {
-            format!(
-                "{}{}",
-                " ".repeat(indent),
-                wrap_hanging(para, indent, indent, width)
-            )
-        })
-        .collect()
-}
-
 fn severity_label(f: &Finding, style: Style) -> String {
     let (label, color) = match (f.severity, f.action_required) {
         (Severity::Error, true) => ("ERROR", Paint::Red),
@@ -107,110 +69,6 @@ fn severity_label(f: &Finding, style: Style) -> String {
         (Severity::Info, _) => ("INFO", Paint::Cyan),
     };
     paint(label, color, style)
-}
-
-use super::time;
-
-fn confidence_word(f: &Finding) -> &'static str {
-    match f.confidence.level {
-        ConfidenceLevel::High => "high",
-        ConfidenceLevel::Medium => "medium",
-        ConfidenceLevel::Low => "low",
-    }
-}
-
-/// The error as one line: the HRESULT, the Windows Installer code and what it means.
-pub(crate) fn error_line(f: &Finding) -> Option<String> {
-    let e = &f.error;
-    let derived = if e.hresult_source == Some("derived_from_msi") {
-        " (derived)"
-    } else {
-        ""
-    };
-    let code = match (&e.hresult, e.msi) {
-        (Some(h), Some(m)) => format!(
-            "{h}{derived} = Windows Installer {m} {}",
-            e.msi_name.unwrap_or("")
-        ),
-        (Some(h), None) => format!("{h} {}", e.hresult_name.unwrap_or("")),
-        (None, Some(m)) => format!("Windows Installer {m} {}", e.msi_name.unwrap_or("")),
-        (None, None) => return None,
-    };
-    let code = code.trim_end().to_string();
-    Some(match e.meaning {
-        Some(m) => format!("{code}: {m}"),
-        None => code,
-    })
-}
-
-/// "name (auto, was running)" for each service, how it stands now when it is no longer disabled.
-pub(crate) fn service_entries(f: &Finding) -> Vec<String> {
-    f.services
-        .iter()
-        .map(|s| {
-            let mut what = s.original_start.clone();
-            if s.was_running {
-                what.push_str(", was running");
-            }
-            if !s.still_disabled {
-                what.push_str(&format!(
-                    ", restored to {}",
-                    s.restored_to.as_deref().unwrap_or("?")
-                ));
-            } else if s.start_refused > 0 {
-                what.push_str(&format!(", {} start refused", s.start_refused));
-            }
-            format!("{} ({what})", s.name)
-        })
-        .collect()
-}
-
-/// A finding's facts as the Markdown and HTML reports list them, key and value, each piece of log
-/// text through `escape` (the format's own escaper) and evtriage's own words as they are.
-pub(crate) fn facts(f: &Finding, escape: fn(&str) -> String) -> Vec<(&'static str, String)> {
-    let mut facts = Vec::new();
-    let update = f.update.title.as_deref().or(f.update.product.as_deref());
-    facts.push(("Update", update.map(escape)));
-    facts.push(("Error", error_line(f).map(|e| escape(&e))));
-    facts.push((
-        "Installer said",
-        f.error.installer_message.as_deref().map(escape),
-    ));
-    facts.push(("Installer log", f.error.log_file.as_deref().map(escape)));
-    facts.push((
-        "When",
-        Some(format!(
-            "{} – {} UTC",
-            time(f.first_seen),
-            time(f.last_seen)
-        )),
-    ));
-    for l in &f.locked_files {
-        let who = match (&l.process, l.pid) {
-            (Some(p), Some(pid)) => format!("{} (PID {pid})", escape(p)),
-            (Some(p), None) => escape(p),
-            (None, Some(pid)) => format!("PID {pid}"),
-            (None, None) => "?".into(),
-        };
-        let path = l.path.as_deref().map(escape).unwrap_or_default();
-        facts.push(("Held by", Some(format!("{who}: {path}"))));
-    }
-    if !f.services.is_empty() {
-        let still = f.services.iter().filter(|s| s.still_disabled).count();
-        let list: Vec<String> = service_entries(f).iter().map(|e| escape(e)).collect();
-        facts.push((
-            "Services",
-            Some(format!(
-                "{} disabled, {still} still disabled: {}",
-                f.services.len(),
-                list.join(", ")
-            )),
-        ));
-    }
-    facts
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v.filter(|v| !v.is_empty())?)))
-        .collect()
 }
 
 /// The heading a section of commands gets for the shells asked for.
@@ -401,31 +259,6 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
     writeln!(out)
 }
 
-/// A step's first sentence: what to do. The reasons and caveats that follow are printed with
-/// `--evidence` and are in every other format.
-fn first_sentence(text: &str) -> &str {
-    let mut from = 0;
-    while let Some(at) = text[from..].find(". ") {
-        let end = from + at + 1;
-        // "e.g. x" or "(1022, or 1036 …)": a sentence ends before a capital letter.
-        if text[end + 1..].starts_with(|c: char| c.is_uppercase()) {
-            return &text[..end];
-        }
-        from = end + 1;
-    }
-    text
-}
-
-/// `line` in at most `max` characters, the rest replaced by "…".
-fn cut(line: &str, max: usize) -> String {
-    // Bytes bound characters from above.
-    if line.len() <= max || line.chars().count() <= max {
-        return line.to_string();
-    }
-    let kept: String = line.chars().take(max.saturating_sub(1)).collect();
-    format!("{kept}…")
-}
-
 /// `--evidence`: what the confidence rests on, and every record with every field.
 fn write_evidence_table(out: &mut dyn Write, f: &Finding, style: Style) -> io::Result<()> {
     writeln!(out, "\n   Confidence {}", confidence_word(f))?;
@@ -471,49 +304,6 @@ fn write_evidence_table(out: &mut dyn Write, f: &Finding, style: Style) -> io::R
         writeln!(out, "   {line}")?;
     }
     Ok(())
-}
-
-/// Columns padded to their widest cell; cells of the `shrink` columns (the first given is cut
-/// first) are cut with "…" when the line would pass `width`. Written by hand: a fleet's overview has thousands of rows, and this is
-/// linear in them.
-pub(crate) fn columns(
-    header: &[&str],
-    rows: &[Vec<String>],
-    shrink: &[usize],
-    width: usize,
-) -> String {
-    let n = header.len();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate().take(n) {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let total = |w: &[usize]| w.iter().sum::<usize>() + 2 * (n - 1);
-    // Take from the `shrink` columns in their order, each down to 12, until the line fits.
-    for &i in shrink {
-        let over = total(&widths).saturating_sub(width);
-        widths[i] -= over.min(widths[i].saturating_sub(12));
-    }
-    let mut out = String::new();
-    let mut line = |cells: &mut dyn Iterator<Item = String>| {
-        let mut l = String::new();
-        for (i, c) in cells.enumerate() {
-            let c = cut(&c, widths[i]);
-            if i + 1 < n {
-                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            } else {
-                l.push_str(&c);
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(&mut header.iter().map(|h| h.to_string()));
-    for r in rows {
-        line(&mut r.iter().cloned());
-    }
-    out
 }
 
 /// The overview: one row per computer and finding, worst first.

@@ -1,0 +1,108 @@
+//! What a finding's facts say, in evtriage's words, for every readable report: the error as one
+//! line, each service with how it stands, the list of facts in order. Log text goes through the
+//! escaper the writer passes in, the one for its own place.
+
+use super::time;
+use crate::diagnosis::finding::{ConfidenceLevel, Finding};
+
+pub(crate) fn confidence_word(f: &Finding) -> &'static str {
+    match f.confidence.level {
+        ConfidenceLevel::High => "high",
+        ConfidenceLevel::Medium => "medium",
+        ConfidenceLevel::Low => "low",
+    }
+}
+
+/// The error as one line: the HRESULT, the Windows Installer code and what it means.
+pub(crate) fn error_line(f: &Finding) -> Option<String> {
+    let e = &f.error;
+    let derived = if e.hresult_source == Some("derived_from_msi") {
+        " (derived)"
+    } else {
+        ""
+    };
+    let code = match (&e.hresult, e.msi) {
+        (Some(h), Some(m)) => format!(
+            "{h}{derived} = Windows Installer {m} {}",
+            e.msi_name.unwrap_or("")
+        ),
+        (Some(h), None) => format!("{h} {}", e.hresult_name.unwrap_or("")),
+        (None, Some(m)) => format!("Windows Installer {m} {}", e.msi_name.unwrap_or("")),
+        (None, None) => return None,
+    };
+    let code = code.trim_end().to_string();
+    Some(match e.meaning {
+        Some(m) => format!("{code}: {m}"),
+        None => code,
+    })
+}
+
+/// "name (auto, was running)" for each service, how it stands now when it is no longer disabled.
+pub(crate) fn service_entries(f: &Finding) -> Vec<String> {
+    f.services
+        .iter()
+        .map(|s| {
+            let mut what = s.original_start.clone();
+            if s.was_running {
+                what.push_str(", was running");
+            }
+            if !s.still_disabled {
+                what.push_str(&format!(
+                    ", restored to {}",
+                    s.restored_to.as_deref().unwrap_or("?")
+                ));
+            } else if s.start_refused > 0 {
+                what.push_str(&format!(", {} start refused", s.start_refused));
+            }
+            format!("{} ({what})", s.name)
+        })
+        .collect()
+}
+
+/// A finding's facts as the Markdown and HTML reports list them, key and value, each piece of log
+/// text through `escape` (the format's own escaper) and evtriage's own words as they are.
+pub(crate) fn facts(f: &Finding, escape: fn(&str) -> String) -> Vec<(&'static str, String)> {
+    let mut facts = Vec::new();
+    let update = f.update.title.as_deref().or(f.update.product.as_deref());
+    facts.push(("Update", update.map(escape)));
+    facts.push(("Error", error_line(f).map(|e| escape(&e))));
+    facts.push((
+        "Installer said",
+        f.error.installer_message.as_deref().map(escape),
+    ));
+    facts.push(("Installer log", f.error.log_file.as_deref().map(escape)));
+    facts.push((
+        "When",
+        Some(format!(
+            "{} – {} UTC",
+            time(f.first_seen),
+            time(f.last_seen)
+        )),
+    ));
+    for l in &f.locked_files {
+        let who = match (&l.process, l.pid) {
+            (Some(p), Some(pid)) => format!("{} (PID {pid})", escape(p)),
+            (Some(p), None) => escape(p),
+            (None, Some(pid)) => format!("PID {pid}"),
+            (None, None) => "?".into(),
+        };
+        let path = l.path.as_deref().map(escape).unwrap_or_default();
+        facts.push(("Held by", Some(format!("{who}: {path}"))));
+    }
+    if !f.services.is_empty() {
+        let still = f.services.iter().filter(|s| s.still_disabled).count();
+        let list: Vec<String> = service_entries(f).iter().map(|e| escape(e)).collect();
+        facts.push((
+            "Services",
+            Some(format!(
+                "{} disabled, {still} still disabled: {}",
+                f.services.len(),
+                list.join(", ")
+            )),
+        ));
+    }
+    facts
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.filter(|v| !v.is_empty())?)))
+        .collect()
+}
