@@ -48,7 +48,7 @@ pub fn push_html(out: &mut String, s: &str) {
     if s.len() <= DISPLAY_CHARS && !s.bytes().any(|b| b"&<>\"'".contains(&b)) && is_plain(s) {
         out.push_str(s);
     } else {
-        out.push_str(&html(s));
+        out.push_str(&html_escaped(&display(s)));
     }
 }
 
@@ -57,7 +57,7 @@ pub fn push_markdown(out: &mut String, s: &str) {
     if s.len() <= DISPLAY_CHARS && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
         out.push_str(s);
     } else {
-        out.push_str(&markdown(s));
+        out.push_str(&markdown_escaped(&display(s)));
     }
 }
 
@@ -142,10 +142,9 @@ pub fn comment_text(s: &str) -> String {
 /// every character [`display`] would escape shown the same way, so a page never holds a raw
 /// control or bidi character of a log. The one way log text reaches the HTML report.
 pub fn html(s: &str) -> String {
-    if s.len() <= DISPLAY_CHARS && !s.bytes().any(|b| b"&<>\"'".contains(&b)) && is_plain(s) {
-        return s.to_string();
-    }
-    html_escaped(&display(s))
+    let mut out = String::with_capacity(s.len());
+    push_html(&mut out, s);
+    out
 }
 
 /// [`html`] for a sentence of evtriage's that holds log values (see [`display_text`]).
@@ -178,10 +177,9 @@ fn html_escaped(shown: &str) -> String {
 /// renders inline HTML), and [`display`]'s escapes apply. The one way log text reaches the
 /// Markdown report outside code blocks.
 pub fn markdown(s: &str) -> String {
-    if s.len() <= DISPLAY_CHARS && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ') {
-        return s.to_string();
-    }
-    markdown_escaped(&display(s))
+    let mut out = String::with_capacity(s.len());
+    push_markdown(&mut out, s);
+    out
 }
 
 /// [`markdown`] for a sentence of evtriage's that holds log values (see [`display_text`]).

@@ -4,6 +4,7 @@
 
 use super::time;
 use crate::diagnosis::finding::{ConfidenceLevel, Finding};
+use crate::input::{InputReport, InputStatus};
 
 pub(crate) fn confidence_word(f: &Finding) -> &'static str {
     match f.confidence.level {
@@ -105,4 +106,30 @@ pub(crate) fn facts(f: &Finding, escape: fn(&str) -> String) -> Vec<(&'static st
         .into_iter()
         .filter_map(|(k, v)| Some((k, v.filter(|v| !v.is_empty())?)))
         .collect()
+}
+
+/// The inputs as the Markdown and HTML reports close with them: how many logs, how many were read
+/// completely, and a line for each that was not (its path and problems through `escape`).
+pub(crate) fn inputs_read(
+    inputs: &[InputReport],
+    escape: fn(&str) -> String,
+) -> (usize, usize, Vec<String>) {
+    let logs = inputs
+        .iter()
+        .filter(|i| i.status != InputStatus::NotAnEventLog)
+        .count();
+    let problems: Vec<String> = inputs
+        .iter()
+        .filter(|i| i.is_problem())
+        .map(|i| {
+            let errors: Vec<String> = i.errors.iter().map(|e| escape(e)).collect();
+            format!(
+                "{} ({:?}): {}",
+                escape(&i.path),
+                i.status,
+                errors.join("; ")
+            )
+        })
+        .collect();
+    (logs, logs - problems.len(), problems)
 }

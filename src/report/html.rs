@@ -5,13 +5,12 @@
 //! [`html`] (or [`html_text`], [`html_whole`]).
 
 use super::escape::{html, html_text, html_whole, push_html};
-use super::facts::{confidence_word, facts};
+use super::facts::{confidence_word, facts, inputs_read};
 use super::overview::{self, Row};
 use super::spool::Spool;
 use super::timeline::{self, Mark};
 use super::{InputReport, ReportWriter, Style, Summary, Tool};
 use crate::diagnosis::finding::Finding;
-use crate::input::InputStatus;
 use std::io::{self, Write};
 
 /// Findings arrive computer by computer; each computer's block (timeline and findings) is written
@@ -237,31 +236,15 @@ impl ReportWriter for HtmlWriter {
         }
         if !self.style.summary_only {
             self.sections.drain_into(out)?;
-            let logs: Vec<&InputReport> = inputs
-                .iter()
-                .filter(|i| i.status != InputStatus::NotAnEventLog)
-                .collect();
-            let problems: Vec<&&InputReport> = logs.iter().filter(|i| i.is_problem()).collect();
+            let (logs, complete, problems) = inputs_read(inputs, html);
             writeln!(
                 out,
-                "<section id=\"inputs\"><h2>Inputs</h2><p>{} log(s), {} read completely.</p>",
-                logs.len(),
-                logs.len() - problems.len()
+                "<section id=\"inputs\"><h2>Inputs</h2><p>{logs} log(s), {complete} read completely.</p>"
             )?;
             if !problems.is_empty() {
                 writeln!(out, "<ul>")?;
-                for i in problems {
-                    writeln!(
-                        out,
-                        "<li>{} ({:?}): {}</li>",
-                        html(&i.path),
-                        i.status,
-                        i.errors
-                            .iter()
-                            .map(|e| html(e))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    )?;
+                for p in problems {
+                    writeln!(out, "<li>{p}</li>")?;
                 }
                 writeln!(out, "</ul>")?;
             }

@@ -4,12 +4,11 @@
 //! or HTML to the ticket.
 
 use super::escape::{markdown, markdown_code_block, markdown_text, push_markdown};
-use super::facts::{confidence_word, facts};
+use super::facts::{confidence_word, facts, inputs_read};
 use super::overview::{self, Row};
 use super::spool::Spool;
 use super::{InputReport, ReportWriter, Style, Summary, Tool};
 use crate::diagnosis::finding::Finding;
-use crate::input::InputStatus;
 use std::io::{self, Write};
 
 pub struct MarkdownWriter {
@@ -179,28 +178,13 @@ impl ReportWriter for MarkdownWriter {
             )?;
         }
         self.sections.drain_into(out)?;
-        let problems: Vec<&InputReport> = inputs.iter().filter(|i| i.is_problem()).collect();
-        let logs = inputs
-            .iter()
-            .filter(|i| i.status != InputStatus::NotAnEventLog)
-            .count();
+        let (logs, complete, problems) = inputs_read(inputs, markdown);
         writeln!(
             out,
-            "**Inputs:** {logs} log(s), {} read completely.\n",
-            logs - problems.len()
+            "**Inputs:** {logs} log(s), {complete} read completely.\n"
         )?;
-        for i in problems {
-            writeln!(
-                out,
-                "- {} ({:?}): {}",
-                markdown(&i.path),
-                i.status,
-                i.errors
-                    .iter()
-                    .map(|e| markdown(e))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            )?;
+        for p in problems {
+            writeln!(out, "- {p}")?;
         }
         Ok(())
     }
