@@ -392,11 +392,6 @@ pub fn msi_code(code: u64) -> Option<CodeInfo> {
     Some(CodeInfo { name, meaning })
 }
 
-/// An HRESULT's name and meaning, from the tables ([`crate::codes`]).
-pub fn hresult(code: u32) -> Option<CodeInfo> {
-    crate::codes::hresult(code)
-}
-
 /// HRESULT_FROM_WIN32 for a Windows Installer return code, as Windows Update reports it.
 pub fn hresult_from_win32(code: u64) -> Option<u32> {
     let code = u32::try_from(code).ok()?;
@@ -514,9 +509,15 @@ mod tests {
 
     #[test]
     fn codes_and_kb_numbers() {
-        assert_eq!(hresult(0x8007_0643).unwrap().name, "ERROR_INSTALL_FAILURE");
+        assert_eq!(
+            crate::codes::hresult(0x8007_0643).unwrap().name,
+            "ERROR_INSTALL_FAILURE"
+        );
         assert_eq!(hresult_from_win32(1603), Some(0x8007_0643));
-        assert_eq!(hresult(0x8024_001e).unwrap().name, "WU_E_SERVICE_STOP");
+        assert_eq!(
+            crate::codes::hresult(0x8024_001e).unwrap().name,
+            "WU_E_SERVICE_STOP"
+        );
         assert_eq!(
             kb_of("Update Rollup 5 for Exchange Server 2007 Service Pack 3 (KB2602324)").as_deref(),
             Some("KB2602324")

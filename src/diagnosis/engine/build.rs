@@ -74,7 +74,7 @@ pub(crate) fn build_finding(
             (None, None) => (None, None),
         };
     let msi_info = msi.and_then(knowledge::msi_code);
-    let hr_info = hresult.and_then(knowledge::hresult);
+    let hr_info = hresult.and_then(crate::codes::hresult);
     let error = ErrorInfo {
         hresult: hresult.map(|h| format!("0x{h:08X}")),
         hresult_source,
