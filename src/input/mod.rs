@@ -5,6 +5,7 @@
 //! adding a reader module and listing it in [`READERS`].
 
 pub mod binxml;
+pub mod evt;
 pub mod evtx;
 pub mod template;
 pub mod xml;
@@ -67,7 +68,7 @@ pub trait LogReader: Sync {
     -> InputReport;
 }
 
-pub static READERS: &[&dyn LogReader] = &[&evtx::EvtxReader];
+pub static READERS: &[&dyn LogReader] = &[&evtx::EvtxReader, &evt::EvtReader];
 
 /// A file to read.
 #[derive(Debug, Clone)]
@@ -308,8 +309,6 @@ impl Discovery {
             None if named || looks_like_log_name(&path) => {
                 let what = if bytes.starts_with(b"ElfChnk\0") {
                     "a bare EVTX chunk without the file header".to_string()
-                } else if bytes.starts_with(b"\x30\x00\x00\x00LfLe") {
-                    "a classic .evt log (Windows Server 2003), which evtriage does not read; convert it with wevtutil epl /lf:true".to_string()
                 } else {
                     format!(
                         "not an event log: no ElfFile signature (starts with {})",
