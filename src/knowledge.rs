@@ -252,6 +252,22 @@ pub fn scm_state(binary: &[u8]) -> Option<u32> {
     })
 }
 
+/// The state number (as SCM's binary gives it: 1 stopped, 4 running) of the state word a 7036 of
+/// Windows Server 2003/2008 carries instead. English only: other languages' words are not known
+/// here, and a state not known is none, never a guess.
+pub fn service_state_word(word: &str) -> Option<u32> {
+    match word.trim().to_ascii_lowercase().as_str() {
+        "stopped" => Some(1),
+        "start pending" => Some(2),
+        "stop pending" => Some(3),
+        "running" => Some(4),
+        "continue pending" => Some(5),
+        "pause pending" => Some(6),
+        "paused" => Some(7),
+        _ => None,
+    }
+}
+
 /// `{ProductCode}` (and optionally ` {PatchCode}` and a trailing code) from MsiInstaller's ASCII binary.
 pub fn msi_binary(binary: &[u8]) -> (Option<String>, Option<String>, Option<u64>) {
     let text: String = binary

@@ -15,5 +15,6 @@ pub mod input;
 pub mod knowledge;
 pub mod report;
 pub mod script;
+pub mod services;
 pub mod shared;
 pub mod values;

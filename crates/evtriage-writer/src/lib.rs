@@ -7,6 +7,7 @@
 //! its own. Nothing in the product depends on this crate.
 
 pub mod binxml;
+pub mod evt;
 pub mod layout;
 pub mod verify;
 pub mod xmltree;

@@ -201,13 +201,21 @@ pub(crate) fn parse_field(name: &str, spec: &str) -> Result<FieldSpec, String> {
     };
     let binary_only = matches!(
         transform,
-        Transform::MsiProductCode
-            | Transform::MsiPatchCode
-            | Transform::MsiBinaryCode
-            | Transform::ScmKey
-            | Transform::ScmState
+        Transform::MsiProductCode | Transform::MsiPatchCode | Transform::MsiBinaryCode
     );
-    if binary_only != (sources == [Source::Binary]) {
+    // SCM's key and state come from the binary where NT 6.1+ puts them, else from the text
+    // (Server 2003/2008): the display name, mapped to a key name, and the state word.
+    let binary_first = matches!(transform, Transform::ScmKey | Transform::ScmState);
+    let fits = if binary_only {
+        sources == [Source::Binary]
+    } else if binary_first {
+        sources
+            .iter()
+            .all(|s| matches!(s, Source::Binary | Source::Positional(_) | Source::Named(_)))
+    } else {
+        !sources.contains(&Source::Binary) || transform == Transform::None
+    };
+    if !fits {
         return Err(format!(
             "field {name}: transform and source do not fit ('{spec}')"
         ));

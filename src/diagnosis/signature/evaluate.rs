@@ -130,6 +130,10 @@ pub(crate) fn extract(f: &FieldSpec, record: Record) -> Option<Value> {
 pub(crate) fn quote(t: Transform, value: &str, raw: &str) -> Option<String> {
     match t {
         Transform::None => (raw != value).then(|| raw.to_string()),
+        Transform::ScmKey if !raw.is_empty() && value != raw.trim() => Some(format!(
+            "{value} (from the display name \"{}\")",
+            raw.trim()
+        )),
         Transform::StartType | Transform::Number | Transform::Hresult if value != raw.trim() => {
             Some(format!("{value} (\"{}\")", raw.trim()))
         }
@@ -164,7 +168,14 @@ pub(crate) fn transform(t: Transform, raw: &str, binary: &[u8]) -> Option<String
         Transform::MsiPatchCode => knowledge::msi_binary(binary()).1,
         Transform::MsiBinaryCode => knowledge::msi_binary(binary()).2.map(|c| c.to_string()),
         Transform::MsiMessageProduct => knowledge::msi_message_product(raw).map(str::to_string),
+        Transform::ScmKey if binary().is_empty() => Some(
+            crate::services::key_for_display(raw)
+                .map_or_else(|| raw.trim().to_string(), str::to_string),
+        ),
         Transform::ScmKey => knowledge::scm_key(binary()),
+        Transform::ScmState if binary().is_empty() => {
+            knowledge::service_state_word(raw).map(|s| s.to_string())
+        }
         Transform::ScmState => knowledge::scm_state(binary()).map(|s| s.to_string()),
     }
 }

@@ -151,7 +151,7 @@ fn evidence_errors_name_the_line() {
     );
     says(
         "msi_error = \"Data[2]:number\"",
-        "msi_error = \"Data[2]:scm_key\"",
+        "msi_error = \"Data[2]:msi_product_code\"",
         "transform and source do not fit",
     );
     says(
