@@ -3,7 +3,7 @@
 //! so that the cost per event can be compared (it must not grow with the number of events).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use evtriage::diagnosis::{Collector, Diagnoser};
+use evtriage::diagnosis::{Collector, Diagnoser, Inputs};
 use evtriage::event::Interner;
 use evtriage::input::xml::from_event_xml;
 use evtriage::input::{InputFile, LogReader, NoProgress, evtx::EvtxReader};
@@ -177,7 +177,7 @@ fn installer_sessions(d: &Diagnoser, n: usize) -> Vec<evtriage::diagnosis::Match
 
 fn correlate(c: &mut Criterion) {
     let d = Diagnoser::builtin();
-    let names = vec!["System.evtx".to_string()];
+    let names = Inputs::named(vec!["System.evtx".to_string()]);
     let mut g = c.benchmark_group("correlate");
     g.sample_size(10);
     for n in [10_000usize, 100_000] {

@@ -4,7 +4,7 @@
 //! after the other. (The evtriage binary renders while it diagnoses, on another thread; section 7
 //! measures what that leaves of the cost in a whole run.)
 
-use evtriage::diagnosis::{Collector, Diagnoser};
+use evtriage::diagnosis::{Collector, Diagnoser, Inputs};
 use evtriage::input::{self, NoProgress};
 use evtriage::report::{Format, Report, Style};
 use std::time::{Duration, Instant};
@@ -23,13 +23,13 @@ fn main() -> std::process::ExitCode {
     let diagnoser = Diagnoser::builtin();
     let collector = Collector::new(&diagnoser);
     let inputs = input::read_all(&discovery.files, &collector, &NoProgress);
-    let names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
+    let names = Inputs::of_reports(&inputs);
     let findings = diagnoser.diagnose(collector.into_matched(), &names);
     let run = started.elapsed();
     let report = Report::new(findings, inputs);
     println!(
         "   read and diagnosed {} logs, {} findings: {:.2} s",
-        names.len(),
+        names.names.len(),
         report.findings.len(),
         run.as_secs_f64()
     );

@@ -165,6 +165,11 @@ pub fn run(
     }
 
     let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
+    // Reports come in source-ID order: read_all keeps the files' order.
+    let read_inputs = evtriage::diagnosis::Inputs {
+        names: file_names.clone(),
+        ..evtriage::diagnosis::Inputs::of_reports(&read)
+    };
     let matched = collector.into_matched();
     let mut inputs: Vec<InputReport> = read;
     inputs.extend(discovery.rejected);
@@ -225,9 +230,9 @@ pub fn run(
         // A bounded channel keeps only a few computers' findings in flight.
         let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Finding>>(8);
         let copies = std::thread::scope(|scope| {
-            let file_names = &file_names;
+            let read_inputs = &read_inputs;
             let diagnosis = scope.spawn(move || {
-                diagnoser.diagnose_each(matched, file_names, |batch| {
+                diagnoser.diagnose_each(matched, read_inputs, |batch| {
                     // The renderer stops listening only on a write error that ends the report.
                     match batches.send(batch) {
                         Ok(()) => ControlFlow::Continue(()),

@@ -491,7 +491,7 @@ fn thousands_of_tiny_files() {
 /// carries a C1 control (U+009B, which some terminals read as the start of an escape sequence)
 /// and a right-to-left override (U+202E, which reorders what a line shows).
 fn hostile_bundle(dir: &Path) -> PathBuf {
-    let xml = fs::read_to_string(kb_bundle().join("Application.xml")).unwrap();
+    let xml = sample_xml("kb940006-rollup-failed", "Application");
     assert!(xml.contains("powershell.exe"));
     let hostile = xml.replace("powershell.exe", "power\u{9b}31m\u{202e}exe.llehs");
     let out = dir.join("Application.evtx");

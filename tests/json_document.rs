@@ -1,7 +1,7 @@
 //! The JSON writer assembles the document from findings as they stream; it must be exactly the
 //! report serialized whole.
 
-use evtriage::diagnosis::Diagnoser;
+use evtriage::diagnosis::{Diagnoser, Inputs};
 use evtriage::event::Interner;
 use evtriage::input::xml::from_event_xml;
 use evtriage::report::{Format, Report, Style};
@@ -23,7 +23,7 @@ fn report_of(bundles: &[Bundle]) -> Report {
         }
     }
     let names = ["Application.evtx".to_string(), "System.evtx".to_string()];
-    let findings = diagnoser.diagnose(matched, &names);
+    let findings = diagnoser.diagnose(matched, &Inputs::named(names.to_vec()));
     Report::new(findings, Vec::new())
 }
 

@@ -7,7 +7,7 @@ mod support;
 
 use support::{diagnoser, kept};
 
-use evtriage::diagnosis::Matched;
+use evtriage::diagnosis::{Inputs, Matched};
 use evtriage::event::{Event, Interner};
 use evtriage::input::template::{Outcome, PlanCache, event_from_template};
 use evtriage::input::xml::from_event_xml;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// log is split).
 fn diagnosis(matched: Vec<Matched>, files: usize) -> serde_json::Value {
     let names: Vec<String> = (0..files).map(|i| format!("file{i}")).collect();
-    let mut v = serde_json::to_value(diagnoser().diagnose(matched, &names)).unwrap();
+    let mut v = serde_json::to_value(diagnoser().diagnose(matched, &Inputs::named(names))).unwrap();
     strip_files(&mut v);
     v
 }

@@ -164,9 +164,12 @@ fn a_fleet_opens_with_every_server_worst_first() {
         order,
         [
             "EX19MBX01.contoso.local",
+            "EXCH07MBX1",
             "EXJP01.contoso.co.jp",
             "EXMBX01.contoso.local",
+            "EXMBX08.contoso.local",
             "EXCAS03.contoso.local",
+            "EXCH07MBX2",
             "FS01.contoso.local",
             "EXMBX02.contoso.local",
             "EXHUB01.contoso.local",

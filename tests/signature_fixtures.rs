@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use support::{diagnose_files, diagnoser, root};
 
-/// The .evtx files a fixture names, kept alive in `_dir` when generated.
+/// The log files (.evtx, .evt) a fixture names, kept alive in `_dir` when generated.
 fn logs_of(fixture: &str, dir: &Path) -> Option<Vec<PathBuf>> {
     if let Some(name) = fixture.strip_prefix("gen:") {
         let bundle = evtriage_gen::fixtures::fixture(name).unwrap_or_else(|| {
@@ -20,7 +20,7 @@ fn logs_of(fixture: &str, dir: &Path) -> Option<Vec<PathBuf>> {
         let out = dir.join(name);
         std::fs::create_dir_all(&out).unwrap();
         evtriage_gen::fixtures::write(&bundle, &out).unwrap();
-        return Some(support::evtx_files(&out));
+        return Some(support::log_files(&out));
     }
     let path = root().join(fixture);
     if fixture.starts_with("../shared/") && !path.exists() {
@@ -29,7 +29,7 @@ fn logs_of(fixture: &str, dir: &Path) -> Option<Vec<PathBuf>> {
     }
     assert!(path.exists(), "fixture {fixture} does not exist");
     Some(if path.is_dir() {
-        support::evtx_files(&path)
+        support::log_files(&path)
     } else {
         vec![path]
     })

@@ -152,4 +152,8 @@ pub struct Finding {
     /// or broken log): how many, of what.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<String>,
+    /// What could not be checked because a log was not among the inputs or did not reach back to
+    /// the incident, and why: the finding rests on the other logs alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
 }

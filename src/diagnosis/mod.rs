@@ -11,7 +11,7 @@ pub mod remediation;
 pub mod signature;
 pub mod vocabulary;
 
-use crate::event::{Event, PayloadSource};
+use crate::event::{Event, PayloadSource, SourceId};
 pub use collect::{Collector, Scope};
 pub use engine::{Hit, KeptEvent, Matched};
 pub use finding::Finding;
@@ -129,6 +129,39 @@ pub fn load_dir(dir: &Path) -> LoadedDir {
         }
     }
     out
+}
+
+/// What a run read, as the diagnosis needs it: each input's name by source ID, and the log each
+/// holds with the time it covers (a finding says what it could not check when a log is missing).
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub names: Vec<String>,
+    /// Source ID and span of each input that said which log it holds.
+    pub logs: Vec<(SourceId, crate::input::LogSpan)>,
+}
+
+impl Inputs {
+    /// Inputs known by name only: no log counts as read.
+    pub fn named(names: Vec<String>) -> Self {
+        Inputs {
+            names,
+            logs: Vec::new(),
+        }
+    }
+
+    /// The inputs of reports in source-ID order.
+    pub fn of_reports<'a>(
+        reports: impl IntoIterator<Item = &'a crate::input::InputReport>,
+    ) -> Self {
+        let mut inputs = Inputs::default();
+        for (id, r) in reports.into_iter().enumerate() {
+            inputs.names.push(r.path.clone());
+            if let Some(span) = &r.log {
+                inputs.logs.push((id as SourceId, span.clone()));
+            }
+        }
+        inputs
+    }
 }
 
 pub struct Diagnoser {
@@ -257,19 +290,19 @@ impl Diagnoser {
         self.match_event(event, &payload)
     }
 
-    /// Correlate the matched events of a run; `file_names` names each input by its source ID.
-    pub fn diagnose(&self, matched: Vec<Matched>, file_names: &[String]) -> Vec<Finding> {
-        engine::diagnose(&self.signatures, matched, file_names)
+    /// Correlate the matched events of a run with what its inputs are.
+    pub fn diagnose(&self, matched: Vec<Matched>, inputs: &Inputs) -> Vec<Finding> {
+        engine::diagnose(&self.signatures, matched, inputs)
     }
 
     /// The same, one computer's findings at a time (see [`engine::diagnose_each`]).
     pub fn diagnose_each(
         &self,
         matched: Vec<Matched>,
-        file_names: &[String],
+        inputs: &Inputs,
         emit: impl FnMut(Vec<Finding>) -> std::ops::ControlFlow<()>,
     ) -> Vec<engine::Copies> {
-        engine::diagnose_each(&self.signatures, matched, file_names, emit)
+        engine::diagnose_each(&self.signatures, matched, inputs, emit)
     }
 }
 

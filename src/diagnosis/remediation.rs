@@ -64,6 +64,11 @@ fn finding_vars(f: &Finding) -> Vars {
             .and_then(knowledge::app_package)
             .map(str::to_string),
     );
+    put("unchecked", Some(f.unchecked.join("; ")));
+    put(
+        "exchange_version",
+        exchange_version(f).map(|v| v.to_string()),
+    );
     put("hresult", f.error.hresult.clone());
     put(
         "wu_hresult",
@@ -178,6 +183,29 @@ fn service_vars(s: &ServiceInfo) -> Vars {
     v
 }
 
+/// The Exchange version the finding's update or product names.
+fn exchange_version(f: &Finding) -> Option<u16> {
+    [&f.update.title, &f.update.product]
+        .into_iter()
+        .flatten()
+        .find_map(|t| crate::services::exchange_version(t))
+}
+
+/// A service of `data/services/exchange.tsv` with its default start type as the one to restore.
+fn default_service_vars(s: &crate::services::ExchangeService) -> Vars {
+    let mut v = Vars::new();
+    v.insert("name", known(s.key));
+    v.insert("service", known(s.key));
+    v.insert("display_name", known(s.display));
+    v.insert("original_start", known(s.start.as_str()));
+    v.insert("original_start_display", known(s.start.display()));
+    v.insert("sc_start", known(s.start.as_str()));
+    if let Some(ps) = s.start.powershell() {
+        v.insert("ps_start", known(ps));
+    }
+    v
+}
+
 /// The lists a step can name in `when` and `foreach`, each item with its own variables.
 fn lists(f: &Finding) -> HashMap<&'static str, Vec<Vars>> {
     let mut l: HashMap<&'static str, Vec<Vars>> = HashMap::new();
@@ -221,6 +249,23 @@ fn lists(f: &Finding) -> HashMap<&'static str, Vec<Vars>> {
     l.insert(
         "services_to_start",
         to_start.into_iter().map(service_vars).collect(),
+    );
+    let mut defaults = exchange_version(f)
+        .map(crate::services::defaults)
+        .unwrap_or_default();
+    // Stable: the table's order within each rank (Active Directory Topology first).
+    defaults.sort_by_key(|s| knowledge::start_order(s.key));
+    l.insert(
+        "default_services_to_start",
+        defaults
+            .iter()
+            .filter(|s| s.start == StartType::Auto)
+            .map(|s| default_service_vars(s))
+            .collect(),
+    );
+    l.insert(
+        "default_services",
+        defaults.into_iter().map(default_service_vars).collect(),
     );
     l
 }
@@ -362,10 +407,15 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
             "update_installed" => done && !sig.def.done_when.is_empty(),
             "action_required" => finding.action_required,
             "resolved" => finding.status == super::finding::Status::Resolved,
+            "log_missing" => !finding.unchecked.is_empty(),
             other => lists.get(other).is_some_and(|l| !l.is_empty()) || vars.contains_key(other),
         }
     };
-    let mut summary = fill_text(&sig.def.summary, &vars);
+    let template = match &sig.def.missing_log {
+        Some(m) if !finding.unchecked.is_empty() => &m.summary,
+        _ => &sig.def.summary,
+    };
+    let mut summary = fill_text(template, &vars);
     for more in &sig.def.summary_more {
         if let Some(sentence) = fill(more, &vars, &Vars::new()) {
             if !summary.is_empty() {

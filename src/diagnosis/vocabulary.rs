@@ -13,7 +13,8 @@ pub enum Scope {
     Finding,
     /// One item of `foreach = "locked_files"`.
     LockedFile,
-    /// One item of `foreach = "services"`, `"services_to_restore"` or `"services_to_start"`.
+    /// One item of `foreach = "services"`, `"services_to_restore"`, `"services_to_start"` or
+    /// `"default_services"`.
     Service,
 }
 
@@ -57,6 +58,8 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
         Scope::Finding,
     ),
     p("services_list", Kind::Text, Scope::Finding),
+    p("unchecked", Kind::Text, Scope::Finding),
+    p("exchange_version", Kind::Number, Scope::Finding),
     p("processes_list", Kind::Text, Scope::Finding),
     p("path", Kind::LocalPath, Scope::LockedFile),
     p("process", Kind::ProcessName, Scope::LockedFile),
@@ -144,7 +147,12 @@ pub fn check_field_name(name: &str) -> Result<(), String> {
 }
 
 /// `when` words that are not the name of a placeholder or list.
-pub const FLAGS: &[&str] = &["update_installed", "action_required", "resolved"];
+pub const FLAGS: &[&str] = &[
+    "update_installed",
+    "action_required",
+    "resolved",
+    "log_missing",
+];
 
 /// `foreach` lists, with the scope of their items.
 pub const LISTS: &[(&str, Scope)] = &[
@@ -152,6 +160,8 @@ pub const LISTS: &[(&str, Scope)] = &[
     ("services", Scope::Service),
     ("services_to_restore", Scope::Service),
     ("services_to_start", Scope::Service),
+    ("default_services", Scope::Service),
+    ("default_services_to_start", Scope::Service),
 ];
 
 pub fn placeholder(name: &str) -> Option<&'static Placeholder> {

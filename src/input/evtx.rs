@@ -5,7 +5,7 @@
 //! parsed instead. Damage is accounted for per chunk and per record, and reading goes on past it.
 
 use super::template::{Outcome, PlanCache, Viewed, event_from_template, event_view};
-use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, Progress};
+use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, LogSpan, Progress};
 use crate::event::Interner;
 use crate::input::xml::from_event_xml;
 use evtx::{EvtxChunkData, EvtxParser, HeaderFlags, ParserSettings};
@@ -283,6 +283,9 @@ fn read_chunk(
         }
     };
     let name = chunk_name(data.number, ordinal);
+    if ordinal == 0 {
+        report.log = log_identity(&mut data, settings, input.id);
+    }
     let claimed = claimed_records(&data.header);
     let mut span = Span::new(name.clone(), claimed.clone());
     if !data.validate_header_checksum() {
@@ -312,6 +315,9 @@ fn read_chunk(
         let mut later = Vec::new();
         for r in records {
             report.records_read += 1;
+            if let Some(t) = crate::values::datetime_from_filetime(r.time) {
+                span_time(&mut report, t);
+            }
             let viewed = event_view(
                 &data.data,
                 r.binxml,
@@ -409,6 +415,12 @@ fn read_chunk(
             missing.retain(|o| *o != offset);
         } else {
             report.records_read += 1;
+            if let Some(t) = chrono::DateTime::from_timestamp(
+                record.timestamp.as_second(),
+                record.timestamp.subsec_nanosecond().max(0) as u32,
+            ) {
+                span_time(&mut report, t);
+            }
             let id = record.event_record_id;
             if let Some(c) = &claimed
                 && c.contains(&id)
@@ -497,10 +509,38 @@ fn claimed_records(header: &evtx::EvtxChunkHeader) -> Option<std::ops::RangeIncl
 }
 
 /// A record found by [`tile_records`]: where it starts in the chunk, its BinXml, its header's ID.
+/// Widen the chunk's span to a record's time.
+fn span_time(report: &mut InputReport, t: chrono::DateTime<chrono::Utc>) {
+    report.log = LogSpan::merge(report.log.take(), Some(LogSpan::times(t, t)));
+}
+
+/// The log and computer the file's first record names, rendered (once per file): the fast path
+/// decodes only the records a signature wants.
+fn log_identity(
+    data: &mut EvtxChunkData,
+    settings: &Arc<ParserSettings>,
+    source: crate::event::SourceId,
+) -> Option<LogSpan> {
+    let chunk = data.parse(settings.clone()).ok()?;
+    let mut chunk = chunk;
+    let record = chunk.iter().find_map(Result::ok)?;
+    let header_id = record.event_record_id;
+    let xml = record.into_xml().ok()?;
+    let event = from_event_xml(&xml.data, source, header_id, &mut Interner::default()).ok()?;
+    Some(LogSpan {
+        name: event.channel.to_string(),
+        computer: event.computer.to_string(),
+        first: event.time,
+        last: event.time,
+    })
+}
+
 struct TiledRecord {
     offset: u64,
     binxml: std::ops::Range<usize>,
     id: u64,
+    /// The record header's FILETIME.
+    time: u64,
 }
 
 const RECORD_HEADER: u64 = 24;
@@ -531,10 +571,12 @@ fn tile_records(data: &EvtxChunkData) -> Option<Vec<TiledRecord>> {
             return None;
         }
         let id = u64::from_le_bytes(chunk.get(at + 8..at + 16)?.try_into().ok()?);
+        let time = u64::from_le_bytes(chunk.get(at + 16..at + 24)?.try_into().ok()?);
         records.push(TiledRecord {
             offset: at as u64,
             binxml: at + RECORD_HEADER as usize..next - 4,
             id,
+            time,
         });
         at = next;
     }

@@ -11,6 +11,7 @@ pub mod template;
 pub mod xml;
 
 use crate::event::{Event, PayloadSource, SourceId};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashSet;
 use std::fs::File;
@@ -127,6 +128,67 @@ pub struct InputReport {
     pub errors_not_shown: u64,
     /// Things worth knowing that lost no data (a log not closed cleanly, a header that undercounts).
     pub notes: Vec<String>,
+    /// Which log of which computer the file holds, and the times of its oldest and newest
+    /// records: what a diagnosis can say the inputs cover.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogSpan>,
+}
+
+/// The log a file holds and the time it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogSpan {
+    /// The log's name (`System`, `Application`); empty when the file does not say.
+    pub name: String,
+    /// The computer of its records (the first record's: a forwarded-events log mixes several).
+    pub computer: String,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+impl LogSpan {
+    /// Times only, from part of a file; the name and computer come from another part.
+    pub fn times(first: DateTime<Utc>, last: DateTime<Utc>) -> Self {
+        LogSpan {
+            name: String::new(),
+            computer: String::new(),
+            first,
+            last,
+        }
+    }
+
+    /// One span of two parts of the same file.
+    pub fn merge(a: Option<LogSpan>, b: Option<LogSpan>) -> Option<LogSpan> {
+        match (a, b) {
+            (Some(mut a), Some(b)) => {
+                if a.name.is_empty() {
+                    a.name = b.name;
+                }
+                if a.computer.is_empty() {
+                    a.computer = b.computer;
+                }
+                a.first = a.first.min(b.first);
+                a.last = a.last.max(b.last);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether this span is `log` of `computer` (case-insensitively; a short name matches the
+    /// FQDN either way) and holds records from before `from` to after `to`.
+    pub fn covers(
+        &self,
+        log: &str,
+        computer: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> bool {
+        let short = |c: &str| c.split('.').next().unwrap_or(c).to_lowercase();
+        self.name.eq_ignore_ascii_case(log)
+            && short(&self.computer) == short(computer)
+            && self.first <= from
+            && self.last >= to
+    }
 }
 
 const MAX_ERRORS: usize = 50;
@@ -146,6 +208,7 @@ impl InputReport {
             errors: Vec::new(),
             errors_not_shown: 0,
             notes: Vec::new(),
+            log: None,
         }
     }
 
@@ -182,6 +245,7 @@ impl InputReport {
             self.error(e);
         }
         self.notes.extend(other.notes);
+        self.log = LogSpan::merge(self.log.take(), other.log);
     }
 
     /// Set the status from what was counted.

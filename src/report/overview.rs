@@ -19,6 +19,8 @@ pub struct Row {
     pub held_by: Option<String>,
     pub services_still_disabled: usize,
     pub services: usize,
+    /// A log that would say which services are disabled was not read.
+    pub services_unknown: bool,
 }
 
 impl Row {
@@ -50,21 +52,29 @@ impl Row {
             held_by: (!held.is_empty()).then(|| held.join(", ")),
             services_still_disabled: f.services.iter().filter(|s| s.still_disabled).count(),
             services: f.services.len(),
+            services_unknown: !f.unchecked.is_empty() && f.services.is_empty(),
         }
     }
 
     /// What the engineer does next, in a word or two.
     pub fn action(&self) -> &'static str {
-        match (self.action_required, self.services_still_disabled > 0) {
+        match (
+            self.action_required,
+            self.services_still_disabled > 0 || self.services_unknown,
+        ) {
+            (true, true) if self.services_unknown => "check services",
             (true, true) => "restore services",
             (true, false) => "act",
             (false, _) => "none",
         }
     }
 
-    /// "3 of 14", or "" when the finding has no services.
+    /// "3 of 14", "unknown" when the log that says was not read, or "" when the finding has no
+    /// services.
     pub fn still_disabled(&self) -> String {
-        if self.services == 0 {
+        if self.services_unknown {
+            "unknown".into()
+        } else if self.services == 0 {
             String::new()
         } else {
             format!("{} of {}", self.services_still_disabled, self.services)

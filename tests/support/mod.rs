@@ -3,8 +3,8 @@
 
 pub mod pwsh;
 
-use evtriage::diagnosis::{Collector, Diagnoser, Finding, Matched};
-use evtriage::input::{InputFile, LogReader, NoProgress, evtx::EvtxReader};
+use evtriage::diagnosis::{Collector, Diagnoser, Finding, Inputs, Matched};
+use evtriage::input::{InputFile, NoProgress, READERS};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -14,28 +14,41 @@ pub fn diagnoser() -> &'static Diagnoser {
     D.get_or_init(Diagnoser::builtin)
 }
 
-/// The events some signature keeps from these files, each file with its own source ID.
+/// The events some signature keeps from these .evtx files, each file with its own source ID.
 pub fn kept(files: &[&Path]) -> Vec<Matched> {
+    read_kept(files).0
+}
+
+/// The kept events, and the inputs they came from.
+fn read_kept(files: &[&Path]) -> (Vec<Matched>, Inputs) {
     let sink = Collector::new(diagnoser());
+    let mut reports = Vec::new();
     for (id, path) in files.iter().enumerate() {
+        // By content, as a run recognizes them.
+        let head = std::fs::read(path).unwrap();
+        let reader = READERS
+            .iter()
+            .find(|r| r.recognizes(&head[..head.len().min(8)]))
+            .unwrap_or_else(|| panic!("{} is no log evtriage reads", path.display()));
         let input = InputFile {
             id: id as u32,
             path: path.to_path_buf(),
             display: path.display().to_string(),
             size: std::fs::metadata(path).unwrap().len(),
-            format: "evtx",
+            format: reader.format(),
             handle: None,
         };
-        let report = EvtxReader.read(&input, &sink, &NoProgress);
+        let report = reader.read(&input, &sink, &NoProgress);
         assert_eq!(report.records_failed, 0, "{}", path.display());
+        reports.push(report);
     }
-    sink.into_matched()
+    (sink.into_matched(), Inputs::of_reports(&reports))
 }
 
 /// The findings of these files, diagnosed in-process.
 pub fn diagnose_files(files: &[&Path]) -> Vec<Finding> {
-    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-    diagnoser().diagnose(kept(files), &names)
+    let (matched, inputs) = read_kept(files);
+    diagnoser().diagnose(matched, &inputs)
 }
 
 pub fn root() -> PathBuf {
@@ -76,6 +89,22 @@ pub fn require(cmd: &str, probe: &[&str]) {
     );
 }
 
+/// The event logs of a folder, by extension: .evtx and .evt.
+pub fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|e| e.into_path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("evtx") || e.eq_ignore_ascii_case("evt"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 pub fn evtx_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
@@ -103,4 +132,19 @@ pub fn evtx_crate_count(path: &Path) -> usize {
         n += 1;
     }
     n
+}
+
+/// A sample bundle's log as Event XML, from the generator that wrote it (the committed files are
+/// checked to be its output).
+pub fn sample_xml(bundle: &str, log: &str) -> String {
+    let b = evtriage_gen::samples::all()
+        .into_iter()
+        .find(|b| b.name == bundle)
+        .unwrap_or_else(|| panic!("no sample bundle {bundle}"));
+    let events = if log == "Application" {
+        &b.application
+    } else {
+        &b.system
+    };
+    evtriage_gen::samples::events_xml(events)
 }

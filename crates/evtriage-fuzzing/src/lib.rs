@@ -44,7 +44,10 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
     };
     let read = inputs.iter().map(|i| i.records_read).sum();
     let kept = sink.into_matched();
-    let findings = diagnoser.diagnose(kept, &["fuzz.evtx".to_string()]);
+    let findings = diagnoser.diagnose(
+        kept,
+        &evtriage::diagnosis::Inputs::named(vec!["fuzz.evtx".to_string()]),
+    );
     let report = Report::new(findings, inputs);
     for format in [
         Format::Table,

@@ -3,7 +3,7 @@
 //! Server 2008 R2, shared/reference/domain.md §2).
 
 use crate::events::{self, Stamp};
-use crate::samples::{self, Bundle};
+use crate::samples::{Bundle, Files};
 use chrono::{DateTime, Utc};
 use evtriage_writer::xmltree::Element;
 
@@ -13,6 +13,7 @@ pub const NAMES: &[&str] = &[
     "admin-disabled-pop3",
     "wu-failed-non-exchange",
     "wu-app-package-in-use",
+    "kb-services-untouched",
 ];
 
 pub fn fixture(name: &str) -> Option<Bundle> {
@@ -21,6 +22,7 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         "admin-disabled-pop3" => Some(admin_disabled_pop3()),
         "wu-failed-non-exchange" => Some(wu_failed_non_exchange()),
         "wu-app-package-in-use" => Some(wu_app_package_in_use()),
+        "kb-services-untouched" => Some(kb_services_untouched()),
         _ => None,
     }
 }
@@ -48,6 +50,26 @@ fn kb_system_scm_only() -> Bundle {
     b
 }
 
+/// The KB 940006 sample with a System log that covers the failure but in which no service was
+/// disabled: the rollup failed on a file in use, and the System log says the services were not
+/// the casualty (it is not the KB's issue then, only a failed install).
+fn kb_services_untouched() -> Bundle {
+    let mut b = crate::hostile::kb_bundle();
+    let first = b
+        .system
+        .first()
+        .and_then(|e| e.find("System")?.find("EventRecordID")?.text.clone())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    let kept: Vec<Element> = b
+        .system
+        .into_iter()
+        .filter(|e| crate::hostile::event_id(e) != Some(7040))
+        .collect();
+    b.system = numbered(kept, first);
+    b
+}
+
 /// An administrator (not SYSTEM) stops and disables Microsoft Exchange POP3 by hand.
 fn admin_disabled_pop3() -> Bundle {
     let stamp = Stamp {
@@ -72,6 +94,7 @@ fn admin_disabled_pop3() -> Bundle {
         name: "admin-disabled-pop3",
         application: Vec::new(),
         system: numbered(system, 100),
+        files: Files::Evtx,
     }
 }
 
@@ -99,6 +122,7 @@ fn wu_failures(
         name,
         application: Vec::new(),
         system: numbered(system, first_record),
+        files: Files::Evtx,
     }
 }
 
@@ -128,19 +152,11 @@ fn wu_app_package_in_use() -> Bundle {
     )
 }
 
-/// The bundle's logs as .evtx in `dir` (an empty log is not written).
+/// The bundle's logs in `dir`, in the bundle's formats (a log with no events is not written).
 pub fn write(bundle: &Bundle, dir: &std::path::Path) -> Result<(), String> {
-    for (name, events) in [
-        ("Application", &bundle.application),
-        ("System", &bundle.system),
-    ] {
-        if events.is_empty() {
-            continue;
-        }
-        let path = dir.join(format!("{name}.evtx"));
-        let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        evtriage_writer::write_xml(&samples::events_xml(events), std::io::BufWriter::new(file))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+    for (name, bytes) in bundle.logs()? {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }

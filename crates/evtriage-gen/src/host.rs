@@ -307,6 +307,11 @@ impl Timeline {
             .collect()
     }
 
+    /// Keep only the events `keep` accepts (before they are numbered).
+    pub fn retain(&mut self, mut keep: impl FnMut(&Element) -> bool) {
+        self.pending.retain(|p| keep(&p.event));
+    }
+
     pub fn len(&self) -> usize {
         self.pending.len()
     }
@@ -328,8 +333,22 @@ pub struct Pids {
     pub w32time: u32,
 }
 
+/// Which Windows writes the host's records: SCM's layout and the boot records differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Era {
+    /// Windows Server 2008 R2 and later (NT 6.1+): the layouts of `domain.md` §2.
+    #[default]
+    Modern,
+    /// Windows Server 2008 (NT 6.0): SCM's 7040 has no key name (`domain.md` §2.4.1: param4 is
+    /// confirmed on NT 6.1 only).
+    Server2008,
+    /// Windows Server 2003 (NT 5.2): classic records throughout (`legacy.md` §3).
+    Server2003,
+}
+
 pub struct Host {
     pub computer: String,
+    pub era: Era,
     pub lang: Lang,
     pub admin_sid: String,
     pub pids: Pids,
@@ -349,6 +368,7 @@ impl Host {
     ) -> Self {
         Host {
             computer: computer.to_string(),
+            era: Era::Modern,
             lang,
             admin_sid: admin_sid.to_string(),
             pids,
@@ -376,6 +396,11 @@ impl Host {
     }
 
     pub fn service_state(&mut self, t: DateTime<Utc>, s: &Service, running: bool) {
+        if self.era == Era::Server2003 {
+            let e = events::nt5_scm_state(&self.stamp(t), s.display, running);
+            self.sys.push(t, e);
+            return;
+        }
         let p = self.scm();
         let e = events::scm_state(
             &self.stamp(t),
@@ -398,7 +423,20 @@ impl Host {
     ) {
         let p = self.scm();
         let (old, new) = (self.lang.start_type(from), self.lang.start_type(to));
-        let e = events::scm_start_type(&self.stamp(t), p, sid, s.display, old, new, s.key);
+        let e = match self.era {
+            Era::Server2003 => events::nt5_scm_start_type(&self.stamp(t), sid, s.display, old, new),
+            Era::Server2008 => {
+                let mut e =
+                    events::scm_start_type(&self.stamp(t), p, sid, s.display, old, new, s.key);
+                if let Some(ed) = e.children.iter_mut().find(|c| c.name == "EventData") {
+                    ed.children.retain(|d| d.get_attr("Name") != Some("param4"));
+                }
+                e
+            }
+            Era::Modern => {
+                events::scm_start_type(&self.stamp(t), p, sid, s.display, old, new, s.key)
+            }
+        };
         self.sys.push(t, e);
     }
 
@@ -407,6 +445,29 @@ impl Host {
         let e = events::eventlog(&self.stamp(down), 6006, &[]);
         self.sys.push(down, e);
         let up = down + Duration::seconds(95);
+        if self.era != Era::Modern {
+            // 6009's version strings as NT 5.2 SP2 and NT 6.0 SP2 write them (legacy.md §3 for
+            // the layout; the values are recalled); no Kernel-General 12 before NT 6.1 (recalled).
+            let version: [Option<&str>; 4] = match self.era {
+                Era::Server2003 => [
+                    Some("5.02."),
+                    Some("3790"),
+                    Some("Service Pack 2"),
+                    Some("Multiprocessor Free"),
+                ],
+                _ => [
+                    Some("6.00."),
+                    Some("6002"),
+                    Some("Service Pack 2"),
+                    Some("Multiprocessor Free"),
+                ],
+            };
+            let e = events::eventlog(&self.stamp(up), 6009, &version);
+            self.sys.push(up, e);
+            let e = events::eventlog(&self.stamp(up), 6005, &[]);
+            self.sys.push(up + Duration::milliseconds(1), e);
+            return;
+        }
         let boot = events::kernel_boot(
             &self.stamp(up - Duration::seconds(20)),
             up - Duration::seconds(20),

@@ -9,5 +9,6 @@ pub mod fixtures;
 pub mod host;
 pub mod hostile;
 pub mod incident;
+pub mod legacy;
 pub mod noise;
 pub mod samples;

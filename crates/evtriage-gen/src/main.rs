@@ -140,19 +140,14 @@ fn verify_against_xml(xml: &str, evtx_path: &Path) -> Result<(), String> {
     verify::compare(&written, &read).map_err(|e| format!("{}: {e}", evtx_path.display()))
 }
 
-/// A bundle's two logs as .evtx in `out`.
+/// A bundle's logs in `out`.
 fn write_bundle(bundle: &samples::Bundle, out: &Path) -> Result<(), String> {
     fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    for (log, events) in [
-        ("Application", &bundle.application),
-        ("System", &bundle.system),
-    ] {
-        let path = out.join(format!("{log}.evtx"));
-        write_evtx_atomically(&samples::events_xml(events), &path)?;
-    }
-    Ok(())
+    evtriage_gen::fixtures::write(bundle, out)
 }
 
+/// Every bundle under `out`, each log in its bundle's format. A .evtx is read back and compared
+/// with the events it was written from; a .evt is cross-checked by the tests (tests/evt.rs).
 fn write_samples(out: &Path, check: bool) -> Result<(), String> {
     let mut stale = Vec::new();
     for bundle in samples::all() {
@@ -160,34 +155,27 @@ fn write_samples(out: &Path, check: bool) -> Result<(), String> {
         if !check {
             fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        for (log, events) in [
-            ("Application", &bundle.application),
-            ("System", &bundle.system),
-        ] {
-            let xml = samples::events_xml(events);
-            let xml_path = dir.join(format!("{log}.xml"));
-            let evtx_path = dir.join(format!("{log}.evtx"));
+        for (name, bytes) in bundle.logs()? {
+            let path = dir.join(&name);
             if check {
-                let mut expected = Vec::new();
-                evtxwrite::write_xml(&xml, std::io::Cursor::new(&mut expected))
-                    .map_err(|e| format!("{}: {e}", evtx_path.display()))?;
-                if fs::read_to_string(&xml_path).ok().as_deref() != Some(xml.as_str()) {
-                    stale.push(xml_path.display().to_string());
-                }
-                if fs::read(&evtx_path).ok() != Some(expected) {
-                    stale.push(evtx_path.display().to_string());
+                if fs::read(&path).ok() != Some(bytes) {
+                    stale.push(path.display().to_string());
                 }
                 continue;
             }
-            fs::write(&xml_path, &xml).map_err(|e| format!("{}: {e}", xml_path.display()))?;
-            let summary = write_evtx_atomically(&xml, &evtx_path)?;
-            verify_against_xml(&xml, &evtx_path)?;
-            eprintln!(
-                "{}: {} records, {} chunks",
-                evtx_path.display(),
-                summary.records,
-                summary.chunks
-            );
+            let tmp = dir.join(format!(".{name}.tmp"));
+            fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+            if name.ends_with(".evtx") {
+                let events = if name.starts_with("Application") {
+                    &bundle.application
+                } else {
+                    &bundle.system
+                };
+                let read = verify::read_back(&path)?;
+                verify::compare(events, &read).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            eprintln!("{}: {} bytes", path.display(), bytes.len());
         }
     }
     if stale.is_empty() {

@@ -9,6 +9,7 @@ use crate::host::{
 use crate::incident::{self, Holder, Outcome, Patch};
 use crate::noise::{self, Profile};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use evtriage_writer::evt::{self, EvtKind};
 use evtriage_writer::xmltree::Element;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -17,15 +18,67 @@ pub struct Bundle {
     pub name: &'static str,
     pub application: Vec<Element>,
     pub system: Vec<Element>,
+    pub files: Files,
 }
 
-fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+/// The files a bundle's logs are written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Files {
+    /// `Application.evtx` and `System.evtx`.
+    Evtx,
+    /// Classic logs: each log's file name and how the file was made.
+    Evt {
+        application: (&'static str, EvtKind),
+        system: (&'static str, EvtKind),
+    },
+}
+
+impl Bundle {
+    /// Each log file's name and bytes; a log with no events is not written (it was not sent).
+    pub fn logs(&self) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let mut out = Vec::new();
+        for (log, events) in [("Application", &self.application), ("System", &self.system)] {
+            if events.is_empty() {
+                continue;
+            }
+            let (name, bytes) = match self.files {
+                Files::Evtx => {
+                    let mut bytes = Vec::new();
+                    evtriage_writer::write_xml(
+                        &events_xml(events),
+                        std::io::Cursor::new(&mut bytes),
+                    )
+                    .map_err(|e| format!("{}/{log}.evtx: {e}", self.name))?;
+                    (format!("{log}.evtx"), bytes)
+                }
+                Files::Evt {
+                    application,
+                    system,
+                } => {
+                    let (name, kind) = if log == "Application" {
+                        application
+                    } else {
+                        system
+                    };
+                    let records = evt::records_of(events)?;
+                    let bytes = evt::write_evt(&records, kind)
+                        .map_err(|e| format!("{}/{name}: {e}", self.name))?;
+                    (name.to_string(), bytes)
+                }
+            };
+            out.push((name, bytes));
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
         .single()
         .expect("valid time")
 }
 
-fn rng(name: &str) -> ChaCha8Rng {
+pub(crate) fn rng(name: &str) -> ChaCha8Rng {
     let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
@@ -81,7 +134,7 @@ const EXCHANGE_CONSOLE: Holder = Holder {
     session: 2,
 };
 
-fn pids() -> Pids {
+pub(crate) fn pids() -> Pids {
     Pids {
         services: 496,
         wu: 968,
@@ -91,10 +144,15 @@ fn pids() -> Pids {
 }
 
 fn finish(name: &'static str, host: Host) -> Bundle {
+    finish_with(name, host, Files::Evtx)
+}
+
+pub(crate) fn finish_with(name: &'static str, host: Host, files: Files) -> Bundle {
     Bundle {
         name,
         application: host.app.into_events(),
         system: host.sys.into_events(),
+        files,
     }
 }
 
@@ -508,6 +566,9 @@ pub fn all() -> Vec<Bundle> {
         healthy(),
         japanese(),
         su_services_left_disabled(),
+        crate::legacy::server2003(),
+        crate::legacy::server2008(),
+        crate::legacy::application_only(),
     ]
 }
 

@@ -48,6 +48,7 @@ pub(crate) fn build_finding(
     status: Status,
     events: &[Matched],
     file_names: &[String],
+    unchecked: Option<String>,
 ) -> Finding {
     let computer = events[inc.anchors[0].1.at].event.computer.to_string();
     let title = first(inc, "update").map(str::to_string);
@@ -99,7 +100,12 @@ pub(crate) fn build_finding(
     );
     let mut services = services(sig, inc);
     cap(&mut services, MAX_SERVICES, "services", &mut left_out);
-    let confidence = confidence_of(sig, inc);
+    let mut confidence = confidence_of(sig, inc);
+    if unchecked.is_some() {
+        // The evidence `missing_log.requires` asks for holds, and what the missing log would
+        // have shown is not known: medium, whatever the levels that count on that log say.
+        confidence.level = ConfidenceLevel::Medium;
+    }
     let severity = sig.def.severity;
     let done = sig
         .def
@@ -159,6 +165,7 @@ pub(crate) fn build_finding(
         remediation: Vec::new(),
         evidence,
         left_out,
+        unchecked: unchecked.into_iter().collect(),
     };
     let (summary, steps) = remediation::render(sig, &finding, done);
     finding.summary = summary;

@@ -41,7 +41,7 @@ pub(crate) fn run_signature(
     si: usize,
     events: &[Matched],
     consumed: &mut [bool],
-    file_names: &[String],
+    inputs: &Inputs,
 ) -> Vec<Finding> {
     let sig = &signatures[si];
     // Items per evidence definition, in time order.
@@ -191,13 +191,20 @@ pub(crate) fn run_signature(
         {
             continue;
         }
-        if !sig
-            .def
-            .requires
-            .iter()
-            .all(|group| group.iter().any(|id| inc.found(sig, id)))
-        {
-            continue;
+        let holds = |groups: &[Vec<String>]| {
+            groups
+                .iter()
+                .all(|group| group.iter().any(|id| inc.found(sig, id)))
+        };
+        let mut unchecked = None;
+        if !holds(&sig.def.requires) {
+            match sig.def.missing_log.as_ref().filter(|m| holds(&m.requires)) {
+                Some(m) => match log_missing(m, &inc, events, inputs) {
+                    Some(why) => unchecked = Some(why),
+                    None => continue,
+                },
+                None => continue,
+            }
         }
         let status = status_of(sig, &inc);
         if sig.def.report_when == crate::diagnosis::signature::ReportWhen::Unresolved
@@ -212,7 +219,14 @@ pub(crate) fn run_signature(
                 }
             }
         }
-        out.push(build_finding(sig, &inc, status, events, file_names));
+        out.push(build_finding(
+            sig,
+            &inc,
+            status,
+            events,
+            &inputs.names,
+            unchecked,
+        ));
     }
     out
 }
@@ -400,4 +414,50 @@ pub(crate) fn restores<'a>(
             (d, restore)
         })
         .collect()
+}
+
+/// Why the log `m` names cannot say what the incident did, or `None` when it can: among the
+/// inputs, a log of that name of the same computer holds records from before the incident to
+/// after it.
+fn log_missing(
+    m: &crate::diagnosis::signature::MissingLogDef,
+    inc: &Incident,
+    events: &[Matched],
+    inputs: &Inputs,
+) -> Option<String> {
+    let computer = &*events[inc.anchors[0].1.at].event.computer;
+    if inputs
+        .logs
+        .iter()
+        .any(|(_, l)| l.covers(&m.log, computer, inc.start, inc.end))
+    {
+        return None;
+    }
+    let short = |c: &str| c.split('.').next().unwrap_or(c).to_lowercase();
+    let same: Vec<String> = inputs
+        .logs
+        .iter()
+        .filter(|(_, l)| {
+            l.name.eq_ignore_ascii_case(&m.log) && short(&l.computer) == short(computer)
+        })
+        .map(|(id, l)| {
+            format!(
+                "{} holds {} to {}",
+                inputs.names.get(*id as usize).map_or("?", String::as_str),
+                crate::report::time(l.first),
+                crate::report::time(l.last)
+            )
+        })
+        .collect();
+    let why = if same.is_empty() {
+        format!("no {} log of {computer} is among the logs read", m.log)
+    } else {
+        format!(
+            "the {} log of {computer} does not reach back to the failure at {} ({}): it wrapped, or was cleared or cut",
+            m.log,
+            crate::report::time(inc.start),
+            same.join("; ")
+        )
+    };
+    Some(format!("{}: {} could not be checked", why, m.unchecked))
 }

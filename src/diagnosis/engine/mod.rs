@@ -7,6 +7,7 @@
 use super::finding::*;
 use super::remediation;
 use super::signature::{Bound, Fields, Join, Role, Severity, Signature};
+use crate::diagnosis::Inputs;
 use crate::event::{Event, SourceId, parse_number};
 use crate::knowledge;
 use crate::shared::Shared;
@@ -28,13 +29,9 @@ use verdict::*;
 pub use matching::{EvidenceIndex, Hit, KeptEvent, Matched, SharedHits};
 
 /// Run every signature over every computer's events; findings come out sorted by computer and time.
-pub fn diagnose(
-    signatures: &[Signature],
-    matched: Vec<Matched>,
-    file_names: &[String],
-) -> Vec<Finding> {
+pub fn diagnose(signatures: &[Signature], matched: Vec<Matched>, inputs: &Inputs) -> Vec<Finding> {
     let mut findings = Vec::new();
-    diagnose_each(signatures, matched, file_names, |batch| {
+    diagnose_each(signatures, matched, inputs, |batch| {
         findings.extend(batch);
         ControlFlow::Continue(())
     });
@@ -49,9 +46,10 @@ pub fn diagnose(
 pub fn diagnose_each(
     signatures: &[Signature],
     matched: Vec<Matched>,
-    file_names: &[String],
+    inputs: &Inputs,
     mut emit: impl FnMut(Vec<Finding>) -> ControlFlow<()>,
 ) -> Vec<Copies> {
+    let file_names = &inputs.names[..];
     let mut copies = vec![Copies::default(); file_names.len()];
     let mut matched = matched;
     // Sorted in place rather than regrouped, so that a large input's events are never held twice.
@@ -106,13 +104,7 @@ pub fn diagnose_each(
         let mut consumed = vec![false; events.len()];
         let mut findings = Vec::new();
         for &si in &order {
-            findings.extend(run_signature(
-                signatures,
-                si,
-                events,
-                &mut consumed,
-                file_names,
-            ));
+            findings.extend(run_signature(signatures, si, events, &mut consumed, inputs));
         }
         // One computer's events can carry differently-cased names: the displayed one breaks ties.
         findings.sort_by(|a, b| {

@@ -115,7 +115,10 @@ fn diagnose(signatures: Vec<Signature>, events: Vec<Event>) -> Vec<Finding> {
         .into_iter()
         .filter_map(|e| d.match_built(e))
         .collect();
-    d.diagnose(matched, &["log.evtx".to_string()])
+    d.diagnose(
+        matched,
+        &crate::diagnosis::Inputs::named(vec!["log.evtx".to_string()]),
+    )
 }
 
 fn one(extra: &str, events: Vec<Event>) -> Vec<Finding> {

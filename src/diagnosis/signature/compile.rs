@@ -438,6 +438,15 @@ impl Signature {
         let known = |id: &str| id == "anchor" || evidence.iter().any(|e| e.id == id);
         let mut named: Vec<&str> = def.requires.iter().flatten().map(String::as_str).collect();
         named.extend(def.done_when.iter().flatten().map(String::as_str));
+        if let Some(m) = &def.missing_log {
+            named.extend(m.requires.iter().flatten().map(String::as_str));
+            if m.log.trim().is_empty() || m.requires.is_empty() {
+                return Err(err(format!(
+                    "line {}: missing_log needs a log and requires",
+                    line_of(text, "[missing_log]")
+                )));
+            }
+        }
         named.extend(
             def.confidence
                 .high
@@ -497,6 +506,12 @@ pub(crate) fn check_templates(def: &SignatureDef) -> Result<(), (String, String)
     use crate::diagnosis::command::Shell;
     use crate::diagnosis::vocabulary::{check_command, check_text, check_when};
     check_text(&def.summary, None).map_err(|m| ("summary".to_string(), format!("summary: {m}")))?;
+    if let Some(m) = &def.missing_log {
+        for t in [&m.summary, &m.unchecked] {
+            check_text(t, None)
+                .map_err(|e| ("[missing_log]".to_string(), format!("missing_log: {e}")))?;
+        }
+    }
     for more in &def.summary_more {
         check_text(more, None)
             .map_err(|m| ("summary_more".to_string(), format!("summary_more: {m}")))?;

@@ -133,6 +133,22 @@ pub struct IncidentDef {
     pub split_at: Option<String>,
 }
 
+/// What a signature concludes when a log it needs is not among the inputs, or does not reach back
+/// to the incident (it wrapped): the evidence that must hold instead of `requires`, and what the
+/// finding says it could not check. Such a finding's confidence is medium.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissingLogDef {
+    /// The log's name as records carry it (`System`).
+    pub log: String,
+    /// Replaces `requires` when the log does not cover the incident.
+    pub requires: Vec<Vec<String>>,
+    /// Replaces `summary` then.
+    pub summary: String,
+    /// What could not be checked without the log (a clause: "which services setup disabled").
+    pub unchecked: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusDef {
@@ -199,6 +215,8 @@ pub struct SignatureDef {
     pub evidence: Vec<EvidenceDef>,
     /// All groups must hold; a group holds when any evidence in it was found.
     pub requires: Vec<Vec<String>>,
+    /// What to conclude when a log the evidence comes from is missing (see [`MissingLogDef`]).
+    pub missing_log: Option<MissingLogDef>,
     pub status: Option<StatusDef>,
     /// Findings whose status is resolved still need action unless these groups hold too (a group
     /// holds when any evidence in it was found).

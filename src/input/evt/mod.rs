@@ -18,7 +18,7 @@
 
 mod record;
 
-use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, Progress};
+use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, LogSpan, Progress};
 use crate::event::Interner;
 use record::*;
 use std::fs::File;
@@ -217,6 +217,7 @@ fn read_file(
         first: None,
         damage: None,
         channel,
+        span: None,
     };
     let mut pos = 0u64;
     while pos < ring.len {
@@ -290,6 +291,7 @@ fn read_file(
         }
     }
     walk.finish(report, bounds.numbers);
+    report.log = walk.span;
     Ok(())
 }
 
@@ -454,8 +456,20 @@ struct Walk {
     last: Option<u32>,
     /// The offset of damage seen since the last good record.
     damage: Option<u64>,
+    /// The log's name: from the file's name, or from the first record whose source only one
+    /// log has.
     channel: &'static str,
+    span: Option<LogSpan>,
 }
+
+/// Sources that write to one log only, to name a log whose file name does not.
+const SOURCES_OF: &[(&str, &str)] = &[
+    ("EventLog", "System"),
+    ("Service Control Manager", "System"),
+    ("Windows Update Agent", "System"),
+    ("MsiInstaller", "Application"),
+    ("Security", "Security"),
+];
 
 impl Walk {
     fn damaged(&mut self, report: &mut InputReport, offset: u64, what: &str) {
@@ -485,6 +499,31 @@ impl Walk {
         }
         self.first.get_or_insert(fixed.number);
         self.last = Some(fixed.number);
+        let time = record::time(fixed.time);
+        match &mut self.span {
+            Some(span) => {
+                span.first = span.first.min(time);
+                span.last = span.last.max(time);
+            }
+            None => {
+                let computer = record::names(b).map(|(_, c)| c).unwrap_or_default();
+                self.span = Some(LogSpan {
+                    name: self.channel.to_string(),
+                    computer,
+                    first: time,
+                    last: time,
+                });
+            }
+        }
+        if self.channel.is_empty()
+            && let Some((source, _)) = record::names(b)
+            && let Some((_, log)) = SOURCES_OF.iter().find(|(s, _)| *s == source)
+        {
+            self.channel = log;
+            if let Some(span) = &mut self.span {
+                span.name = log.to_string();
+            }
+        }
         if !sink.wants_event_id(fixed.code()) {
             report.records_read += 1;
             return;

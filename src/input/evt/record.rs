@@ -266,3 +266,11 @@ pub fn event(
 pub fn time(secs: u32) -> DateTime<Utc> {
     DateTime::from_timestamp(i64::from(secs), 0).unwrap_or_default()
 }
+
+/// The record's source and computer names.
+pub fn names(b: &[u8]) -> Option<(String, String)> {
+    let end = b.len().checked_sub(4)?;
+    let (source, next) = utf16z(b, FIXED_SIZE, end)?;
+    let (computer, _) = utf16z(b, next, end)?;
+    Some((source, computer))
+}

@@ -12,12 +12,14 @@ use evtriage::values::to_hex_upper;
 use evtriage_writer::xmltree::Element;
 
 mod msi;
+mod nt5;
 mod rm;
 mod scm;
 mod traffic;
 mod wu;
 
 pub use msi::*;
+pub use nt5::*;
 pub use rm::*;
 pub use scm::*;
 pub use traffic::*;
