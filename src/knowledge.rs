@@ -256,16 +256,20 @@ pub fn scm_state(binary: &[u8]) -> Option<u32> {
 /// Windows Server 2003/2008 carries instead. English only: other languages' words are not known
 /// here, and a state not known is none, never a guess.
 pub fn service_state_word(word: &str) -> Option<u32> {
-    match word.trim().to_ascii_lowercase().as_str() {
-        "stopped" => Some(1),
-        "start pending" => Some(2),
-        "stop pending" => Some(3),
-        "running" => Some(4),
-        "continue pending" => Some(5),
-        "pause pending" => Some(6),
-        "paused" => Some(7),
-        _ => None,
-    }
+    const STATES: [(&str, u32); 7] = [
+        ("stopped", 1),
+        ("start pending", 2),
+        ("stop pending", 3),
+        ("running", 4),
+        ("continue pending", 5),
+        ("pause pending", 6),
+        ("paused", 7),
+    ];
+    let word = word.trim();
+    STATES
+        .iter()
+        .find(|(w, _)| w.eq_ignore_ascii_case(word))
+        .map(|(_, n)| *n)
 }
 
 /// `{ProductCode}` (and optionally ` {PatchCode}` and a trailing code) from MsiInstaller's ASCII binary.

@@ -8,7 +8,7 @@ use evtriage::diagnosis::signature::Signature;
 use evtriage::diagnosis::{Collector, Diagnoser};
 use evtriage::event::Interner;
 use evtriage::input::xml::from_event_xml;
-use evtriage::input::{InputFile, LogReader, NoProgress, evtx::EvtxReader};
+use evtriage::input::{InputFile, NoProgress, READERS};
 use evtriage::report::{Format, Report, Style};
 use std::io::Write;
 use std::sync::OnceLock;
@@ -27,20 +27,22 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
     if file.write_all(bytes).and_then(|_| file.flush()).is_err() {
         return 0;
     }
+    // By content, as a run recognizes it: .evtx or .evt.
+    let reader = READERS
+        .iter()
+        .find(|r| r.recognizes(&bytes[..bytes.len().min(8)]));
     let input = InputFile {
         id: 0,
         path: file.path().to_path_buf(),
         display: "fuzz.evtx".into(),
         size: bytes.len() as u64,
-        format: "evtx",
+        format: reader.map_or("evtx", |r| r.format()),
         handle: None,
     };
     let sink = Collector::new(diagnoser);
-    let reader = EvtxReader;
-    let inputs = if reader.recognizes(bytes) {
-        vec![reader.read(&input, &sink, &NoProgress)]
-    } else {
-        Vec::new()
+    let inputs = match reader {
+        Some(reader) => vec![reader.read(&input, &sink, &NoProgress)],
+        None => Vec::new(),
     };
     let read = inputs.iter().map(|i| i.records_read).sum();
     let kept = sink.into_matched();
@@ -75,12 +77,23 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
     read
 }
 
-/// The `reader` target: `bytes` as an .evtx file, and as rendered Event XML.
+/// The `reader` target: `bytes` as a log file (.evtx or .evt, by content), and as rendered Event
+/// XML.
 pub fn read_and_diagnose(bytes: &[u8]) {
     read_file(bytes, builtin());
     if let Ok(text) = std::str::from_utf8(bytes) {
         let _ = from_event_xml(text, 0, 1, &mut Interner::default());
     }
+}
+
+/// The `evt` target: `bytes` as a classic .evt log (its first 8 bytes made the .evt signature, so
+/// that every input reaches that reader), diagnosed and reported.
+pub fn read_evt_and_diagnose(bytes: &[u8]) {
+    let mut evt = bytes.to_vec();
+    if evt.len() >= 8 {
+        evt[..8].copy_from_slice(b"\x30\x00\x00\x00LfLe");
+    }
+    read_file(&evt, builtin());
 }
 
 /// The `event_xml` target: write `xml` as a log; what is written must read back.

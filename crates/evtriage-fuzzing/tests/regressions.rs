@@ -34,6 +34,11 @@ fn reader_regressions() {
 }
 
 #[test]
+fn evt_regressions() {
+    replay("evt", evtriage_fuzzing::read_evt_and_diagnose);
+}
+
+#[test]
 fn event_xml_regressions() {
     replay("event_xml", |b| {
         if let Ok(s) = std::str::from_utf8(b) {

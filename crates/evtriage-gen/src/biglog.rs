@@ -362,3 +362,168 @@ fn write_host(options: &Options, index: u32) -> Result<HostManifest, String> {
         incidents: planted,
     })
 }
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvtOptions {
+    /// The .evt file to write (name it SysEvent.Evt for a System log).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Its size (e.g. 64MiB, 1GiB).
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub size: u64,
+    /// Seed for everything random; the same seed writes the same file.
+    #[arg(long, default_value_t = 940006)]
+    pub seed: u64,
+}
+
+/// A large classic .evt as Event Viewer saves it: a Server 2003 Exchange server's ordinary System
+/// and Application traffic (SCM state changes, Exchange's topology discovery, ESE), then the KB
+/// 940006 failure of `samples/kb940006-server2003`, both logs' records in time order. Records are
+/// encoded and streamed one at a time; the header is written last.
+pub fn write_evt(options: &EvtOptions) -> Result<(), String> {
+    use evtriage_writer::evt::EvtRecord;
+    use std::io::{Seek, SeekFrom, Write};
+    let fail = |e: std::io::Error| format!("{}: {e}", options.out.display());
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let incident = crate::legacy::server2003();
+    let mut planted: Vec<Element> = incident
+        .application
+        .into_iter()
+        .chain(incident.system)
+        .collect();
+    let time_of = |e: &Element| {
+        e.find("System")
+            .and_then(|s| s.find("TimeCreated"))
+            .and_then(|t| t.get_attr("SystemTime"))
+            .and_then(evtriage::values::parse_system_time)
+    };
+    planted.sort_by_key(|e| time_of(e));
+    let planted: Vec<EvtRecord> =
+        evtriage_writer::evt::records_of(&planted).map_err(|e| format!("planted incident: {e}"))?;
+    let planted_bytes: u64 = planted.iter().map(|r| r.encode().len() as u64).sum();
+    let start = planted.first().map_or(0, |r| r.time);
+    const ROUTINE: &[&str] = &[
+        "WinHTTP Web Proxy Auto-Discovery Service",
+        "Removable Storage",
+        "WMI Performance Adapter",
+        "Background Intelligent Transfer Service",
+        "Help and Support",
+        "Application Experience Lookup Service",
+    ];
+    let file = File::create(&options.out).map_err(fail)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    out.write_all(&[0u8; 0x30]).map_err(fail)?;
+    let mut written = 0x30u64;
+    let budget = options.size.saturating_sub(0x30 + 0x28 + planted_bytes);
+    let mut number = 1u32;
+    // Ordinary traffic runs up to the incident, a few seconds apart, streamed as it is made.
+    let mut t = start.saturating_sub((budget / 180).saturating_mul(3) as u32 + 100);
+    let mut noise_bytes = 0u64;
+    while noise_bytes < budget {
+        let r = match rng.random_range(0..10) {
+            0..=5 => {
+                let running = rng.random_bool(0.5);
+                EvtRecord {
+                    number,
+                    time: t,
+                    event_id: 0x4000_1B7C,
+                    event_type: 4,
+                    category: 0,
+                    source: "Service Control Manager".into(),
+                    computer: "EXCH07MBX1".into(),
+                    sid: None,
+                    strings: vec![
+                        ROUTINE[rng.random_range(0..ROUTINE.len())].into(),
+                        if running { "running" } else { "stopped" }.into(),
+                    ],
+                    data: Vec::new(),
+                }
+            }
+            6..=8 => EvtRecord {
+                number,
+                time: t,
+                event_id: 0x4000_0820,
+                event_type: 4,
+                category: 0,
+                source: "MSExchange ADAccess".into(),
+                computer: "EXCH07MBX1".into(),
+                sid: None,
+                strings: vec![
+                    format!("MAD.EXE ({})", 1800 + rng.random_range(0..200)),
+                    "Exchange Active Directory Provider has discovered the following servers with the following characteristics: DC01.contoso.local CDG 1 7 7 1 0 1 1 7 1".into(),
+                ],
+                data: Vec::new(),
+            },
+            _ => EvtRecord {
+                number,
+                time: t,
+                event_id: 0x4000_1B7B,
+                event_type: 4,
+                category: 0,
+                source: "Service Control Manager".into(),
+                computer: "EXCH07MBX1".into(),
+                // S-1-5-18
+                sid: Some(vec![1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0]),
+                strings: vec![ROUTINE[rng.random_range(0..ROUTINE.len())].into(), "start".into()],
+                data: Vec::new(),
+            },
+        };
+        let b = r.encode();
+        out.write_all(&b).map_err(fail)?;
+        noise_bytes += b.len() as u64;
+        written += b.len() as u64;
+        number += 1;
+        t = (t + rng.random_range(1..6)).min(start.saturating_sub(1));
+    }
+    for mut r in planted {
+        r.number = number;
+        number += 1;
+        let b = r.encode();
+        out.write_all(&b).map_err(fail)?;
+        written += b.len() as u64;
+    }
+    let end = u32::try_from(written).map_err(|_| "a .evt holds at most 4 GiB".to_string())?;
+    let eof: Vec<u8> = [
+        0x28u32,
+        0x1111_1111,
+        0x2222_2222,
+        0x3333_3333,
+        0x4444_4444,
+        0x30,
+        end,
+        number,
+        1,
+        0x28,
+    ]
+    .iter()
+    .flat_map(|v| v.to_le_bytes())
+    .collect();
+    out.write_all(&eof).map_err(fail)?;
+    let size = end + 0x28;
+    let header: Vec<u8> = [
+        0x30u32,
+        0x654C_664C,
+        1,
+        1,
+        0x30,
+        end,
+        number,
+        1,
+        size,
+        0,
+        604_800,
+        0x30,
+    ]
+    .iter()
+    .flat_map(|v| v.to_le_bytes())
+    .collect();
+    let mut file = out.into_inner().map_err(|e| fail(e.into_error()))?;
+    file.seek(SeekFrom::Start(0)).map_err(fail)?;
+    file.write_all(&header).map_err(fail)?;
+    eprintln!(
+        "{}: {} records, {size} bytes",
+        options.out.display(),
+        number - 1
+    );
+    Ok(())
+}

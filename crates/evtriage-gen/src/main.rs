@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[command(
     name = "evtriage-gen",
     version,
-    about = "Write .evtx files: from Event XML, the bundled samples, or large benchmark logs"
+    about = "Write event logs (.evtx, .evt, Event XML): from Event XML, the bundled samples, or large benchmark logs"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,7 +32,7 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
-    /// Write the sample bundles (Event XML sources and .evtx) into a folder.
+    /// Write the sample bundles (.evtx, or .evt for the Server 2003 ones) into a folder.
     Samples {
         /// Where the bundle folders go.
         #[arg(long, default_value = "samples")]
@@ -51,6 +51,15 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write each sample bundle's logs as Event XML (`<bundle>-<log>.xml`, as Event Viewer's "Save
+    /// As… XML" writes them) into a folder.
+    EventXml {
+        /// The folder to write into.
+        out: PathBuf,
+    },
+    /// Write a large classic .evt log (Windows Server 2003 layout) for benchmarks: ordinary
+    /// traffic with the KB 940006 failure planted at its end.
+    Evt(evtriage_gen::biglog::EvtOptions),
     /// Write large Application/System logs with planted incidents (see the README).
     Logs(evtriage_gen::biglog::Options),
 }
@@ -64,6 +73,8 @@ fn main() -> ExitCode {
             verify,
         } => xml2evtx(&input, &output, verify),
         Command::Samples { out, check } => write_samples(&out, check),
+        Command::EventXml { out } => write_event_xml(&out),
+        Command::Evt(options) => evtriage_gen::biglog::write_evt(&options),
         Command::Hostile { size, out } => write_bundle(&evtriage_gen::hostile::sized(size), &out),
         Command::Logs(options) => evtriage_gen::biglog::run(&options).map(|manifest| {
             eprintln!(
@@ -138,6 +149,24 @@ fn verify_against_xml(xml: &str, evtx_path: &Path) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let read = verify::read_back(evtx_path)?;
     verify::compare(&written, &read).map_err(|e| format!("{}: {e}", evtx_path.display()))
+}
+
+fn write_event_xml(out: &Path) -> Result<(), String> {
+    fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for bundle in samples::all() {
+        for (log, events) in [
+            ("Application", &bundle.application),
+            ("System", &bundle.system),
+        ] {
+            if events.is_empty() {
+                continue;
+            }
+            let path = out.join(format!("{}-{log}.xml", bundle.name));
+            fs::write(&path, samples::events_xml(events))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A bundle's logs in `out`.

@@ -19,15 +19,19 @@
 mod record;
 
 use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, LogSpan, Progress};
-use crate::event::Interner;
+use crate::event::SourceId;
 use record::*;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub struct EvtReader;
 
 /// How much of the file is read at once.
 const BLOCK: usize = 4 << 20;
+/// How many bytes of records go to the pool together.
+const BATCH: usize = 1 << 20;
 /// No record is larger: a length above this is damage, never an allocation. ReportEvent's limits
 /// (strings of at most 31,839 characters, a log of at most 4 GiB) allow more in theory; no real
 /// record comes near (unconfirmed: the largest seen in legacy.md's files is a few KiB).
@@ -96,7 +100,8 @@ struct Ring {
     /// Physical `[start, end)` ranges, oldest records first.
     segments: Vec<(u64, u64)>,
     len: u64,
-    buf: Vec<u8>,
+    /// The block read last, shared with the batches of records that lie in it.
+    buf: Arc<Vec<u8>>,
     /// Logical offset of `buf[0]`.
     buf_at: u64,
 }
@@ -108,7 +113,7 @@ impl Ring {
             file,
             segments,
             len,
-            buf: Vec::new(),
+            buf: Arc::new(Vec::new()),
             buf_at: 0,
         }
     }
@@ -144,17 +149,23 @@ impl Ring {
         let have = at >= self.buf_at && at + len as u64 <= self.buf_at + self.buf.len() as u64;
         if !have {
             let want = (len.max(BLOCK) as u64).min(self.len - at) as usize;
-            self.buf.clear();
-            self.buf.resize(want, 0);
+            // The old block's memory again when no batch holds it any more; it is overwritten
+            // whole, so it is not cleared first.
+            let mut buf = match Arc::get_mut(&mut self.buf) {
+                Some(b) => std::mem::take(b),
+                None => Vec::new(),
+            };
+            buf.resize(want, 0);
             let mut filled = 0;
             while filled < want {
                 let logical = at + filled as u64;
                 let seg_left = (self.segment_end(logical) - logical) as usize;
                 let n = seg_left.min(want - filled);
                 self.file.seek(SeekFrom::Start(self.physical(logical)))?;
-                self.file.read_exact(&mut self.buf[filled..filled + n])?;
+                self.file.read_exact(&mut buf[filled..filled + n])?;
                 filled += n;
             }
+            self.buf = Arc::new(buf);
             progress.bytes_read(want as u64);
             self.buf_at = at;
         }
@@ -209,90 +220,231 @@ fn read_file(
         vec![(bounds.begin, size), (HEADER_SIZE, bounds.end)]
     };
     let wrapped = segments.len() == 2;
-    let channel = log_name(input);
     let mut ring = Ring::new(file, segments);
     let mut walk = Walk {
-        interner: Interner::default(),
         last: None,
         first: None,
         damage: None,
-        channel,
+        channel: log_name(input),
         span: None,
+        times: None,
     };
-    let mut pos = 0u64;
-    while pos < ring.len {
-        let physical = ring.physical(pos);
-        if wrapped && pos < ring.segment_end(0) {
-            // Too little room before the end of the file for a record's fixed part, or NT's
-            // padding: the next record starts at 0x30.
-            let left = ring.segment_end(0) - pos;
-            let padding = ring
-                .get(pos, 4, progress)?
-                .and_then(|b| u32_at(b, 0))
-                .is_some_and(|d| d == WRAP_PADDING);
-            if left < FIXED_SIZE as u64 || padding {
-                pos = ring.segment_end(0);
-                continue;
+    let decoded: Mutex<Vec<(usize, Decoded)>> = Mutex::new(Vec::new());
+    let in_flight = AtomicUsize::new(0);
+    // Framing is sequential (each record's length says where the next one starts) and cheap;
+    // decoding and matching are not: whole records go to the pool a batch at a time, a few
+    // batches in flight at most, so that memory stays flat.
+    let walked = rayon::scope(|scope| -> io::Result<()> {
+        let mut batch = Batch::of(Arc::new(Vec::new()));
+        let mut batches = 0usize;
+        let limit = 8 * rayon::current_num_threads().max(1);
+        let mut dispatch = |batch: Batch, channel: &'static str| {
+            let n = batches;
+            batches += 1;
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            let (decoded, in_flight) = (&decoded, &in_flight);
+            scope.spawn(move |_| {
+                let d = batch.decode(input.id, channel, sink);
+                decoded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((n, d));
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+            });
+            while in_flight.load(Ordering::SeqCst) > limit {
+                // Help with the work rather than wait for it: with one thread, no one else would.
+                if rayon::yield_now().is_none() {
+                    std::thread::yield_now();
+                }
             }
-        }
-        let Some(len) = ring.get(pos, 4, progress)?.and_then(|b| u32_at(b, 0)) else {
-            walk.damaged(
-                report,
-                physical,
-                "the records stop short of the end-of-file record: fewer than 4 bytes are left",
-            );
-            break;
         };
-        if ring
-            .get(pos, EOF_SIGNATURE.len(), progress)?
-            .is_some_and(|b| b == EOF_SIGNATURE)
-        {
-            report.notes.push(format!(
-                "an end-of-file record at offset {physical}, before the end the log names: the records after it are not read"
-            ));
-            break;
-        }
-        let fits = (len as usize) >= MIN_RECORD
-            && len as usize <= MAX_RECORD
-            && pos + u64::from(len) <= ring.len;
-        let framed = if fits {
-            let b = ring
-                .get(pos, len as usize, progress)?
-                .expect("length checked");
-            check_frame(b)
-        } else if (MIN_RECORD..=MAX_RECORD).contains(&(len as usize))
-            && ring
-                .get(pos + 4, 4, progress)?
-                .is_some_and(|b| b == RECORD_SIGNATURE)
-        {
-            Err(record::Damage::Cut(pos + u64::from(len) - ring.len))
-        } else {
-            Err(record::Damage::Length(len))
-        };
-        match framed {
-            Ok(()) => {
-                let b = ring
-                    .get(pos, len as usize, progress)?
-                    .expect("length checked");
-                walk.record(b, physical, input, sink, report);
-                pos += u64::from(len);
+        let mut pos = 0u64;
+        while pos < ring.len {
+            let physical = ring.physical(pos);
+            if wrapped && pos < ring.segment_end(0) {
+                // Too little room before the end of the file for a record's fixed part, or
+                // NT's padding: the next record starts at 0x30.
+                let left = ring.segment_end(0) - pos;
+                let padding = ring
+                    .get(pos, 4, progress)?
+                    .and_then(|b| u32_at(b, 0))
+                    .is_some_and(|d| d == WRAP_PADDING);
+                if left < FIXED_SIZE as u64 || padding {
+                    pos = ring.segment_end(0);
+                    continue;
+                }
             }
-            Err(d) => {
+            let Some(len) = ring.get(pos, 4, progress)?.and_then(|b| u32_at(b, 0)) else {
                 walk.damaged(
                     report,
                     physical,
-                    &format!("the record at offset {physical}: {d}"),
+                    "the records stop short of the end-of-file record: fewer than 4 bytes are left",
                 );
-                match resync(&mut ring, pos + 1, progress)? {
-                    Some(next) => pos = next,
-                    None => break,
+                break;
+            };
+            if len as usize == EOF_SIZE
+                && ring
+                    .get(pos, EOF_SIGNATURE.len(), progress)?
+                    .is_some_and(|b| b == EOF_SIGNATURE)
+            {
+                report.notes.push(format!(
+                    "an end-of-file record at offset {physical}, before the end the log names: the records after it are not read"
+                ));
+                break;
+            }
+            let fits = (len as usize) >= MIN_RECORD
+                && len as usize <= MAX_RECORD
+                && pos + u64::from(len) <= ring.len;
+            let framed = if fits {
+                let b = ring
+                    .get(pos, len as usize, progress)?
+                    .expect("length checked");
+                check_frame(b)
+            } else if (MIN_RECORD..=MAX_RECORD).contains(&(len as usize))
+                && ring
+                    .get(pos + 4, 4, progress)?
+                    .is_some_and(|b| b == RECORD_SIGNATURE)
+            {
+                Err(record::Damage::Cut(pos + u64::from(len) - ring.len))
+            } else {
+                Err(record::Damage::Length(len))
+            };
+            match framed {
+                Ok(()) => {
+                    let b = ring
+                        .get(pos, len as usize, progress)?
+                        .expect("length checked");
+                    walk.record(b, report);
+                    // Every record lies whole in the ring's current block: `get` reads a new
+                    // block from a record's start when the record runs past the old one.
+                    if !Arc::ptr_eq(&batch.block, &ring.buf) || batch.bytes >= BATCH {
+                        let full = std::mem::replace(&mut batch, Batch::of(ring.buf.clone()));
+                        if !full.records.is_empty() {
+                            dispatch(full, walk.channel);
+                        }
+                    }
+                    let at = (pos - ring.buf_at) as usize;
+                    batch.records.push((physical, at..at + len as usize));
+                    batch.bytes += len as usize;
+                    pos += u64::from(len);
+                }
+                Err(d) => {
+                    walk.damaged(
+                        report,
+                        physical,
+                        &format!("the record at offset {physical}: {d}"),
+                    );
+                    match resync(&mut ring, pos + 1, progress)? {
+                        Some(next) => pos = next,
+                        None => break,
+                    }
                 }
             }
         }
+        if !batch.records.is_empty() {
+            dispatch(batch, walk.channel);
+        }
+        Ok(())
+    });
+    // What the batches found, in file order, so that the report reads the same on every run.
+    let mut decoded = decoded.into_inner().unwrap_or_else(|p| p.into_inner());
+    decoded.sort_by_key(|(n, _)| *n);
+    for (_, d) in decoded {
+        report.records_used += d.used;
+        report.records_read -= d.failed;
+        report.records_failed += d.failed;
+        for e in d.errors {
+            report.error(e);
+        }
     }
+    walked?;
     walk.finish(report, bounds.numbers);
+    if let (Some(span), Some((first, last))) = (&mut walk.span, walk.times) {
+        span.first = record::time(first);
+        span.last = record::time(last);
+    }
     report.log = walk.span;
     Ok(())
+}
+
+/// Whole records handed to the pool together, where they lie in a block of the file.
+struct Batch {
+    block: Arc<Vec<u8>>,
+    /// Each record's file offset and its range in `block`.
+    records: Vec<(u64, std::ops::Range<usize>)>,
+    bytes: usize,
+}
+
+/// What decoding a batch found.
+struct Decoded {
+    used: u64,
+    failed: u64,
+    errors: Vec<String>,
+}
+
+impl Batch {
+    fn of(block: Arc<Vec<u8>>) -> Batch {
+        Batch {
+            block,
+            records: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Build an event from each record a signature may want, and hand it to the sink.
+    fn decode(&self, source: SourceId, channel: &str, sink: &dyn EventSink) -> Decoded {
+        let mut d = Decoded {
+            used: 0,
+            failed: 0,
+            errors: Vec::new(),
+        };
+        let mut names = NameCache::default();
+        let mut verdicts = Verdicts::default();
+        for (offset, range) in &self.records {
+            let b = &self.block[range.clone()];
+            let Some(fixed) = Fixed::parse(b) else {
+                continue;
+            };
+            if !sink.wants_event_id(fixed.code()) {
+                continue;
+            }
+            let parsed = Parsed::new(b).and_then(|p| {
+                // The sink's answer depends on the source, the ID and the payload alone, and a
+                // log repeats them (the same services starting and stopping all day).
+                let wanted = match verdicts.get(fixed.code(), &p) {
+                    Some(w) => w,
+                    None => {
+                        let provider = names.get(p.source);
+                        let w = sink.wants_payload(&provider, fixed.code(), &p);
+                        verdicts.put(fixed.code(), &p, w);
+                        w
+                    }
+                };
+                if !wanted {
+                    return Ok(None);
+                }
+                p.check_strings()?;
+                let event = p.event(source, channel, &mut names)?;
+                Ok(Some((p, event)))
+            });
+            match parsed {
+                Ok(Some((payload, event))) => {
+                    if sink.accept(event, &payload) {
+                        d.used += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(damage) => {
+                    d.failed += 1;
+                    d.errors.push(format!(
+                        "record {} (offset {offset}): {damage}; it is not used",
+                        fixed.number
+                    ));
+                }
+            }
+        }
+        d
+    }
 }
 
 /// The next offset from `from` that holds a whole, well-framed record.
@@ -451,7 +603,6 @@ fn find_eof(file: &mut File, size: u64) -> io::Result<Option<EofRecord>> {
 
 /// What the walk has seen: the records read, in number order, and damage not yet accounted for.
 struct Walk {
-    interner: Interner,
     first: Option<u32>,
     last: Option<u32>,
     /// The offset of damage seen since the last good record.
@@ -459,7 +610,10 @@ struct Walk {
     /// The log's name: from the file's name, or from the first record whose source only one
     /// log has.
     channel: &'static str,
+    /// The log, its computer and (once the walk ends) its times.
     span: Option<LogSpan>,
+    /// The oldest and newest TimeGenerated seen, as stored.
+    times: Option<(u32, u32)>,
 }
 
 /// Sources that write to one log only, to name a log whose file name does not.
@@ -477,15 +631,10 @@ impl Walk {
         self.damage.get_or_insert(offset);
     }
 
-    fn record(
-        &mut self,
-        b: &[u8],
-        offset: u64,
-        input: &InputFile,
-        sink: &dyn EventSink,
-        report: &mut InputReport,
-    ) {
+    /// Account for a framed record: its number, its time, and the log it tells.
+    fn record(&mut self, b: &[u8], report: &mut InputReport) {
         let fixed = Fixed::parse(b).expect("a framed record holds its fixed part");
+        report.records_read += 1;
         if let (Some(at), Some(last)) = (self.damage.take(), self.last)
             && fixed.number > last.wrapping_add(1)
         {
@@ -499,14 +648,20 @@ impl Walk {
         }
         self.first.get_or_insert(fixed.number);
         self.last = Some(fixed.number);
-        let time = record::time(fixed.time);
-        match &mut self.span {
-            Some(span) => {
-                span.first = span.first.min(time);
-                span.last = span.last.max(time);
+        match &mut self.times {
+            Some((first, last)) => {
+                *first = (*first).min(fixed.time);
+                *last = (*last).max(fixed.time);
             }
+            None => self.times = Some((fixed.time, fixed.time)),
+        }
+        match &mut self.span {
+            Some(_) => {}
             None => {
-                let computer = record::names(b).map(|(_, c)| c).unwrap_or_default();
+                let time = record::time(fixed.time);
+                let computer = Parsed::new(b)
+                    .map(|p| record::decode_utf16(p.computer))
+                    .unwrap_or_default();
                 self.span = Some(LogSpan {
                     name: self.channel.to_string(),
                     computer,
@@ -516,32 +671,14 @@ impl Walk {
             }
         }
         if self.channel.is_empty()
-            && let Some((source, _)) = record::names(b)
-            && let Some((_, log)) = SOURCES_OF.iter().find(|(s, _)| *s == source)
+            && let Ok(p) = Parsed::new(b)
         {
-            self.channel = log;
-            if let Some(span) = &mut self.span {
-                span.name = log.to_string();
-            }
-        }
-        if !sink.wants_event_id(fixed.code()) {
-            report.records_read += 1;
-            return;
-        }
-        match record::event(b, &fixed, input.id, self.channel, &mut self.interner) {
-            Ok(mut event) => {
-                report.records_read += 1;
-                let payload = std::mem::take(&mut event.payload);
-                if sink.accept(event, &payload) {
-                    report.records_used += 1;
+            let source = record::decode_utf16(p.source);
+            if let Some((_, log)) = SOURCES_OF.iter().find(|(s, _)| *s == source) {
+                self.channel = log;
+                if let Some(span) = &mut self.span {
+                    span.name = log.to_string();
                 }
-            }
-            Err(d) => {
-                report.records_failed += 1;
-                report.error(format!(
-                    "record {} (offset {offset}): {d}; it is not used",
-                    fixed.number
-                ));
             }
         }
     }
@@ -583,5 +720,61 @@ impl Walk {
                 current - 1
             ));
         }
+    }
+}
+
+/// The sink's answers to `wants_payload`, by the record's source, event ID, strings and data as
+/// stored; bounded, as a hostile log can make every record different.
+#[derive(Default)]
+struct Verdicts {
+    by_hash: rustc_hash::FxHashMap<u64, (Vec<u8>, bool)>,
+}
+
+impl Verdicts {
+    const MAX: usize = 4096;
+
+    /// What the answer depends on besides the ID: the source, how many strings, the strings and
+    /// the data, as stored.
+    fn parts<'a>(p: &'a Parsed) -> [&'a [u8]; 4] {
+        [
+            p.source,
+            p.string_count_bytes(),
+            p.payload_bytes(),
+            p.data.unwrap_or(&[]),
+        ]
+    }
+
+    fn hash(id: u16, parts: &[&[u8]; 4]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        id.hash(&mut h);
+        for part in parts {
+            part.hash(&mut h);
+        }
+        h.finish()
+    }
+
+    fn key(id: u16, parts: &[&[u8]; 4]) -> Vec<u8> {
+        let mut k = id.to_le_bytes().to_vec();
+        for part in parts {
+            k.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            k.extend_from_slice(part);
+        }
+        k
+    }
+
+    fn get(&self, id: u16, p: &Parsed) -> Option<bool> {
+        let parts = Self::parts(p);
+        let (key, wanted) = self.by_hash.get(&Self::hash(id, &parts))?;
+        (*key == Self::key(id, &parts)).then_some(*wanted)
+    }
+
+    fn put(&mut self, id: u16, p: &Parsed, wanted: bool) {
+        if self.by_hash.len() >= Self::MAX {
+            self.by_hash.clear();
+        }
+        let parts = Self::parts(p);
+        self.by_hash
+            .insert(Self::hash(id, &parts), (Self::key(id, &parts), wanted));
     }
 }

@@ -3,9 +3,11 @@
 //! (Microsoft's "Event Log File Format", libevt's format notes, the real files it examined).
 //! Every offset and length read from the file is checked against the bytes really there.
 
-use crate::event::{Event, Field, Interner, Payload, SourceId};
+use crate::event::{Event, Interner, Payload, PayloadSource, SourceId};
 use crate::input::template::sid_text;
 use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+use std::sync::Arc;
 
 pub const HEADER_SIZE: u64 = 0x30;
 /// The fixed part of a record, before its source name: NT never splits it across the wrap.
@@ -159,23 +161,6 @@ pub fn check_frame(b: &[u8]) -> Result<(), Damage> {
     Ok(())
 }
 
-/// A NUL-terminated UTF-16LE string starting at `at`, not past `limit`; the offset after its NUL.
-/// A string that runs to the limit without its NUL is damage.
-fn utf16z(b: &[u8], at: usize, limit: usize) -> Option<(String, usize)> {
-    let limit = limit.min(b.len());
-    let mut units = Vec::new();
-    let mut i = at;
-    while i + 1 < limit {
-        let u = u16::from_le_bytes([b[i], b[i + 1]]);
-        i += 2;
-        if u == 0 {
-            return Some((String::from_utf16_lossy(&units), i));
-        }
-        units.push(u);
-    }
-    None
-}
-
 /// Level as the modern logs give it, from EventType (the severity bits of the EventID do not say:
 /// EventLog 6005 carries "warning" bits with EventType Information; legacy.md §2).
 fn level(event_type: u16) -> Option<u8> {
@@ -189,88 +174,207 @@ fn level(event_type: u16) -> Option<u8> {
     }
 }
 
-/// The record's strings, data, names and SID, read into an [`Event`].
-pub fn event(
-    b: &[u8],
-    fixed: &Fixed,
-    source: SourceId,
-    channel: &str,
-    interner: &mut Interner,
-) -> Result<Event, Damage> {
-    let body_end = b.len() - 4;
-    let (provider, after_source) =
-        utf16z(b, FIXED_SIZE, body_end).ok_or(Damage::Field("source name"))?;
-    let (computer, _) = utf16z(b, after_source, body_end).ok_or(Damage::Field("computer name"))?;
-    let field = |at: usize| u32_at(b, at).map(|v| v as usize);
-    let (num_strings, string_offset) =
-        (u16_at(b, 26).unwrap_or(0) as usize, field(36).unwrap_or(0));
-    let (sid_len, sid_offset) = (field(40).unwrap_or(0), field(44).unwrap_or(0));
-    let (data_len, data_offset) = (field(48).unwrap_or(0), field(52).unwrap_or(0));
+/// A framed record's parts, located and bounds-checked but not decoded: most records are asked
+/// only their event ID and a field or two.
+pub struct Parsed<'a> {
+    pub fixed: Fixed,
+    /// NumStrings as stored (offset 26).
+    num_strings_raw: &'a [u8],
+    /// UTF-16LE, without the NUL.
+    pub source: &'a [u8],
+    pub computer: &'a [u8],
+    pub sid: Option<&'a [u8]>,
+    /// From the first string to where the strings must end.
+    strings: &'a [u8],
+    num_strings: usize,
+    pub data: Option<&'a [u8]>,
+}
 
-    let user_sid = if sid_len > 0 {
-        let end = sid_offset
-            .checked_add(sid_len)
-            .filter(|&e| sid_offset >= FIXED_SIZE && e <= body_end)
-            .ok_or(Damage::Field("user SID"))?;
-        Some(sid_text(&b[sid_offset..end]).ok_or(Damage::Field("user SID"))?)
-    } else {
-        None
-    };
-    let binary = if data_len > 0 {
-        let end = data_offset
-            .checked_add(data_len)
-            .filter(|&e| data_offset >= FIXED_SIZE && e <= body_end)
-            .ok_or(Damage::Field("data"))?;
-        Some(b[data_offset..end].to_vec())
-    } else {
+/// The UTF-16LE units before the first NUL unit from `at`, not past `limit`, and the offset after
+/// the NUL; `None` when no NUL comes before the limit.
+fn utf16z_raw(b: &[u8], at: usize, limit: usize) -> Option<(&[u8], usize)> {
+    let limit = limit.min(b.len());
+    let mut i = at;
+    while i + 1 < limit {
+        if b[i] == 0 && b[i + 1] == 0 {
+            return Some((&b[at..i], i + 2));
+        }
+        i += 2;
+    }
+    None
+}
+
+pub fn decode_utf16(raw: &[u8]) -> String {
+    let units = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    let mut s = String::with_capacity(raw.len() / 2);
+    s.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    s
+}
+
+impl<'a> Parsed<'a> {
+    /// Locate the parts of a framed record; every offset and length is checked against it.
+    pub fn new(b: &'a [u8]) -> Result<Parsed<'a>, Damage> {
+        let fixed = Fixed::parse(b).ok_or(Damage::Length(b.len() as u32))?;
+        let body_end = b.len() - 4;
+        let (source, after_source) =
+            utf16z_raw(b, FIXED_SIZE, body_end).ok_or(Damage::Field("source name"))?;
+        let (computer, _) =
+            utf16z_raw(b, after_source, body_end).ok_or(Damage::Field("computer name"))?;
+        let field = |at: usize| u32_at(b, at).map_or(0, |v| v as usize);
+        let num_strings = u16_at(b, 26).unwrap_or(0) as usize;
+        let string_offset = field(36);
+        let (sid_len, sid_offset) = (field(40), field(44));
+        let (data_len, data_offset) = (field(48), field(52));
+        let within = |offset: usize, len: usize| {
+            offset
+                .checked_add(len)
+                .filter(|&e| offset >= FIXED_SIZE && e <= body_end)
+                .map(|e| &b[offset..e])
+        };
+        let sid = if sid_len > 0 {
+            Some(within(sid_offset, sid_len).ok_or(Damage::Field("user SID"))?)
+        } else {
+            None
+        };
         // With no data, DataOffset may point anywhere, even past the record (Security log).
+        let data = if data_len > 0 {
+            Some(within(data_offset, data_len).ok_or(Damage::Field("data"))?)
+        } else {
+            None
+        };
+        // Strings end where the data begins; without data, at the record's padding.
+        let strings_end = if data_len > 0 { data_offset } else { body_end };
+        let strings = if num_strings == 0 {
+            &b[0..0]
+        } else if string_offset >= FIXED_SIZE && string_offset <= strings_end {
+            &b[string_offset..strings_end]
+        } else {
+            return Err(Damage::Field("strings"));
+        };
+        Ok(Parsed {
+            fixed,
+            num_strings_raw: &b[26..28],
+            source,
+            computer,
+            sid,
+            strings,
+            num_strings,
+            data,
+        })
+    }
+
+    /// Each string's UTF-16LE bytes, `num_strings` of them; `None` at the first one that has no NUL
+    /// before the strings' end.
+    fn string(&self, index: usize) -> Option<&'a [u8]> {
+        if index >= self.num_strings {
+            return None;
+        }
+        let mut at = 0;
+        for i in 0..=index {
+            let (raw, next) = utf16z_raw(self.strings, at, self.strings.len())?;
+            if i == index {
+                return Some(raw);
+            }
+            at = next;
+        }
         None
-    };
-    // Strings end where the data begins; without data, at the record's padding.
-    let strings_end = if data_len > 0 { data_offset } else { body_end };
-    let mut fields = Vec::with_capacity(num_strings);
-    let mut at = string_offset;
-    if num_strings > 0 && (string_offset < FIXED_SIZE || string_offset > body_end) {
-        return Err(Damage::Field("strings"));
     }
-    for _ in 0..num_strings {
-        let (s, next) = utf16z(b, at, strings_end).ok_or(Damage::Field("strings"))?;
-        at = next;
-        fields.push(Field {
-            name: None,
-            value: (s != "(NULL)").then_some(s),
-        });
+
+    /// NumStrings as stored.
+    pub fn string_count_bytes(&self) -> &'a [u8] {
+        self.num_strings_raw
     }
-    Ok(Event {
-        source,
-        record_id: u64::from(fixed.number),
-        header_record_id: None,
-        time: time(fixed.time),
-        computer: interner.get(&computer),
-        channel: interner.get(channel),
-        provider: interner.get(&provider),
-        event_id: fixed.code(),
-        qualifiers: Some((fixed.event_id >> 16) as u16),
-        level: level(fixed.event_type),
-        user_sid,
-        process_id: None,
-        payload: Payload {
-            fields,
-            binary,
-            user_data: None,
-        },
-    })
+
+    /// The strings as stored, for comparing records without decoding them.
+    pub fn payload_bytes(&self) -> &'a [u8] {
+        self.strings
+    }
+
+    /// Whether every string the record counts is there and ends: damage otherwise, found before
+    /// the record is used.
+    pub fn check_strings(&self) -> Result<(), Damage> {
+        match self.num_strings {
+            0 => Ok(()),
+            n => self
+                .string(n - 1)
+                .map(|_| ())
+                .ok_or(Damage::Field("strings")),
+        }
+    }
+
+    /// The record as an event, its payload left to this view (see [`PayloadSource`]).
+    pub fn event(
+        &self,
+        source: SourceId,
+        channel: &str,
+        names: &mut NameCache,
+    ) -> Result<Event, Damage> {
+        let user_sid = match self.sid {
+            Some(sid) => Some(sid_text(sid).ok_or(Damage::Field("user SID"))?),
+            None => None,
+        };
+        Ok(Event {
+            source,
+            record_id: u64::from(self.fixed.number),
+            header_record_id: None,
+            time: time(self.fixed.time),
+            computer: names.get(self.computer),
+            channel: names.channel(channel),
+            provider: names.get(self.source),
+            event_id: self.fixed.code(),
+            qualifiers: Some((self.fixed.event_id >> 16) as u16),
+            level: level(self.fixed.event_type),
+            user_sid,
+            process_id: None,
+            payload: Payload::default(),
+        })
+    }
+}
+
+impl PayloadSource for Parsed<'_> {
+    fn positional(&self, index: usize) -> Option<Cow<'_, str>> {
+        let s = decode_utf16(self.string(index)?);
+        // `(NULL)` is what classic sources write for an absent string.
+        (s != "(NULL)").then_some(Cow::Owned(s))
+    }
+    fn named(&self, _name: &str) -> Option<Cow<'_, str>> {
+        // Classic records have no names for their strings.
+        None
+    }
+    fn binary(&self) -> Option<Cow<'_, [u8]>> {
+        self.data.map(Cow::Borrowed)
+    }
+}
+
+/// Names decoded once per run of records that repeat them (a log's records name a handful of
+/// sources and one computer), shared through the interner.
+#[derive(Default)]
+pub struct NameCache {
+    interner: Interner,
+    last: Vec<(Vec<u8>, Arc<str>)>,
+}
+
+impl NameCache {
+    pub fn get(&mut self, raw: &[u8]) -> Arc<str> {
+        if let Some((_, name)) = self.last.iter().find(|(r, _)| r == raw) {
+            return name.clone();
+        }
+        let name = self.interner.get(&decode_utf16(raw));
+        if self.last.len() >= 16 {
+            self.last.remove(0);
+        }
+        self.last.push((raw.to_vec(), name.clone()));
+        name
+    }
+
+    pub fn channel(&mut self, name: &str) -> Arc<str> {
+        self.interner.get(name)
+    }
 }
 
 /// TimeGenerated: Unix seconds, UTC.
 pub fn time(secs: u32) -> DateTime<Utc> {
     DateTime::from_timestamp(i64::from(secs), 0).unwrap_or_default()
-}
-
-/// The record's source and computer names.
-pub fn names(b: &[u8]) -> Option<(String, String)> {
-    let end = b.len().checked_sub(4)?;
-    let (source, next) = utf16z(b, FIXED_SIZE, end)?;
-    let (computer, _) = utf16z(b, next, end)?;
-    Some((source, computer))
 }
