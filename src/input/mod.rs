@@ -5,6 +5,7 @@
 //! adding a reader module and listing it in [`READERS`].
 
 pub mod binxml;
+pub mod event_xml;
 pub mod evt;
 pub mod evtx;
 pub mod template;
@@ -57,7 +58,8 @@ impl Progress for NoProgress {
     fn file_done(&self) {}
 }
 
-/// One reader per input format.
+/// One reader per input format. `recognizes` sees the file's first KiB (less when the file is
+/// shorter).
 pub trait LogReader: Sync {
     /// The format's name, as reports show it.
     fn format(&self) -> &'static str;
@@ -69,7 +71,11 @@ pub trait LogReader: Sync {
     -> InputReport;
 }
 
-pub static READERS: &[&dyn LogReader] = &[&evtx::EvtxReader, &evt::EvtReader];
+pub static READERS: &[&dyn LogReader] = &[
+    &evtx::EvtxReader,
+    &evt::EvtReader,
+    &event_xml::EventXmlReader,
+];
 
 /// A file to read.
 #[derive(Debug, Clone)]
@@ -284,6 +290,9 @@ pub struct Discovery {
 /// never ends must not fill the disk.
 pub const STDIN_LIMIT_DEFAULT: u64 = 16 << 30;
 
+/// How much of a file recognition looks at.
+const HEAD: usize = 1024;
+
 fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64)> {
     let mut f = match handle {
         Some(h) => {
@@ -304,7 +313,8 @@ fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64)> {
         }
     };
     let size = f.metadata()?.len();
-    let mut buf = vec![0u8; 8];
+    // Enough for an XML declaration and a comment before the first element.
+    let mut buf = vec![0u8; HEAD];
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..])? {
@@ -375,7 +385,7 @@ impl Discovery {
                     "a bare EVTX chunk without the file header".to_string()
                 } else {
                     format!(
-                        "not an event log: no ElfFile signature (starts with {})",
+                        "not an event log: neither EVTX (ElfFile), a classic .evt (LfLe) nor Event XML (it starts with {})",
                         hex_preview(&bytes)
                     )
                 };
@@ -402,6 +412,7 @@ fn hex_preview(bytes: &[u8]) -> String {
     }
     bytes
         .iter()
+        .take(8)
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(" ")

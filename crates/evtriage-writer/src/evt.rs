@@ -243,7 +243,14 @@ fn wrapped(records: &[EvtRecord], size: usize) -> Result<Vec<u8>, String> {
         file[at..at + first].copy_from_slice(&bytes[..first]);
         file[HEADER..HEADER + bytes.len() - first].copy_from_slice(&bytes[first..]);
     };
-    for r in records {
+    // The header as the service last flushed it (it does so when it starts and stops, not on
+    // every write): here, a few records before the end, the oldest record already what it is now.
+    let flush_at = records.len().saturating_sub(8);
+    let mut flushed = (HEADER, 1u32);
+    for (i, r) in records.iter().enumerate() {
+        if i == flush_at {
+            flushed = (w, r.number);
+        }
         let bytes = r.encode();
         if bytes.len() + EOF_SIZE > ring {
             return Err(format!(
@@ -289,8 +296,16 @@ fn wrapped(records: &[EvtRecord], size: usize) -> Result<Vec<u8>, String> {
     } else {
         file[w..w + EOF_SIZE].copy_from_slice(&eof);
     }
-    // Dirty, wrapped: the header as it was when the log was last flushed, before it went round.
-    file[..HEADER].copy_from_slice(&header(0x30, 0x30, 1, 0, size as u32, 0x3));
+    // Dirty and wrapped, its end and next number stale (as in the real XP System log of
+    // legacy.md §4: start right, end behind).
+    file[..HEADER].copy_from_slice(&header(
+        begin as u32,
+        flushed.0 as u32,
+        flushed.1,
+        oldest,
+        size as u32,
+        0x3,
+    ));
     Ok(file)
 }
 
