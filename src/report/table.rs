@@ -457,7 +457,12 @@ fn write_inputs(out: &mut dyn Write, inputs: &[InputReport]) -> io::Result<()> {
                     i.records_read.to_string(),
                     i.records_failed.to_string(),
                     i.records_used.to_string(),
-                    format!("{} of {}", i.chunks_damaged, i.chunks),
+                    // Only .evtx files come in chunks.
+                    if i.chunks == 0 && i.format != Some("evtx") {
+                        "-".to_string()
+                    } else {
+                        format!("{} of {}", i.chunks_damaged, i.chunks)
+                    },
                 ]
             })
             .collect();
