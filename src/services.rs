@@ -94,12 +94,18 @@ fn table() -> &'static Table {
 }
 
 /// The key name of the service with this display name, when the table knows it (English names).
+/// The sources disagree on whether some Exchange 2007 names end in " Service" (domain.md §4.1:
+/// "Active Directory Topology (Service)", "Mail Submission (Service)"): either form is taken.
 pub fn key_for_display(display: &str) -> Option<&'static str> {
-    table()
-        .by_display
-        .get(&display.trim().to_lowercase())
-        .copied()
-        .flatten()
+    let name = display.trim().to_lowercase();
+    let lookup = |n: &str| table().by_display.get(n).copied();
+    match lookup(&name) {
+        Some(found) => found,
+        None => match name.strip_suffix(" service") {
+            Some(short) => lookup(short).flatten(),
+            None => lookup(&format!("{name} service")).flatten(),
+        },
+    }
 }
 
 /// The services of an Exchange version with their default start types, Exchange's own first.

@@ -732,6 +732,9 @@ struct Verdicts {
 
 impl Verdicts {
     const MAX: usize = 4096;
+    /// Records longer than this are not remembered: a hostile log of large unique records would
+    /// otherwise hold `MAX` of them.
+    const MAX_KEY: usize = 2048;
 
     /// What the answer depends on besides the ID: the source, how many strings, the strings and
     /// the data, as stored.
@@ -770,10 +773,13 @@ impl Verdicts {
     }
 
     fn put(&mut self, id: u16, p: &Parsed, wanted: bool) {
+        let parts = Self::parts(p);
+        if parts.iter().map(|part| part.len()).sum::<usize>() > Self::MAX_KEY {
+            return;
+        }
         if self.by_hash.len() >= Self::MAX {
             self.by_hash.clear();
         }
-        let parts = Self::parts(p);
         self.by_hash
             .insert(Self::hash(id, &parts), (Self::key(id, &parts), wanted));
     }

@@ -362,10 +362,13 @@ impl NameCache {
             return name.clone();
         }
         let name = self.interner.get(&decode_utf16(raw));
-        if self.last.len() >= 16 {
-            self.last.remove(0);
+        // Real names are short; a long one (hostile) is decoded each time rather than kept.
+        if raw.len() <= 512 {
+            if self.last.len() >= 16 {
+                self.last.remove(0);
+            }
+            self.last.push((raw.to_vec(), name.clone()));
         }
-        self.last.push((raw.to_vec(), name.clone()));
         name
     }
 
