@@ -98,6 +98,12 @@ impl LogReader for EvtxReader {
             report.absorb(tail);
             spans.extend(span);
         }
+        // The first record names the log; when it could not be read, the file's name may.
+        if let Some(log) = &mut report.log
+            && log.name.is_empty()
+        {
+            log.name = super::log_name_of(&input.path).to_string();
+        }
         account_for_missing_records(&spans, &mut report);
         account_for_id_gaps(&spans, &mut report);
         if u64::from(header_chunks) < report.chunks && header_chunks != u16::MAX {

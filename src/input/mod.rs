@@ -190,8 +190,10 @@ impl LogSpan {
         to: DateTime<Utc>,
     ) -> bool {
         let short = |c: &str| c.split('.').next().unwrap_or(c).to_lowercase();
+        // A log whose records could not say their computer (its first chunk damaged) is taken
+        // for the computer's: evtriage does not claim a log is missing when one was read.
         self.name.eq_ignore_ascii_case(log)
-            && short(&self.computer) == short(computer)
+            && (self.computer.is_empty() || short(&self.computer) == short(computer))
             && self.first <= from
             && self.last >= to
     }
@@ -324,6 +326,31 @@ fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64)> {
     }
     buf.truncate(n);
     Ok((buf, size))
+}
+
+/// The log's name from its file's: `AppEvent.Evt` (as `system32\config` names it),
+/// `Application.evt` or `System.evtx` (as people save them). Empty otherwise: a .evt holds no log
+/// name, and an .evtx's records say it only once rendered.
+pub fn log_name_of(path: &Path) -> &'static str {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    const NAMES: &[(&str, &str)] = &[
+        ("appevent", "Application"),
+        ("application", "Application"),
+        ("app", "Application"),
+        ("sysevent", "System"),
+        ("system", "System"),
+        ("sys", "System"),
+        ("secevent", "Security"),
+        ("security", "Security"),
+    ];
+    NAMES
+        .iter()
+        .find(|(prefix, _)| stem.starts_with(prefix))
+        .map_or("", |(_, name)| name)
 }
 
 fn looks_like_log_name(path: &Path) -> bool {

@@ -67,32 +67,6 @@ impl LogReader for EvtReader {
     }
 }
 
-/// The log's name from the file's: `AppEvent.Evt` (as `system32\config` names it) or
-/// `Application.evt` (as people save it) is the Application log. Unknown otherwise: a .evt holds
-/// no log name.
-fn log_name(input: &InputFile) -> &'static str {
-    let stem = input
-        .path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    const NAMES: &[(&str, &str)] = &[
-        ("appevent", "Application"),
-        ("application", "Application"),
-        ("app", "Application"),
-        ("sysevent", "System"),
-        ("system", "System"),
-        ("sys", "System"),
-        ("secevent", "Security"),
-        ("security", "Security"),
-    ];
-    NAMES
-        .iter()
-        .find(|(prefix, _)| stem.starts_with(prefix))
-        .map_or("", |(_, name)| name)
-}
-
 /// The records in record order: the file's ranges one after the other, read a block at a time,
 /// so that a record split across the wrap reads as one.
 struct Ring {
@@ -225,7 +199,7 @@ fn read_file(
         last: None,
         first: None,
         damage: None,
-        channel: log_name(input),
+        channel: super::log_name_of(&input.path),
         span: None,
         times: None,
     };
