@@ -438,7 +438,8 @@ fn log_missing(
         .logs
         .iter()
         .filter(|(_, l)| {
-            l.name.eq_ignore_ascii_case(&m.log) && short(&l.computer) == short(computer)
+            l.name.eq_ignore_ascii_case(&m.log)
+                && (l.computer.is_empty() || short(&l.computer) == short(computer))
         })
         .map(|(id, l)| {
             format!(
