@@ -85,19 +85,10 @@ fn server_2003_and_2008_give_the_2008_r2_finding() {
         assert_eq!(services(f), services(modern), "{bundle}");
         assert!(f["unchecked"].is_null(), "{bundle}");
         // Commands name services by key, quoted.
-        let restore = f["remediation"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == "restore-start-types")
-            .unwrap();
+        let restore = step(f, "restore-start-types");
         assert!(
-            restore["powershell"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c
-                    == "Get-Service -Name 'MSExchangeIS' | Set-Service -StartupType Automatic"),
+            strs(&restore["powershell"])
+                .contains(&"Get-Service -Name 'MSExchangeIS' | Set-Service -StartupType Automatic"),
             "{bundle}: {restore:#}"
         );
     }
@@ -115,12 +106,7 @@ fn assert_application_only(f: &Value, version: &str) {
     let unchecked = f["unchecked"][0].as_str().unwrap();
     assert!(unchecked.contains("System log"), "{unchecked}");
     assert!(f["summary"].as_str().unwrap().contains("KB 940006"));
-    let steps: Vec<&str> = f["remediation"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
+    let steps = step_ids(f);
     for id in [
         "free-locked-files",
         "list-disabled-services",
@@ -130,20 +116,11 @@ fn assert_application_only(f: &Value, version: &str) {
         assert!(steps.contains(&id), "{id} not in {steps:?}");
     }
     assert!(!steps.contains(&"restore-start-types"));
-    let step = |id: &str| {
-        f["remediation"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap()
-            .clone()
-    };
     // PowerShell 1.0/2.0: start types through WMI, never Get-Service's StartType (PS 5).
-    let list = step("list-disabled-services");
+    let list = step(f, "list-disabled-services");
     let ps = list["powershell"][0].as_str().unwrap();
     assert!(ps.starts_with("Get-WmiObject Win32_Service"), "{ps}");
-    let restore = step("restore-default-start-types");
+    let restore = step(f, "restore-default-start-types");
     assert!(
         restore["text"]
             .as_str()
@@ -151,12 +128,7 @@ fn assert_application_only(f: &Value, version: &str) {
             .contains(&format!("default start types of Exchange Server {version}")),
         "{restore:#}"
     );
-    let cmds: Vec<&str> = restore["powershell"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let cmds = strs(&restore["powershell"]);
     assert!(
         cmds.contains(&"Get-WmiObject Win32_Service | Where-Object { $_.Name -eq 'MSExchangeIS' -and $_.StartMode -eq 'Disabled' } | ForEach-Object { Set-Service -Name $_.Name -StartupType Automatic }"),
         "{cmds:#?}"

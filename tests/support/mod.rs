@@ -148,3 +148,30 @@ pub fn sample_xml(bundle: &str, log: &str) -> String {
     };
     evtriage_gen::samples::events_xml(events)
 }
+
+/// A JSON array of strings, as `&str`s.
+pub fn strs(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The IDs of a JSON finding's remediation steps, in order.
+pub fn step_ids(finding: &serde_json::Value) -> Vec<&str> {
+    finding["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect()
+}
+
+/// A JSON finding's remediation step with this ID.
+pub fn step<'a>(finding: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    finding["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id}"))
+}

@@ -88,22 +88,7 @@ pub fn install(
     let e = events::rm_session(&host.stamp(rm_start), sid, msi_proc, true, 0, rm_start);
     host.app.push(rm_start, e);
 
-    // Setup stops the running services, then disables every one it manages.
-    let mut t = 61_000;
-    for svc in services.iter().filter(|s| s.start == StartType::Auto) {
-        host.service_state(at(t), svc, false);
-        t += 1_700 + (t % 900);
-    }
-    let disabled_at = t + 1_200;
-    for (i, svc) in services.iter().enumerate() {
-        host.start_type(
-            at(disabled_at + 140 * i as i64),
-            svc,
-            sid,
-            svc.start,
-            StartType::Disabled,
-        );
-    }
+    let disabled_at = stop_and_disable(host, t0, services, sid);
 
     // Restart Manager finds the holders; Windows Installer logs each file in use.
     let rm_t = disabled_at + 25_000;
@@ -286,6 +271,40 @@ pub fn install(
         }
     }
     record
+}
+
+/// Setup stops the running services a minute into the install, then disables every one it
+/// manages, as `sid`; the offset (ms from `t0`) of the first 7040. On Server 2003 each stop is
+/// preceded by SCM's 7035 (a stop control sent by `sid`), which later Windows no longer logs.
+pub fn stop_and_disable(
+    host: &mut Host,
+    t0: DateTime<Utc>,
+    services: &[Service],
+    sid: &str,
+) -> i64 {
+    let at = |ms: i64| t0 + Duration::milliseconds(ms);
+    let mut t = 61_000;
+    for svc in services.iter().filter(|s| s.start == StartType::Auto) {
+        if host.era == crate::host::Era::Server2003 {
+            let e = events::nt5_scm_control(&host.stamp(at(t)), sid, svc.display, true);
+            host.sys.push(at(t), e);
+            host.service_state(at(t + 900), svc, false);
+        } else {
+            host.service_state(at(t), svc, false);
+        }
+        t += 1_700 + (t % 900);
+    }
+    let disabled_at = t + 1_200;
+    for (i, svc) in services.iter().enumerate() {
+        host.start_type(
+            at(disabled_at + 140 * i as i64),
+            svc,
+            sid,
+            svc.start,
+            StartType::Disabled,
+        );
+    }
+    disabled_at
 }
 
 /// An administrator puts every service back to its previous start type and starts the automatic

@@ -7,7 +7,7 @@
 //! Manager). Exchange 2007 RTM's build and UR4's KB number: domain.md §1 (verified).
 
 use crate::events::{self, MsiProduct, SYSTEM_SID};
-use crate::host::{Era, Host, Lang, Pids, Service, StartType, mailbox_cas_services};
+use crate::host::{Era, Host, Lang, Pids, Service, mailbox_cas_services};
 use crate::incident::{self, Holder, Outcome, Patch};
 use crate::samples::{Bundle, Files, finish_with, rng, utc};
 use chrono::{DateTime, Duration, Utc};
@@ -50,11 +50,14 @@ const MMC_2003: Holder = Holder {
 };
 
 /// Routine services of Server 2003 SP2 that start and stop on their own (display names only).
-const ROUTINE_2003: &[&str] = &[
-    "WinHTTP Web Proxy Auto-Discovery Service",
-    "Removable Storage",
-    "WMI Performance Adapter",
-    "Background Intelligent Transfer Service",
+const ROUTINE_2003: &[(&str, &str)] = &[
+    (
+        "WinHttpAutoProxySvc",
+        "WinHTTP Web Proxy Auto-Discovery Service",
+    ),
+    ("NtmsSvc", "Removable Storage"),
+    ("wmiApSrv", "WMI Performance Adapter"),
+    ("BITS", "Background Intelligent Transfer Service"),
 ];
 
 fn pids() -> Pids {
@@ -93,21 +96,7 @@ fn noise_2003(
     to: DateTime<Utc>,
     exchange_until: DateTime<Utc>,
 ) {
-    let mut t = from + seconds(rng, 60, 900);
-    while t < to {
-        let display = ROUTINE_2003[rng.random_range(0..ROUTINE_2003.len())];
-        let s = Service {
-            key: "",
-            display,
-            start: StartType::Demand,
-        };
-        host.service_state(t, &s, true);
-        let stop = t + seconds(rng, 90, 900);
-        if stop < to {
-            host.service_state(stop, &s, false);
-        }
-        t += seconds(rng, 900, 5_400);
-    }
+    crate::noise::routine_services(host, rng, from, to, ROUTINE_2003, (900, 5_400));
     // MSExchange ADAccess 2080 (topology discovery) every 15 minutes, and the nightly online
     // defragmentation of ESE, while Exchange runs.
     let mut t = from + seconds(rng, 30, 600);
@@ -163,23 +152,7 @@ fn rollup_fails_2003(host: &mut Host, t0: DateTime<Utc>, services: &[Service], h
         0,
     );
     host.sys.push(at(0), e);
-    let mut t = 61_000;
-    for svc in services.iter().filter(|s| s.start == StartType::Auto) {
-        let e = events::nt5_scm_control(&host.stamp(at(t)), SYSTEM_SID, svc.display, true);
-        host.sys.push(at(t), e);
-        host.service_state(at(t + 900), svc, false);
-        t += 1_700 + (t % 900);
-    }
-    let disabled_at = t + 1_200;
-    for (i, svc) in services.iter().enumerate() {
-        host.start_type(
-            at(disabled_at + 140 * i as i64),
-            svc,
-            SYSTEM_SID,
-            svc.start,
-            StartType::Disabled,
-        );
-    }
+    let disabled_at = incident::stop_and_disable(host, t0, services, SYSTEM_SID);
     // Windows Installer 3.1 names each file in use (1025): no Restart Manager on NT 5.
     for (i, h) in holders.iter().enumerate() {
         let ti = at(disabled_at + 25_000 + 2_000 * i as i64);

@@ -56,17 +56,18 @@ fn seconds(rng: &mut impl Rng, lo: i64, hi: i64) -> Duration {
 }
 
 /// Fill `host`'s logs with ordinary traffic from `from` to `to`.
-pub fn fill(
+/// Routine services (key, display name) start for a while, then stop, every `gap` seconds.
+pub(crate) fn routine_services(
     host: &mut Host,
     rng: &mut impl Rng,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    profile: &Profile,
+    services: &[(&'static str, &'static str)],
+    gap: (i64, i64),
 ) {
-    // Routine services start for a while, then stop.
     let mut t = from + seconds(rng, 60, 900);
     while t < to {
-        let &(key, display) = ROUTINE.choose(rng).expect("non-empty");
+        let &(key, display) = services.choose(rng).expect("non-empty");
         let s = Service {
             key,
             display,
@@ -77,8 +78,18 @@ pub fn fill(
         if stop < to {
             host.service_state(stop, &s, false);
         }
-        t += seconds(rng, 600, 3_600);
+        t += seconds(rng, gap.0, gap.1);
     }
+}
+
+pub fn fill(
+    host: &mut Host,
+    rng: &mut impl Rng,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    profile: &Profile,
+) {
+    routine_services(host, rng, from, to, ROUTINE, (600, 3_600));
 
     // BITS flips between demand and auto start as jobs come and go.
     let bits = Service {
