@@ -7,7 +7,7 @@
 //! malformed event costs that event only.
 
 use super::xml::from_event_xml;
-use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, LogSpan, Progress};
+use super::{EventSink, InputFile, InputReport, LogReader, LogSpan, Progress};
 use crate::event::Interner;
 use std::io::{self, Read};
 
@@ -89,15 +89,9 @@ impl LogReader for EventXmlReader {
         sink: &dyn EventSink,
         progress: &dyn Progress,
     ) -> InputReport {
-        let mut report = InputReport::new(&input.display, Some("event-xml"), input.size);
-        if let Err(e) = read_events(input, sink, progress, &mut report) {
-            report.error(format!("read error: {e}; the events before it are used"));
-        }
-        if report.records_read == 0 && !report.errors.is_empty() {
-            report.status = InputStatus::Unreadable;
-        }
-        report.settle();
-        report
+        InputReport::of_sequential_read(input, "event-xml", |report| {
+            read_events(input, sink, progress, report)
+        })
     }
 }
 

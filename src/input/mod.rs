@@ -256,6 +256,25 @@ impl InputReport {
         self.log = LogSpan::merge(self.log.take(), other.log);
     }
 
+    /// The report of a reader that reads a file front to back with `read`: an I/O error ends
+    /// the reading (what came before it is kept), and a file of which nothing could be read is
+    /// unreadable.
+    pub fn of_sequential_read(
+        input: &InputFile,
+        format: &'static str,
+        read: impl FnOnce(&mut InputReport) -> io::Result<()>,
+    ) -> InputReport {
+        let mut report = InputReport::new(&input.display, Some(format), input.size);
+        if let Err(e) = read(&mut report) {
+            report.error(format!("read error: {e}; what was read before it is used"));
+        }
+        if report.records_read == 0 && !report.errors.is_empty() {
+            report.status = InputStatus::Unreadable;
+        }
+        report.settle();
+        report
+    }
+
     /// Set the status from what was counted.
     pub fn settle(&mut self) {
         let damaged = self.records_failed > 0 || self.chunks_damaged > 0 || !self.errors.is_empty();

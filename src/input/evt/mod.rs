@@ -18,7 +18,7 @@
 
 mod record;
 
-use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, LogSpan, Progress};
+use super::{EventSink, InputFile, InputReport, LogReader, LogSpan, Progress};
 use crate::event::SourceId;
 use record::*;
 use std::fs::File;
@@ -54,16 +54,9 @@ impl LogReader for EvtReader {
         sink: &dyn EventSink,
         progress: &dyn Progress,
     ) -> InputReport {
-        let mut report = InputReport::new(&input.display, Some("evt"), input.size);
-        match read_file(input, sink, progress, &mut report) {
-            Ok(()) => {}
-            Err(e) => report.error(format!("read error: {e}; the records before it are used")),
-        }
-        if report.records_read == 0 && !report.errors.is_empty() {
-            report.status = InputStatus::Unreadable;
-        }
-        report.settle();
-        report
+        InputReport::of_sequential_read(input, "evt", |report| {
+            read_file(input, sink, progress, report)
+        })
     }
 }
 
