@@ -374,8 +374,9 @@ fn exit_code_3_when_nothing_to_act_on_but_an_input_was_unreadable() {
         .assert()
         .code(3)
         .stderr(
-            predicates::str::contains("junk.evtx")
-                .and(predicates::str::contains("no ElfFile signature")),
+            predicates::str::contains("junk.evtx").and(predicates::str::contains(
+                "neither EVTX (ElfFile), a classic .evt (LfLe) nor Event XML",
+            )),
         );
     // Findings to act on take precedence over input problems.
     evtriage()

@@ -289,9 +289,6 @@ fn read_chunk(
         }
     };
     let name = chunk_name(data.number, ordinal);
-    if ordinal == 0 {
-        report.log = log_identity(&mut data, settings, input.id);
-    }
     let claimed = claimed_records(&data.header);
     let mut span = Span::new(name.clone(), claimed.clone());
     if !data.validate_header_checksum() {
@@ -318,12 +315,26 @@ fn read_chunk(
         if let (Some(a), Some(b)) = (records.first(), records.last()) {
             span.seen.push(a.id.min(b.id)..=a.id.max(b.id));
         }
+        if ordinal == 0 {
+            report.log = records
+                .first()
+                .and_then(|r| identity_of_first(&data, r, input.id, &mut plans, &mut interner));
+        }
         let mut later = Vec::new();
-        for r in records {
-            report.records_read += 1;
-            if let Some(t) = crate::values::datetime_from_filetime(r.time) {
+        // The chunk's oldest and newest record times, converted once.
+        let (oldest, newest) = records
+            .iter()
+            .filter(|r| r.time > 0)
+            .fold((u64::MAX, 0), |(lo, hi), r| {
+                (lo.min(r.time), hi.max(r.time))
+            });
+        for t in [oldest, newest] {
+            if let Some(t) = crate::values::datetime_from_filetime(t) {
                 span_time(&mut report, t);
             }
+        }
+        for r in records {
+            report.records_read += 1;
             let viewed = event_view(
                 &data.data,
                 r.binxml,
@@ -352,6 +363,10 @@ fn read_chunk(
             return (report, span);
         }
         render = Some(later);
+    }
+    if ordinal == 0 && report.log.as_ref().is_none_or(|l| l.name.is_empty()) {
+        let times = report.log.take();
+        report.log = LogSpan::merge(log_identity(&mut data, settings, input.id), times);
     }
     let mut chunk = match data.parse(settings.clone()) {
         Ok(c) => c,
@@ -421,10 +436,13 @@ fn read_chunk(
             missing.retain(|o| *o != offset);
         } else {
             report.records_read += 1;
+            // A zero FILETIME (1601) is no time at all.
             if let Some(t) = chrono::DateTime::from_timestamp(
                 record.timestamp.as_second(),
                 record.timestamp.subsec_nanosecond().max(0) as u32,
-            ) {
+            )
+            .filter(|t| t.timestamp() > -11_644_473_600)
+            {
                 span_time(&mut report, t);
             }
             let id = record.event_record_id;
@@ -520,8 +538,38 @@ fn span_time(report: &mut InputReport, t: chrono::DateTime<chrono::Utc>) {
     report.log = LogSpan::merge(report.log.take(), Some(LogSpan::times(t, t)));
 }
 
-/// The log and computer the file's first record names, rendered (once per file): the fast path
-/// decodes only the records a signature wants.
+/// The log and computer the file's first record names, from its template values (once per file:
+/// the fast path otherwise decodes only the records a signature wants).
+fn identity_of_first(
+    data: &EvtxChunkData,
+    r: &TiledRecord,
+    source: crate::event::SourceId,
+    plans: &mut PlanCache,
+    interner: &mut Interner,
+) -> Option<LogSpan> {
+    let event = match event_view(
+        &data.data,
+        r.binxml.clone(),
+        r.id,
+        source,
+        plans,
+        interner,
+        |_| true,
+        |_, _, _| true,
+    ) {
+        Viewed::Event(event, _) | Viewed::Built(event) => event,
+        Viewed::Unwanted | Viewed::Render => return None,
+    };
+    Some(LogSpan {
+        name: event.channel.to_string(),
+        computer: event.computer.to_string(),
+        first: event.time,
+        last: event.time,
+    })
+}
+
+/// The log and computer the file's first record names, rendered: for a first chunk the fast path
+/// does not read.
 fn log_identity(
     data: &mut EvtxChunkData,
     settings: &Arc<ParserSettings>,
