@@ -253,10 +253,11 @@ pub fn scm_state(binary: &[u8]) -> Option<u32> {
 }
 
 /// The state number (as SCM's binary gives it: 1 stopped, 4 running) of the state word a 7036 of
-/// Windows Server 2003/2008 carries instead. English only: other languages' words are not known
-/// here, and a state not known is none, never a guess.
+/// Windows Server 2003/2008 carries instead. English (`legacy.md` §3.3, confirmed); Japanese,
+/// German, French and Spanish running/stopped as recalled from SCM's message table (unconfirmed).
+/// A word not known is no state, never a guess.
 pub fn service_state_word(word: &str) -> Option<u32> {
-    const STATES: [(&str, u32); 7] = [
+    const STATES: [(&str, u32); 15] = [
         ("stopped", 1),
         ("start pending", 2),
         ("stop pending", 3),
@@ -264,6 +265,14 @@ pub fn service_state_word(word: &str) -> Option<u32> {
         ("continue pending", 5),
         ("pause pending", 6),
         ("paused", 7),
+        ("停止", 1),
+        ("実行中", 4),
+        ("Beendet", 1),
+        ("Ausgeführt", 4),
+        ("arrêté", 1),
+        ("en cours d'exécution", 4),
+        ("detenido", 1),
+        ("en ejecución", 4),
     ];
     let word = word.trim();
     STATES

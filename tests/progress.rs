@@ -57,6 +57,25 @@ fn bytes_and_files_done_reach_the_totals() {
     bad[0x7c] ^= 0xff;
     fs::write(dir.path().join("bad-header-crc.evtx"), &bad).unwrap();
 
+    // A classic .evt cut short, and one with a damaged record (the walk searches ahead and comes
+    // back), and an Event XML export.
+    let evt = fs::read(samples().join("kb940006-server2003/SysEvent.Evt")).unwrap();
+    fs::write(dir.path().join("cut.evt"), &evt[..evt.len() * 2 / 3]).unwrap();
+    let mut bad = evt.clone();
+    let at = bad
+        .windows(4)
+        .skip(0x800)
+        .position(|w| w == b"LfLe")
+        .unwrap()
+        + 0x800
+        - 4;
+    bad[at..at + 4].copy_from_slice(&0xFFFF_FF00u32.to_le_bytes());
+    fs::write(dir.path().join("bad-record.evt"), &bad).unwrap();
+    fs::write(
+        dir.path().join("export.xml"),
+        sample_xml("kb940006-rollup-failed", "System"),
+    )
+    .unwrap();
     let args = [
         samples().display().to_string(),
         dir.path().display().to_string(),

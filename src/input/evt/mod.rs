@@ -71,6 +71,8 @@ struct Ring {
     buf: Arc<Vec<u8>>,
     /// Logical offset of `buf[0]`.
     buf_at: u64,
+    /// How far the bytes read have been reported as progress.
+    reported: u64,
 }
 
 impl Ring {
@@ -82,6 +84,7 @@ impl Ring {
             len,
             buf: Arc::new(Vec::new()),
             buf_at: 0,
+            reported: 0,
         }
     }
 
@@ -133,7 +136,11 @@ impl Ring {
                 filled += n;
             }
             self.buf = Arc::new(buf);
-            progress.bytes_read(want as u64);
+            // A block can start inside the one before (at a record that ran past it), and the
+            // walk can go back to resynchronize: only bytes not read before count as progress.
+            let end = at + want as u64;
+            progress.bytes_read(end.saturating_sub(self.reported));
+            self.reported = self.reported.max(end);
             self.buf_at = at;
         }
         let from = (at - self.buf_at) as usize;
