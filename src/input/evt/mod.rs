@@ -615,9 +615,8 @@ impl Walk {
             let lost = fixed.number - last - 1;
             report.records_failed += u64::from(lost);
             report.error(format!(
-                "records {}-{} ({lost}) are lost in the damage at offset {at}",
-                last + 1,
-                fixed.number - 1
+                "{} lost in the damage at offset {at}",
+                record_range(last + 1, fixed.number - 1)
             ));
         }
         self.first.get_or_insert(fixed.number);
@@ -681,17 +680,16 @@ impl Walk {
             let lost = first - oldest;
             report.records_failed += u64::from(lost);
             report.error(format!(
-                "records {oldest}-{} ({lost}), the oldest the end-of-file record counts, could not be read",
-                first - 1
+                "{} the oldest the end-of-file record counts, and could not be read",
+                record_range(oldest, first - 1)
             ));
         }
         if current > last.wrapping_add(1) && last < current {
             let lost = current - last - 1;
             report.records_failed += u64::from(lost);
             report.error(format!(
-                "records {}-{} ({lost}), the newest the end-of-file record counts, could not be read",
-                last + 1,
-                current - 1
+                "{} the newest the end-of-file record counts, and could not be read",
+                record_range(last + 1, current - 1)
             ));
         }
     }
@@ -756,5 +754,17 @@ impl Verdicts {
         }
         self.by_hash
             .insert(Self::hash(id, &parts), (Self::key(id, &parts), wanted));
+    }
+}
+
+/// "record 7" or "records 7-9 (3)", with the verb after it agreeing.
+fn record_range(first: u32, last: u32) -> String {
+    if first == last {
+        format!("record {first} is")
+    } else {
+        format!(
+            "records {first}-{last} ({}) are",
+            u64::from(last - first) + 1
+        )
     }
 }
