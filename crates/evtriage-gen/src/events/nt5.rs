@@ -118,18 +118,8 @@ pub fn nt5_msi(
 ) -> Element {
     let mut padded: Vec<Option<&str>> = strings.iter().map(|s| Some(*s)).collect();
     padded.resize(4.max(strings.len()), None);
-    nt5(
-        "MsiInstaller",
-        id,
-        0,
-        level,
-        0,
-        "Application",
-        stamp,
-        Some(sid),
-        &padded,
-        Some(binary),
-    )
+    // The same classic record as on later Windows; only the strings differ.
+    super::msi::msi(id, level, stamp, sid, &padded, Some(binary))
 }
 
 /// "Windows Update Agent" 18 (ready), 19 (installed) or 20 (failed): category 8, no SID, and the
