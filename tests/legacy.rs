@@ -407,6 +407,32 @@ fn every_evt_kind_reads_back_as_written() {
         "some size splits a record across the end of the file"
     );
     assert!(padded, "some size pads the end of the file with 0x27");
+
+    // The end-of-file record itself split across the end of the file (ReactOS: "EVENTLOGEOF can
+    // be splitted"; likely): at these sizes its fields, then its signature, run past the end.
+    let mut eof_split = 0;
+    for size in (50_228..=50_248).step_by(4) {
+        let bytes = write_evt(&records, EvtKind::Wrapped { max_size: size }).unwrap();
+        let sig = [
+            0x11u8, 0x11, 0x11, 0x11, 0x22, 0x22, 0x22, 0x22, 0x33, 0x33, 0x33, 0x33,
+        ];
+        let whole_eof = bytes
+            .windows(40)
+            .any(|w| w[4..16] == sig && w[36..40] == [0x28, 0, 0, 0]);
+        eof_split += usize::from(!whole_eof);
+        let path = dir.path().join(format!("eof-split-{size}.evt"));
+        std::fs::write(&path, &bytes).unwrap();
+        let (events, report) = read(&path);
+        assert!(report.errors.is_empty(), "{size}: {:?}", report.errors);
+        assert_eq!(report.records_failed, 0, "{size}");
+        assert_eq!(
+            events.last().map(|e| e.record_id),
+            records.last().map(|r| u64::from(r.number)),
+            "{size}"
+        );
+        assert!(events.len() > 100, "{size}: {}", events.len());
+    }
+    assert!(eof_split >= 2, "{eof_split}");
 }
 
 /// The end-of-file record's begin and end offsets.
@@ -521,4 +547,35 @@ fn libevt_reads_the_written_evt_files_as_evtriage_does() {
             );
         }
     }
+}
+
+#[test]
+fn scm_records_without_key_names_anywhere_still_say_what_ran() {
+    // 7040 without param4 and 7036 without its binary key/state, as Server 2008 (NT 6.0) may
+    // write them (domain.md §2.4: both confirmed only on NT 6.1): services are named from their
+    // display names, and "was running" is read from the state word.
+    let mut b = evtriage_gen::hostile::kb_bundle();
+    for e in &mut b.system {
+        let id = evtriage_gen::hostile::event_id(e);
+        if let Some(ed) = e.children.iter_mut().find(|c| c.name == "EventData") {
+            match id {
+                Some(7040) => ed.children.retain(|d| d.get_attr("Name") != Some("param4")),
+                Some(7036) | Some(7000) => ed.children.retain(|d| d.name != "Binary"),
+                _ => {}
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    evtriage_gen::fixtures::write(&b, dir.path()).unwrap();
+    let r = run(&[dir.path()]);
+    let f = only_finding(&r);
+    let modern = run(&[Path::new("samples/kb940006-rollup-failed")]);
+    assert_eq!(services(f), services(only_finding(&modern)));
+    let running: Vec<bool> = f["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["was_running"].as_bool().unwrap())
+        .collect();
+    assert_eq!(running.iter().filter(|r| **r).count(), 11, "{running:?}");
 }
