@@ -15,12 +15,19 @@
 //! anything is read; damage is named with its offset, and reading resumes at the next record
 //! signature. Old records left in the slack after the end are not read (libevt calls them
 //! "recovered"; they are history Windows already discarded).
+//!
+//! Here: finding the records (header, end-of-file record) and the walk that frames them and
+//! accounts for them; `record.rs` the structures; `ring.rs` the bytes in record order; `batch.rs`
+//! the decoding on the pool.
 
+mod batch;
 mod record;
+mod ring;
 
 use super::{EventSink, InputFile, InputReport, LogReader, LogSpan, Progress};
-use crate::event::SourceId;
+use batch::{Batch, Decoded};
 use record::*;
+use ring::{Ring, resync};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,94 +64,6 @@ impl LogReader for EvtReader {
         InputReport::of_sequential_read(input, "evt", |report| {
             read_file(input, sink, progress, report)
         })
-    }
-}
-
-/// The records in record order: the file's ranges one after the other, read a block at a time,
-/// so that a record split across the wrap reads as one.
-struct Ring {
-    file: File,
-    /// Physical `[start, end)` ranges, oldest records first.
-    segments: Vec<(u64, u64)>,
-    len: u64,
-    /// The block read last, shared with the batches of records that lie in it.
-    buf: Arc<Vec<u8>>,
-    /// Logical offset of `buf[0]`.
-    buf_at: u64,
-    /// How far the bytes read have been reported as progress.
-    reported: u64,
-}
-
-impl Ring {
-    fn new(file: File, segments: Vec<(u64, u64)>) -> Ring {
-        let len = segments.iter().map(|(s, e)| e - s).sum();
-        Ring {
-            file,
-            segments,
-            len,
-            buf: Arc::new(Vec::new()),
-            buf_at: 0,
-            reported: 0,
-        }
-    }
-
-    /// The file offset of a logical one.
-    fn physical(&self, mut at: u64) -> u64 {
-        for &(s, e) in &self.segments {
-            if at < e - s {
-                return s + at;
-            }
-            at -= e - s;
-        }
-        self.segments.last().map_or(0, |s| s.1)
-    }
-
-    /// Where the segment holding `at` ends, logically.
-    fn segment_end(&self, at: u64) -> u64 {
-        let mut end = 0;
-        for &(s, e) in &self.segments {
-            end += e - s;
-            if at < end {
-                return end;
-            }
-        }
-        self.len
-    }
-
-    /// `len` bytes from logical offset `at`; `None` past the end.
-    fn get(&mut self, at: u64, len: usize, progress: &dyn Progress) -> io::Result<Option<&[u8]>> {
-        if at.checked_add(len as u64).is_none_or(|e| e > self.len) {
-            return Ok(None);
-        }
-        let have = at >= self.buf_at && at + len as u64 <= self.buf_at + self.buf.len() as u64;
-        if !have {
-            let want = (len.max(BLOCK) as u64).min(self.len - at) as usize;
-            // The old block's memory again when no batch holds it any more; it is overwritten
-            // whole, so it is not cleared first.
-            let mut buf = match Arc::get_mut(&mut self.buf) {
-                Some(b) => std::mem::take(b),
-                None => Vec::new(),
-            };
-            buf.resize(want, 0);
-            let mut filled = 0;
-            while filled < want {
-                let logical = at + filled as u64;
-                let seg_left = (self.segment_end(logical) - logical) as usize;
-                let n = seg_left.min(want - filled);
-                self.file.seek(SeekFrom::Start(self.physical(logical)))?;
-                self.file.read_exact(&mut buf[filled..filled + n])?;
-                filled += n;
-            }
-            self.buf = Arc::new(buf);
-            // A block can start inside the one before (at a record that ran past it), and the
-            // walk can go back to resynchronize: only bytes not read before count as progress.
-            let end = at + want as u64;
-            progress.bytes_read(end.saturating_sub(self.reported));
-            self.reported = self.reported.max(end);
-            self.buf_at = at;
-        }
-        let from = (at - self.buf_at) as usize;
-        Ok(Some(&self.buf[from..from + len]))
     }
 }
 
@@ -339,121 +258,6 @@ fn read_file(
     }
     report.log = walk.span;
     Ok(())
-}
-
-/// Whole records handed to the pool together, where they lie in a block of the file.
-struct Batch {
-    block: Arc<Vec<u8>>,
-    /// Each record's file offset and its range in `block`.
-    records: Vec<(u64, std::ops::Range<usize>)>,
-    bytes: usize,
-}
-
-/// What decoding a batch found.
-struct Decoded {
-    used: u64,
-    failed: u64,
-    errors: Vec<String>,
-}
-
-impl Batch {
-    fn of(block: Arc<Vec<u8>>) -> Batch {
-        Batch {
-            block,
-            records: Vec::new(),
-            bytes: 0,
-        }
-    }
-
-    /// Build an event from each record a signature may want, and hand it to the sink.
-    fn decode(&self, source: SourceId, channel: &str, sink: &dyn EventSink) -> Decoded {
-        let mut d = Decoded {
-            used: 0,
-            failed: 0,
-            errors: Vec::new(),
-        };
-        let mut names = NameCache::default();
-        let mut verdicts = Verdicts::default();
-        for (offset, range) in &self.records {
-            let b = &self.block[range.clone()];
-            let Some(fixed) = Fixed::parse(b) else {
-                continue;
-            };
-            if !sink.wants_event_id(fixed.code()) {
-                continue;
-            }
-            let parsed = Parsed::new(b).and_then(|p| {
-                // The sink's answer depends on the source, the ID and the payload alone, and a
-                // log repeats them (the same services starting and stopping all day).
-                let wanted = match verdicts.get(fixed.code(), &p) {
-                    Some(w) => w,
-                    None => {
-                        let provider = names.get(p.source);
-                        let w = sink.wants_payload(&provider, fixed.code(), &p);
-                        verdicts.put(fixed.code(), &p, w);
-                        w
-                    }
-                };
-                if !wanted {
-                    return Ok(None);
-                }
-                p.check_strings()?;
-                let event = p.event(source, channel, &mut names)?;
-                Ok(Some((p, event)))
-            });
-            match parsed {
-                Ok(Some((payload, event))) => {
-                    if sink.accept(event, &payload) {
-                        d.used += 1;
-                    }
-                }
-                Ok(None) => {}
-                Err(damage) => {
-                    d.failed += 1;
-                    d.errors.push(format!(
-                        "record {} (offset {offset}): {damage}; it is not used",
-                        fixed.number
-                    ));
-                }
-            }
-        }
-        d
-    }
-}
-
-/// The next offset from `from` that holds a whole, well-framed record.
-fn resync(ring: &mut Ring, from: u64, progress: &dyn Progress) -> io::Result<Option<u64>> {
-    let finder = memchr::memmem::Finder::new(RECORD_SIGNATURE);
-    let mut at = from + 4;
-    while at < ring.len {
-        let n = (ring.len - at).min(BLOCK as u64) as usize;
-        let Some(window) = ring.get(at, n, progress)? else {
-            return Ok(None);
-        };
-        let hits: Vec<u64> = finder.find_iter(window).map(|i| at + i as u64).collect();
-        for sig in hits {
-            let start = sig - 4;
-            if start < from {
-                continue;
-            }
-            let Some(len) = ring.get(start, 4, progress)?.and_then(|b| u32_at(b, 0)) else {
-                continue;
-            };
-            let fits = (len as usize) >= MIN_RECORD
-                && len as usize <= MAX_RECORD
-                && start + u64::from(len) <= ring.len;
-            if fits
-                && ring
-                    .get(start, len as usize, progress)?
-                    .is_some_and(|b| check_frame(b).is_ok())
-            {
-                return Ok(Some(start));
-            }
-        }
-        // Overlap by the signature's length so that one split between windows is found.
-        at += n.saturating_sub(3).max(1) as u64;
-    }
-    Ok(None)
 }
 
 /// The records' begin and end offsets: the end-of-file record's where it is found (at the header's
@@ -692,68 +496,6 @@ impl Walk {
                 record_range(last + 1, current - 1)
             ));
         }
-    }
-}
-
-/// The sink's answers to `wants_payload`, by the record's source, event ID, strings and data as
-/// stored; bounded, as a hostile log can make every record different.
-#[derive(Default)]
-struct Verdicts {
-    by_hash: rustc_hash::FxHashMap<u64, (Vec<u8>, bool)>,
-}
-
-impl Verdicts {
-    const MAX: usize = 4096;
-    /// Records longer than this are not remembered: a hostile log of large unique records would
-    /// otherwise hold `MAX` of them.
-    const MAX_KEY: usize = 2048;
-
-    /// What the answer depends on besides the ID: the source, how many strings, the strings and
-    /// the data, as stored.
-    fn parts<'a>(p: &'a Parsed) -> [&'a [u8]; 4] {
-        [
-            p.source,
-            p.string_count_bytes(),
-            p.payload_bytes(),
-            p.data.unwrap_or(&[]),
-        ]
-    }
-
-    fn hash(id: u16, parts: &[&[u8]; 4]) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = rustc_hash::FxHasher::default();
-        id.hash(&mut h);
-        for part in parts {
-            part.hash(&mut h);
-        }
-        h.finish()
-    }
-
-    fn key(id: u16, parts: &[&[u8]; 4]) -> Vec<u8> {
-        let mut k = id.to_le_bytes().to_vec();
-        for part in parts {
-            k.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            k.extend_from_slice(part);
-        }
-        k
-    }
-
-    fn get(&self, id: u16, p: &Parsed) -> Option<bool> {
-        let parts = Self::parts(p);
-        let (key, wanted) = self.by_hash.get(&Self::hash(id, &parts))?;
-        (*key == Self::key(id, &parts)).then_some(*wanted)
-    }
-
-    fn put(&mut self, id: u16, p: &Parsed, wanted: bool) {
-        let parts = Self::parts(p);
-        if parts.iter().map(|part| part.len()).sum::<usize>() > Self::MAX_KEY {
-            return;
-        }
-        if self.by_hash.len() >= Self::MAX {
-            self.by_hash.clear();
-        }
-        self.by_hash
-            .insert(Self::hash(id, &parts), (Self::key(id, &parts), wanted));
     }
 }
 
