@@ -37,10 +37,10 @@ fn normalize(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("event_xml_7040", |b| {
         let mut interner = Interner::default();
-        b.iter(|| from_event_xml(black_box(SCM_7040), 0, 1, &mut interner).unwrap())
+        b.iter(|| from_event_xml(black_box(SCM_7040), 0, Some(1), &mut interner).unwrap())
     });
     let d = Diagnoser::builtin();
-    let event = from_event_xml(SCM_7040, 0, 1, &mut Interner::default()).unwrap();
+    let event = from_event_xml(SCM_7040, 0, Some(1), &mut Interner::default()).unwrap();
     g.bench_function("match_7040", |b| {
         b.iter(|| d.match_built(black_box(event.clone())).unwrap())
     });
@@ -125,7 +125,7 @@ fn service_events(d: &Diagnoser, n: usize) -> Vec<evtriage::diagnosis::Matched> 
         let mut el = el;
         events::set_record_id(&mut el, i as u64 + 1);
         let xml = el.to_xml();
-        let ev = from_event_xml(&xml, 0, i as u64 + 1, &mut interner).unwrap();
+        let ev = from_event_xml(&xml, 0, Some(i as u64 + 1), &mut interner).unwrap();
         if let Some(m) = d.match_built(ev) {
             out.push(m);
         }
@@ -167,7 +167,7 @@ fn installer_sessions(d: &Diagnoser, n: usize) -> Vec<evtriage::diagnosis::Match
         let mut el =
             events::msi_update_result(&stamp, "S-1-5-18", &product, &update, codes[0], error, None);
         events::set_record_id(&mut el, i as u64 + 1);
-        let ev = from_event_xml(&el.to_xml(), 0, i as u64 + 1, &mut interner).unwrap();
+        let ev = from_event_xml(&el.to_xml(), 0, Some(i as u64 + 1), &mut interner).unwrap();
         if let Some(m) = d.match_built(ev) {
             out.push(m);
         }

@@ -165,11 +165,8 @@ pub fn run(
     }
 
     let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
-    // Reports come in source-ID order: read_all keeps the files' order.
-    let read_inputs = evtriage::diagnosis::Inputs {
-        names: file_names.clone(),
-        ..evtriage::diagnosis::Inputs::of_reports(&read)
-    };
+    // Reports come in source-ID order (read_all keeps the files' order), named as the files are.
+    let read_inputs = evtriage::diagnosis::Inputs::of_reports(&read);
     let matched = collector.into_matched();
     let mut inputs: Vec<InputReport> = read;
     inputs.extend(discovery.rejected);

@@ -4,58 +4,10 @@
 
 mod support;
 
-use evtriage::event::{Event, Field, PayloadSource};
-use evtriage::input::{EventFilter, EventSink, InputReport, NoProgress, discover, read_all};
+use evtriage::event::Event;
+use evtriage::input::{InputReport, NoProgress, discover, read_all};
 use std::path::Path;
-use std::sync::Mutex;
 use support::*;
-
-const MAX_FIELDS: usize = 64;
-
-/// Takes every record.
-#[derive(Default)]
-struct All(Mutex<Vec<Event>>);
-
-impl EventFilter for All {
-    fn wants_event_id(&self, _id: u16) -> bool {
-        true
-    }
-}
-
-impl EventSink for All {
-    fn accept(&self, mut event: Event, payload: &dyn PayloadSource) -> bool {
-        // Readers hand the payload apart from the event: copied back, field by field, up to the
-        // last present one (a `(NULL)` reads as absent).
-        let mut fields: Vec<Option<String>> = (0..MAX_FIELDS)
-            .map(|i| payload.positional(i).map(|v| v.into_owned()))
-            .collect();
-        while fields.last().is_some_and(Option::is_none) {
-            fields.pop();
-        }
-        event.payload.fields = fields
-            .into_iter()
-            .map(|value| Field { name: None, value })
-            .collect();
-        event.payload.binary = payload.binary().map(|b| b.into_owned());
-        self.0.lock().unwrap().push(event);
-        true
-    }
-}
-
-pub fn read(path: &Path) -> (Vec<Event>, InputReport) {
-    let d = discover(
-        &[path.display().to_string()],
-        &mut std::io::empty(),
-        1 << 30,
-    );
-    assert_eq!(d.files.len(), 1, "{:?}", d.rejected);
-    assert_eq!(d.files[0].format, "evt");
-    let sink = All::default();
-    let mut reports = read_all(&d.files, &sink, &NoProgress);
-    let mut events = sink.0.into_inner().unwrap();
-    events.sort_by_key(|e| e.record_id);
-    (events, reports.remove(0))
-}
 
 fn sysevent() -> Option<std::path::PathBuf> {
     Some(shared("corpus")?.join("plaso/SysEvent.Evt"))
@@ -64,7 +16,7 @@ fn sysevent() -> Option<std::path::PathBuf> {
 #[test]
 fn a_live_wrapped_xp_system_log_reads_whole() {
     let Some(path) = sysevent() else { return };
-    let (events, report) = read(&path);
+    let (events, report) = read_evt(&path);
     assert_eq!(report.records_read, 6063, "{report:?}");
     assert_eq!(report.records_failed, 0, "{report:?}");
     assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -185,7 +137,7 @@ pub fn assert_same_as_evtexport(path: &Path, events: &[Event]) {
 #[ignore = "needs evtexport (libevt-utils)"]
 fn the_xp_system_log_reads_as_libevt_reads_it() {
     let Some(path) = sysevent() else { return };
-    let (events, _) = read(&path);
+    let (events, _) = read_evt(&path);
     assert_same_as_evtexport(&path, &events);
 }
 
@@ -202,7 +154,7 @@ fn damage_is_named_counted_and_read_past() {
     bad[at..at + 4].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
     let p = dir.path().join("SysEvent-bad-record.Evt");
     std::fs::write(&p, &bad).unwrap();
-    let (events, report) = read(&p);
+    let (events, report) = read_evt(&p);
     assert_eq!(report.records_read, 6062, "{report:?}");
     assert_eq!(report.records_failed, 1, "{report:?}");
     assert!(
@@ -220,14 +172,14 @@ fn damage_is_named_counted_and_read_past() {
     big[32..36].copy_from_slice(&u32::MAX.to_le_bytes());
     let p = dir.path().join("SysEvent-big.Evt");
     std::fs::write(&p, &big).unwrap();
-    let (_, report) = read(&p);
+    let (_, report) = read_evt(&p);
     assert_eq!(report.records_read, 6063);
     assert!(report.errors.iter().any(|e| e.contains("4294967295")));
 
     // Cut in the middle, end-of-file record and all: read as far as it goes, from the header.
     let p = dir.path().join("SysEvent-cut.Evt");
     std::fs::write(&p, &log[..log.len() / 2]).unwrap();
-    let (events, report) = read(&p);
+    let (events, report) = read_evt(&p);
     assert!(!events.is_empty());
     assert!(report.is_problem(), "{report:?}");
     assert!(
@@ -244,7 +196,7 @@ fn damage_is_named_counted_and_read_past() {
         let p = dir.path().join(format!("cut-{len}.evt"));
         std::fs::write(&p, &log[..len.min(log.len())]).unwrap();
         let d = discover(&[p.display().to_string()], &mut std::io::empty(), 1 << 30);
-        let sink = All::default();
+        let sink = AllEvents::default();
         let reports = read_all(&d.files, &sink, &NoProgress);
         let all: Vec<&InputReport> = reports.iter().chain(&d.rejected).collect();
         assert_eq!(all.len(), 1, "{len}");

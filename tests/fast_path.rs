@@ -74,7 +74,7 @@ fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
                 }
             }
             let Ok(xml) = record.into_xml() else { continue };
-            let Ok(slow) = from_event_xml(&xml.data, 0, header_id, &mut interner) else {
+            let Ok(slow) = from_event_xml(&xml.data, 0, Some(header_id), &mut interner) else {
                 assert!(
                     fast.is_none(),
                     "{}: record {header_id}: fast path accepted what rendering rejects",
@@ -293,7 +293,8 @@ fn payload_refusal_never_hides_a_match() {
         let mut interner = Interner::default();
         for record in parser.with_configuration(settings).records() {
             let Ok(record) = record else { continue };
-            let Ok(event) = from_event_xml(&record.data, 0, record.event_record_id, &mut interner)
+            let Ok(event) =
+                from_event_xml(&record.data, 0, Some(record.event_record_id), &mut interner)
             else {
                 continue;
             };

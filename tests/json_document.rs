@@ -17,7 +17,7 @@ fn report_of(bundles: &[Bundle]) -> Report {
             for e in events {
                 let mut xml = String::new();
                 e.write_indented(&mut xml, 0);
-                let ev = from_event_xml(&xml, source, 0, &mut interner).expect("sample parses");
+                let ev = from_event_xml(&xml, source, None, &mut interner).expect("sample parses");
                 matched.extend(diagnoser.match_built(ev));
             }
         }

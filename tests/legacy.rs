@@ -382,7 +382,7 @@ fn every_evt_kind_reads_back_as_written() {
         let bytes = write_evt(&records, kind).unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
-        let (events, report) = read(&path);
+        let (events, report) = read_evt(&path);
         assert_eq!(report.records_failed, 0, "{name}: {report:?}");
         assert!(report.errors.is_empty(), "{name}: {:?}", report.errors);
         // The newest records, oldest first, as written.
@@ -422,7 +422,7 @@ fn every_evt_kind_reads_back_as_written() {
         eof_split += usize::from(!whole_eof);
         let path = dir.path().join(format!("eof-split-{size}.evt"));
         std::fs::write(&path, &bytes).unwrap();
-        let (events, report) = read(&path);
+        let (events, report) = read_evt(&path);
         assert!(report.errors.is_empty(), "{size}: {:?}", report.errors);
         assert_eq!(report.records_failed, 0, "{size}");
         assert_eq!(
@@ -454,37 +454,6 @@ fn tail_is_split(bytes: &[u8], begin: u32) -> bool {
         at += len;
     }
     false
-}
-
-fn read(path: &Path) -> (Vec<evtriage::event::Event>, evtriage::input::InputReport) {
-    use evtriage::input::{EventFilter, EventSink, NoProgress, discover, read_all};
-    struct All(std::sync::Mutex<Vec<evtriage::event::Event>>);
-    impl EventFilter for All {
-        fn wants_event_id(&self, _id: u16) -> bool {
-            true
-        }
-    }
-    impl EventSink for All {
-        fn accept(
-            &self,
-            event: evtriage::event::Event,
-            _payload: &dyn evtriage::event::PayloadSource,
-        ) -> bool {
-            self.0.lock().unwrap().push(event);
-            true
-        }
-    }
-    let d = discover(
-        &[path.display().to_string()],
-        &mut std::io::empty(),
-        1 << 30,
-    );
-    assert_eq!(d.files.len(), 1, "{:?}", d.rejected);
-    let sink = All(Default::default());
-    let mut reports = read_all(&d.files, &sink, &NoProgress);
-    let mut events = sink.0.into_inner().unwrap();
-    events.sort_by_key(|e| e.record_id);
-    (events, reports.remove(0))
 }
 
 #[test]
@@ -529,7 +498,7 @@ fn libevt_reads_the_written_evt_files_as_evtriage_does() {
                     .unwrap()
             })
             .collect();
-        let (events, _) = read(&f);
+        let (events, _) = read_evt(&f);
         let ours: Vec<u64> = events.iter().map(|e| e.record_id).collect();
         assert_eq!(ours, theirs, "{}", f.display());
         // And their strings, source and computer, record by record.
@@ -578,4 +547,23 @@ fn scm_records_without_key_names_anywhere_still_say_what_ran() {
         .map(|s| s["was_running"].as_bool().unwrap())
         .collect();
     assert_eq!(running.iter().filter(|r| **r).count(), 11, "{running:?}");
+}
+
+#[test]
+fn an_evt_that_is_evtx_inside_is_read_as_evtx() {
+    // BackupEventLog on Vista and later writes EVTX whatever the name (legacy.md §5).
+    let dir = tempfile::tempdir().unwrap();
+    for log in ["Application", "System"] {
+        std::fs::copy(
+            root().join(format!("samples/kb940006-rollup-failed/{log}.evtx")),
+            dir.path().join(format!("{log}.evt")),
+        )
+        .unwrap();
+    }
+    let r = run(&[dir.path()]);
+    for input in r["inputs"].as_array().unwrap() {
+        assert_eq!(input["format"], "evtx", "{input}");
+        assert_eq!(input["status"], "complete", "{input}");
+    }
+    assert_eq!(only_finding(&r)["confidence"]["level"], "high");
 }

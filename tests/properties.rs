@@ -172,7 +172,7 @@ fn read_both_ways(path: &Path) -> Vec<Event> {
             };
             let id = record.event_record_id;
             let xml = record.into_xml().unwrap();
-            let slow = from_event_xml(&xml.data, 0, id, &mut interner).unwrap();
+            let slow = from_event_xml(&xml.data, 0, Some(id), &mut interner).unwrap();
             assert_eq!(fast, slow, "{}", xml.data);
             out.push(fast);
         }

@@ -6,6 +6,7 @@
 //! [`super::xml::from_event_xml`], so that a file of any size is read in constant memory, and one
 //! malformed event costs that event only.
 
+use super::template::decode_utf16le_lossy;
 use super::xml::from_event_xml;
 use super::{EventSink, InputFile, InputReport, LogReader, LogSpan, Progress};
 use crate::event::Interner;
@@ -42,14 +43,7 @@ fn head_text(head: &[u8]) -> String {
     let body = &head[bom..];
     match enc {
         Encoding::Utf8 => String::from_utf8_lossy(body).into_owned(),
-        Encoding::Utf16Le => {
-            let units = body
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]));
-            char::decode_utf16(units)
-                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                .collect()
-        }
+        Encoding::Utf16Le => decode_utf16le_lossy(body),
     }
 }
 
@@ -132,12 +126,7 @@ impl<R: Read> Text<R> {
                     }
                 }
                 self.carry = bytes.split_off(whole);
-                let units = bytes
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]));
-                Ok(char::decode_utf16(units)
-                    .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                    .collect())
+                Ok(decode_utf16le_lossy(&bytes))
             }
         }
     }
@@ -223,18 +212,24 @@ fn read_events(
                 }
             };
             ordinal += 1;
-            match from_event_xml(&pending[start..end], input.id, 0, &mut interner) {
+            match from_event_xml(&pending[start..end], input.id, None, &mut interner) {
                 Ok(mut event) => {
                     report.records_read += 1;
-                    // An XML export has no record header: the EventRecordID is the only number.
-                    event.header_record_id = None;
-                    let span = LogSpan {
-                        name: event.channel.to_string(),
-                        computer: event.computer.to_string(),
-                        first: event.time,
-                        last: event.time,
-                    };
-                    report.log = LogSpan::merge(report.log.take(), Some(span));
+                    // The first event names the log and computer; the others widen its times.
+                    match &mut report.log {
+                        Some(span) => {
+                            span.first = span.first.min(event.time);
+                            span.last = span.last.max(event.time);
+                        }
+                        None => {
+                            report.log = Some(LogSpan {
+                                name: event.channel.to_string(),
+                                computer: event.computer.to_string(),
+                                first: event.time,
+                                last: event.time,
+                            })
+                        }
+                    }
                     if sink.wants_event_id(event.event_id) {
                         let payload = std::mem::take(&mut event.payload);
                         if sink.accept(event, &payload) {

@@ -466,7 +466,12 @@ fn read_chunk(
                     let header_id = record.event_record_id;
                     match record.into_xml() {
                         Ok(xml) => {
-                            match from_event_xml(&xml.data, input.id, header_id, &mut interner) {
+                            match from_event_xml(
+                                &xml.data,
+                                input.id,
+                                Some(header_id),
+                                &mut interner,
+                            ) {
                                 Ok(event) => event,
                                 Err(e) => {
                                     report.records_failed += 1;
@@ -580,7 +585,8 @@ fn log_identity(
     let record = chunk.iter().find_map(Result::ok)?;
     let header_id = record.event_record_id;
     let xml = record.into_xml().ok()?;
-    let event = from_event_xml(&xml.data, source, header_id, &mut Interner::default()).ok()?;
+    let event =
+        from_event_xml(&xml.data, source, Some(header_id), &mut Interner::default()).ok()?;
     Some(LogSpan {
         name: event.channel.to_string(),
         computer: event.computer.to_string(),

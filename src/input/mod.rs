@@ -180,8 +180,16 @@ impl LogSpan {
         }
     }
 
-    /// Whether this span is `log` of `computer` (case-insensitively; a short name matches the
-    /// FQDN either way) and holds records from before `from` to after `to`.
+    /// Whether this is `log` of `computer`: case-insensitively, a short name matching the FQDN
+    /// either way. A log whose records could not say their computer (its first chunk damaged) is
+    /// taken for the computer's: evtriage does not claim a log is missing when one was read.
+    pub fn is_of(&self, log: &str, computer: &str) -> bool {
+        let short = |c: &str| c.split('.').next().unwrap_or(c).to_lowercase();
+        self.name.eq_ignore_ascii_case(log)
+            && (self.computer.is_empty() || short(&self.computer) == short(computer))
+    }
+
+    /// Whether this is `log` of `computer` and holds records from before `from` to after `to`.
     pub fn covers(
         &self,
         log: &str,
@@ -189,13 +197,7 @@ impl LogSpan {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> bool {
-        let short = |c: &str| c.split('.').next().unwrap_or(c).to_lowercase();
-        // A log whose records could not say their computer (its first chunk damaged) is taken
-        // for the computer's: evtriage does not claim a log is missing when one was read.
-        self.name.eq_ignore_ascii_case(log)
-            && (self.computer.is_empty() || short(&self.computer) == short(computer))
-            && self.first <= from
-            && self.last >= to
+        self.is_of(log, computer) && self.first <= from && self.last >= to
     }
 }
 

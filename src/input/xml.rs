@@ -65,7 +65,7 @@ fn local(name: &[u8]) -> &[u8] {
 pub fn from_event_xml(
     xml: &str,
     source: SourceId,
-    header_record_id: u64,
+    header_record_id: Option<u64>,
     interner: &mut Interner,
 ) -> Result<Event, EventXmlError> {
     let mut reader = Reader::from_str(xml);
@@ -164,11 +164,12 @@ pub fn from_event_xml(
         .record_id
         .as_deref()
         .and_then(parse_number)
-        .unwrap_or(header_record_id);
+        .or(header_record_id)
+        .unwrap_or(0);
     Ok(Event {
         source,
         record_id,
-        header_record_id: (record_id != header_record_id).then_some(header_record_id),
+        header_record_id: header_record_id.filter(|h| *h != record_id),
         time,
         computer: interner.get(w.sys.computer.as_deref().unwrap_or("").trim()),
         channel: interner.get(w.sys.channel.as_deref().unwrap_or("").trim()),
@@ -253,7 +254,7 @@ mod tests {
     use super::*;
 
     fn parse(xml: &str) -> Event {
-        from_event_xml(xml, 0, 7, &mut Interner::default()).unwrap()
+        from_event_xml(xml, 0, Some(7), &mut Interner::default()).unwrap()
     }
 
     #[test]
@@ -325,14 +326,14 @@ mod tests {
     fn missing_system_fields_are_errors_not_panics() {
         let mut i = Interner::default();
         assert_eq!(
-            from_event_xml("<Event><System></System></Event>", 0, 1, &mut i).unwrap_err(),
+            from_event_xml("<Event><System></System></Event>", 0, Some(1), &mut i).unwrap_err(),
             EventXmlError::Missing("Provider Name")
         );
         assert!(
             from_event_xml(
                 "<Event><System><Provider Name='x'/><EventID>abc</EventID>",
                 0,
-                1,
+                Some(1),
                 &mut i
             )
             .is_err()

@@ -14,6 +14,15 @@ pub(crate) fn confidence_word(f: &Finding) -> &'static str {
     }
 }
 
+/// Whether someone has to act, as the finding's heading says it in every format.
+pub(crate) fn action_words(f: &Finding) -> &'static str {
+    if f.action_required {
+        "action required"
+    } else {
+        "no action required"
+    }
+}
+
 /// The error as one line: the HRESULT, the Windows Installer code and what it means.
 pub(crate) fn error_line(f: &Finding) -> Option<String> {
     let e = &f.error;

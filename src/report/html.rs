@@ -5,7 +5,7 @@
 //! [`html`] (or [`html_text`], [`html_whole`]).
 
 use super::escape::{html, html_text, html_whole, push_html};
-use super::facts::{confidence_word, facts, inputs_read};
+use super::facts::{action_words, confidence_word, facts, inputs_read};
 use super::overview::{self, Row};
 use super::spool::Spool;
 use super::timeline::{self, Mark};
@@ -85,11 +85,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         "<p class=\"meta\">{} · {} · {} · confidence {} · <code>{}</code></p>",
         html(&f.computer),
         f.status.as_str(),
-        if f.action_required {
-            "action required"
-        } else {
-            "no action required"
-        },
+        action_words(f),
         confidence_word(f),
         html(&f.signature)
     )?;

@@ -4,7 +4,7 @@
 //! or HTML to the ticket.
 
 use super::escape::{markdown, markdown_code_block, markdown_text, push_markdown};
-use super::facts::{confidence_word, facts, inputs_read};
+use super::facts::{action_words, confidence_word, facts, inputs_read};
 use super::overview::{self, Row};
 use super::spool::Spool;
 use super::{InputReport, ReportWriter, Style, Summary, Tool};
@@ -42,11 +42,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         "**{}** · {} · {} · confidence {} · `{}`\n",
         markdown(&f.computer),
         f.status.as_str(),
-        if f.action_required {
-            "action required"
-        } else {
-            "no action required"
-        },
+        action_words(f),
         confidence_word(f),
         f.signature
     )?;

@@ -6,7 +6,7 @@
 //! cut or wrapped, and identifiers are never broken inside a word.
 
 use super::escape::{display_text, display_whole, push_display};
-use super::facts::{confidence_word, error_line, service_entries};
+use super::facts::{action_words, confidence_word, error_line, service_entries};
 use super::layout::{columns, cut, first_sentence, wrap, wrap_hanging};
 use super::overview::{self, Row};
 use super::spool::Spool;
@@ -97,11 +97,7 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         severity_label(f, style),
         paint(&display(&f.title), Paint::Bold, style)
     )?;
-    let action = if f.action_required {
-        "action required"
-    } else {
-        "no action required"
-    };
+    let action = action_words(f);
     writeln!(
         out,
         "   {} · {} · {action} · confidence {} · {}",

@@ -175,3 +175,55 @@ pub fn step<'a>(finding: &'a serde_json::Value, id: &str) -> &'a serde_json::Val
         .find(|s| s["id"] == id)
         .unwrap_or_else(|| panic!("no step {id}"))
 }
+
+use evtriage::event::{Event, Field, PayloadSource};
+use evtriage::input::{EventFilter, EventSink, InputReport, discover, read_all};
+use std::sync::Mutex;
+
+const MAX_FIELDS: usize = 64;
+
+/// Takes every record, its payload copied into the event.
+#[derive(Default)]
+pub struct AllEvents(Mutex<Vec<Event>>);
+
+impl EventFilter for AllEvents {
+    fn wants_event_id(&self, _id: u16) -> bool {
+        true
+    }
+}
+
+impl EventSink for AllEvents {
+    fn accept(&self, mut event: Event, payload: &dyn PayloadSource) -> bool {
+        // Readers hand the payload apart from the event: copied back, field by field, up to the
+        // last present one (a `(NULL)` reads as absent).
+        let mut fields: Vec<Option<String>> = (0..MAX_FIELDS)
+            .map(|i| payload.positional(i).map(|v| v.into_owned()))
+            .collect();
+        while fields.last().is_some_and(Option::is_none) {
+            fields.pop();
+        }
+        event.payload.fields = fields
+            .into_iter()
+            .map(|value| Field { name: None, value })
+            .collect();
+        event.payload.binary = payload.binary().map(|b| b.into_owned());
+        self.0.lock().unwrap().push(event);
+        true
+    }
+}
+
+/// Every record of one .evt file, in record order, and its report.
+pub fn read_evt(path: &Path) -> (Vec<Event>, InputReport) {
+    let d = discover(
+        &[path.display().to_string()],
+        &mut std::io::empty(),
+        1 << 30,
+    );
+    assert_eq!(d.files.len(), 1, "{:?}", d.rejected);
+    assert_eq!(d.files[0].format, "evt");
+    let sink = AllEvents::default();
+    let mut reports = read_all(&d.files, &sink, &NoProgress);
+    let mut events = sink.0.into_inner().unwrap();
+    events.sort_by_key(|e| e.record_id);
+    (events, reports.remove(0))
+}

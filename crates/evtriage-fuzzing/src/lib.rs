@@ -82,7 +82,7 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
 pub fn read_and_diagnose(bytes: &[u8]) {
     read_file(bytes, builtin());
     if let Ok(text) = std::str::from_utf8(bytes) {
-        let _ = from_event_xml(text, 0, 1, &mut Interner::default());
+        let _ = from_event_xml(text, 0, Some(1), &mut Interner::default());
     }
 }
 

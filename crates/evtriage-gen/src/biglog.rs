@@ -483,40 +483,10 @@ pub fn write_evt(options: &EvtOptions) -> Result<(), String> {
         written += b.len() as u64;
     }
     let end = u32::try_from(written).map_err(|_| "a .evt holds at most 4 GiB".to_string())?;
-    let eof: Vec<u8> = [
-        0x28u32,
-        0x1111_1111,
-        0x2222_2222,
-        0x3333_3333,
-        0x4444_4444,
-        0x30,
-        end,
-        number,
-        1,
-        0x28,
-    ]
-    .iter()
-    .flat_map(|v| v.to_le_bytes())
-    .collect();
+    let eof = evtriage_writer::evt::eof_record(0x30, end, number, 1);
     out.write_all(&eof).map_err(fail)?;
     let size = end + 0x28;
-    let header: Vec<u8> = [
-        0x30u32,
-        0x654C_664C,
-        1,
-        1,
-        0x30,
-        end,
-        number,
-        1,
-        size,
-        0,
-        604_800,
-        0x30,
-    ]
-    .iter()
-    .flat_map(|v| v.to_le_bytes())
-    .collect();
+    let header = evtriage_writer::evt::header(0x30, end, number, 1, size, 0);
     let mut file = out.into_inner().map_err(|e| fail(e.into_error()))?;
     file.seek(SeekFrom::Start(0)).map_err(fail)?;
     file.write_all(&header).map_err(fail)?;

@@ -8,6 +8,7 @@
 
 use crate::events::{self, MsiProduct, SYSTEM_SID};
 use crate::host::{Era, Host, Lang, Pids, Service, mailbox_cas_services};
+use crate::hostile::{event_id, provider};
 use crate::incident::{self, Holder, Outcome, Patch};
 use crate::samples::{Bundle, Files, finish_with, rng, utc};
 use chrono::{DateTime, Duration, Utc};
@@ -314,19 +315,6 @@ pub fn server2008() -> Bundle {
     crate::noise::fill(&mut host, &mut rng, from, to, &profile);
     // Windows Installer 4.0: no transaction records.
     host.app
-        .retain(|e| !(is(e, "MsiInstaller", 1040) || is(e, "MsiInstaller", 1042)));
+        .retain(|e| !(provider(e) == "MsiInstaller" && matches!(event_id(e), Some(1040 | 1042))));
     finish_with(name, host, Files::Evtx)
-}
-
-fn is(e: &evtriage_writer::xmltree::Element, provider: &str, id: u16) -> bool {
-    let Some(system) = e.find("System") else {
-        return false;
-    };
-    system
-        .find("Provider")
-        .and_then(|p| p.get_attr("Name"))
-        .is_some_and(|p| p == provider)
-        && system
-            .find("EventID")
-            .is_some_and(|i| i.text_or_empty().trim() == id.to_string())
 }

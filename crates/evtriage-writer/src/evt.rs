@@ -152,7 +152,15 @@ impl EvtRecord {
     }
 }
 
-fn header(start: u32, end: u32, current: u32, oldest: u32, max_size: u32, flags: u32) -> Vec<u8> {
+/// The 48-byte file header (ELF_LOGFILE_HEADER), retention 7 days as XP's default.
+pub fn header(
+    start: u32,
+    end: u32,
+    current: u32,
+    oldest: u32,
+    max_size: u32,
+    flags: u32,
+) -> Vec<u8> {
     [
         0x30,
         0x654C_664C,
@@ -172,7 +180,8 @@ fn header(start: u32, end: u32, current: u32, oldest: u32, max_size: u32, flags:
     .collect()
 }
 
-fn eof_record(begin: u32, end: u32, current: u32, oldest: u32) -> Vec<u8> {
+/// The 40-byte end-of-file record.
+pub fn eof_record(begin: u32, end: u32, current: u32, oldest: u32) -> Vec<u8> {
     [
         0x28,
         0x1111_1111,

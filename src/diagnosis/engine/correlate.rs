@@ -433,14 +433,10 @@ fn log_missing(
     {
         return None;
     }
-    let short = |c: &str| c.split('.').next().unwrap_or(c).to_lowercase();
     let same: Vec<String> = inputs
         .logs
         .iter()
-        .filter(|(_, l)| {
-            l.name.eq_ignore_ascii_case(&m.log)
-                && (l.computer.is_empty() || short(&l.computer) == short(computer))
-        })
+        .filter(|(_, l)| l.is_of(&m.log, computer))
         .map(|(id, l)| {
             format!(
                 "{} holds {} to {}",

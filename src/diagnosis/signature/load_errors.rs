@@ -281,3 +281,34 @@ fn summary_and_remediation_errors_name_the_line() {
         "needs the matching foreach",
     );
 }
+
+#[test]
+fn missing_log_is_checked_like_the_rest() {
+    let with = |requires: &str, summary: &str| {
+        format!(
+            "[missing_log]\nlog = \"System\"\nrequires = {requires}\nsummary = \"{summary}\"\nunchecked = \"which services\"\n\n[incident]"
+        )
+    };
+    // Loads when well formed.
+    let ok = VALID.replacen(
+        "[incident]",
+        &with("[[\"anchor\"]]", "{computer}: {unchecked}."),
+        1,
+    );
+    Signature::from_toml("sample.toml", &ok).unwrap();
+    says(
+        "[incident]",
+        &with("[[\"anchr\"]]", "x"),
+        "'anchr' names no evidence",
+    );
+    says(
+        "[incident]",
+        &with("[]", "x"),
+        "missing_log needs a log and requires",
+    );
+    says(
+        "[incident]",
+        &with("[[\"anchor\"]]", "{computr}"),
+        "missing_log:",
+    );
+}

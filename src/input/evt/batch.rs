@@ -55,7 +55,7 @@ impl Batch {
                     None => {
                         let provider = names.get(p.source);
                         let w = sink.wants_payload(&provider, fixed.code(), &p);
-                        verdicts.put(fixed.code(), &p, w);
+                        verdicts.put(w);
                         w
                     }
                 };
@@ -87,10 +87,12 @@ impl Batch {
 }
 
 /// The sink's answers to `wants_payload`, by the record's source, event ID, strings and data as
-/// stored; bounded, as a hostile log can make every record different.
+/// stored, kept as the .evtx path keeps them (`PlanCache::verdicts`): a key built in one reused
+/// buffer and looked up by slice. Bounded, as a hostile log can make every record different.
 #[derive(Default)]
 struct Verdicts {
-    by_hash: rustc_hash::FxHashMap<u64, (Vec<u8>, bool)>,
+    by_key: rustc_hash::FxHashMap<Box<[u8]>, bool>,
+    key: Vec<u8>,
 }
 
 impl Verdicts {
@@ -99,51 +101,45 @@ impl Verdicts {
     /// otherwise hold `MAX` of them.
     const MAX_KEY: usize = 2048;
 
-    /// What the answer depends on besides the ID: the source, how many strings, the strings and
-    /// the data, as stored.
-    fn parts<'a>(p: &'a Parsed) -> [&'a [u8]; 4] {
-        [
+    /// Build the key of the record: what the answer depends on, the ID, the source, how many
+    /// strings, the strings and the data, as stored, each part with its length.
+    /// False for a record too long to remember, whose key is not built.
+    fn key(&mut self, id: u16, p: &Parsed) -> bool {
+        self.key.clear();
+        let parts = [
             p.source,
             p.string_count_bytes(),
             p.payload_bytes(),
             p.data.unwrap_or(&[]),
-        ]
-    }
-
-    fn hash(id: u16, parts: &[&[u8]; 4]) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = rustc_hash::FxHasher::default();
-        id.hash(&mut h);
-        for part in parts {
-            part.hash(&mut h);
-        }
-        h.finish()
-    }
-
-    fn key(id: u16, parts: &[&[u8]; 4]) -> Vec<u8> {
-        let mut k = id.to_le_bytes().to_vec();
-        for part in parts {
-            k.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            k.extend_from_slice(part);
-        }
-        k
-    }
-
-    fn get(&self, id: u16, p: &Parsed) -> Option<bool> {
-        let parts = Self::parts(p);
-        let (key, wanted) = self.by_hash.get(&Self::hash(id, &parts))?;
-        (*key == Self::key(id, &parts)).then_some(*wanted)
-    }
-
-    fn put(&mut self, id: u16, p: &Parsed, wanted: bool) {
-        let parts = Self::parts(p);
+        ];
         if parts.iter().map(|part| part.len()).sum::<usize>() > Self::MAX_KEY {
+            return false;
+        }
+        self.key.extend_from_slice(&id.to_le_bytes());
+        for part in parts {
+            self.key
+                .extend_from_slice(&(part.len() as u32).to_le_bytes());
+            self.key.extend_from_slice(part);
+        }
+        true
+    }
+
+    fn get(&mut self, id: u16, p: &Parsed) -> Option<bool> {
+        if !self.key(id, p) {
+            return None;
+        }
+        self.by_key.get(self.key.as_slice()).copied()
+    }
+
+    /// Remember the answer for the record last looked up with [`Verdicts::get`] (not for one
+    /// too long to remember, whose key is empty).
+    fn put(&mut self, wanted: bool) {
+        if self.key.is_empty() {
             return;
         }
-        if self.by_hash.len() >= Self::MAX {
-            self.by_hash.clear();
+        if self.by_key.len() >= Self::MAX {
+            self.by_key.clear();
         }
-        self.by_hash
-            .insert(Self::hash(id, &parts), (Self::key(id, &parts), wanted));
+        self.by_key.insert(self.key.as_slice().into(), wanted);
     }
 }

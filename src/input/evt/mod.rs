@@ -437,7 +437,7 @@ impl Walk {
             None => {
                 let time = record::time(fixed.time);
                 let computer = Parsed::new(b)
-                    .map(|p| record::decode_utf16(p.computer))
+                    .map(|p| crate::input::template::decode_utf16le_lossy(p.computer))
                     .unwrap_or_default();
                 self.span = Some(LogSpan {
                     name: self.channel.to_string(),
@@ -447,11 +447,18 @@ impl Walk {
                 });
             }
         }
+        // Until the log is named, on every record of a file that does not say it: compared as
+        // stored, without decoding.
         if self.channel.is_empty()
             && let Ok(p) = Parsed::new(b)
         {
-            let source = record::decode_utf16(p.source);
-            if let Some((_, log)) = SOURCES_OF.iter().find(|(s, _)| *s == source) {
+            let stored = |name: &str| {
+                p.source
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .eq(name.encode_utf16())
+            };
+            if let Some((_, log)) = SOURCES_OF.iter().find(|(s, _)| stored(s)) {
                 self.channel = log;
                 if let Some(span) = &mut self.span {
                     span.name = log.to_string();

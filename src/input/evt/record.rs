@@ -4,7 +4,7 @@
 //! Every offset and length read from the file is checked against the bytes really there.
 
 use crate::event::{Event, Interner, Payload, PayloadSource, SourceId};
-use crate::input::template::sid_text;
+use crate::input::template::{decode_utf16le_lossy, sid_text};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -204,15 +204,6 @@ fn utf16z_raw(b: &[u8], at: usize, limit: usize) -> Option<(&[u8], usize)> {
     None
 }
 
-pub fn decode_utf16(raw: &[u8]) -> String {
-    let units = raw
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]));
-    let mut s = String::with_capacity(raw.len() / 2);
-    s.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
-    s
-}
-
 impl<'a> Parsed<'a> {
     /// Locate the parts of a framed record; every offset and length is checked against it.
     pub fn new(b: &'a [u8]) -> Result<Parsed<'a>, Damage> {
@@ -335,7 +326,7 @@ impl<'a> Parsed<'a> {
 
 impl PayloadSource for Parsed<'_> {
     fn positional(&self, index: usize) -> Option<Cow<'_, str>> {
-        let s = decode_utf16(self.string(index)?);
+        let s = decode_utf16le_lossy(self.string(index)?);
         // `(NULL)` is what classic sources write for an absent string.
         (s != "(NULL)").then_some(Cow::Owned(s))
     }
@@ -361,7 +352,7 @@ impl NameCache {
         if let Some((_, name)) = self.last.iter().find(|(r, _)| r == raw) {
             return name.clone();
         }
-        let name = self.interner.get(&decode_utf16(raw));
+        let name = self.interner.get(&decode_utf16le_lossy(raw));
         // Real names are short; a long one (hostile) is decoded each time rather than kept.
         if raw.len() <= 512 {
             if self.last.len() >= 16 {

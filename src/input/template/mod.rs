@@ -34,6 +34,7 @@ use values::*;
 
 pub use plan::{Plan, PlanCache};
 pub use strings::SharedStrings;
+pub(crate) use tokens::decode_utf16le_lossy;
 pub(crate) use values::sid_text;
 pub use view::{Outcome, PayloadView, Viewed, event_from_binxml, event_from_template, event_view};
 

@@ -73,6 +73,18 @@ pub(crate) fn decode_utf16le(bytes: &[u8]) -> Option<String> {
         .ok()
 }
 
+/// UTF-16LE as a classic record or a UTF-16 text file stores it, an unpaired surrogate shown as
+/// U+FFFD rather than failing the whole text (the same ASCII fast path as [`decode_utf16le`]).
+pub(crate) fn decode_utf16le_lossy(bytes: &[u8]) -> String {
+    let units = bytes.chunks_exact(2);
+    if units.clone().all(|c| c[1] == 0 && c[0] < 0x80) {
+        return units.map(|c| char::from(c[0])).collect();
+    }
+    char::decode_utf16(units.map(|c| u16::from_le_bytes([c[0], c[1]])))
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
 /// The tokens of a template definition's fragment.
 pub(crate) fn tokens(chunk: &[u8], def_offset: u32) -> Option<Vec<Tok>> {
     let at = def_offset as usize;
