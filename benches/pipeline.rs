@@ -58,6 +58,7 @@ fn read(c: &mut Criterion) {
         size,
         format: "evtx",
         handle: None,
+        member: None,
     };
     let d = Diagnoser::builtin();
     let mut g = c.benchmark_group("read");

@@ -121,7 +121,14 @@ pub fn run(
         return cli::EXIT_USAGE_OR_NO_INPUT;
     }
 
-    let discovery = input::discover(&cli.paths, stdin, cli.stdin_limit.saturating_mul(1 << 20));
+    let discovery = input::discover_with(
+        &cli.paths,
+        stdin,
+        cli.stdin_limit.saturating_mul(1 << 20),
+        input::archive::ArchiveLimits {
+            total: cli.archive_limit.saturating_mul(1 << 20),
+        },
+    );
     for (option, target) in [("--output", &cli.output), ("--script", &cli.script)] {
         if let Some(target) = target
             && let Err(why) = check_target(target, option == "--script", &discovery.files)

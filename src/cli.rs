@@ -160,6 +160,11 @@ pub struct Cli {
     /// Read at most this many MiB from standard input (`-`).
     #[arg(long, value_name = "MIB", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
     pub stdin_limit: u64,
+
+    /// Unpack at most this many MiB from one zip archive (with the archives inside it); a member
+    /// declaring more, or unpacking to more than 1000 times its packed size, is not read.
+    #[arg(long, value_name = "MIB", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    pub archive_limit: u64,
 }
 
 /// Times as a person types them; without a zone they are UTC.

@@ -4,6 +4,7 @@
 //! every record in an [`InputReport`]: what was read, what failed, and why. Adding a format means
 //! adding a reader module and listing it in [`READERS`].
 
+pub mod archive;
 pub mod binxml;
 pub mod event_xml;
 pub mod evt;
@@ -88,18 +89,25 @@ pub struct InputFile {
     pub format: &'static str,
     /// Standard input, spooled to an anonymous temporary file: it has no path to open.
     pub handle: Option<Arc<File>>,
+    /// A file inside a zip archive (then `path` is its name inside the archive).
+    pub member: Option<Arc<archive::Member>>,
 }
+
+pub use archive::Body;
 
 impl InputFile {
     /// The file, read from its start.
-    pub fn open(&self) -> io::Result<File> {
+    pub fn open(&self) -> io::Result<Body> {
+        if let Some(m) = &self.member {
+            return m.open();
+        }
         match &self.handle {
             Some(h) => {
                 let mut f = h.try_clone()?;
                 f.seek(io::SeekFrom::Start(0))?;
-                Ok(f)
+                Ok(Body::File(f))
             }
-            None => File::open(&self.path),
+            None => File::open(&self.path).map(Body::File),
         }
     }
 }
@@ -307,6 +315,8 @@ pub struct Discovery {
     /// Standard input, spooled to an anonymous temporary file: gone when the run ends, however
     /// it ends.
     pub stdin_spool: Option<Arc<File>>,
+    /// How much an archive may unpack to.
+    pub archive_limits: archive::ArchiveLimits,
 }
 
 /// Standard input is spooled to disk up to this size by default (`--stdin-limit`): a pipe that
@@ -410,35 +420,79 @@ impl Discovery {
                 return;
             }
         };
-        match READERS.iter().find(|r| r.recognizes(&bytes)) {
-            Some(reader) => self.files.push(InputFile {
+        if archive::is_zip(&bytes) {
+            self.add_archive(&path, &display, handle);
+            return;
+        }
+        let file = InputFile {
+            id: 0,
+            path,
+            display,
+            size,
+            format: "",
+            handle,
+            member: None,
+        };
+        self.classify(file, &bytes, named);
+    }
+
+    /// Every file inside a zip archive, recognized as if it were on disk.
+    fn add_archive(&mut self, path: &Path, display: &str, handle: Option<Arc<File>>) {
+        let archive = archive::Archive::new(path, handle, self.archive_limits);
+        let listing = archive::list(&archive, display, HEAD);
+        for (shown, why) in listing.problems {
+            self.rejected.push(InputReport::failed(
+                &shown,
+                None,
+                0,
+                InputStatus::Unreadable,
+                why,
+            ));
+        }
+        for entry in listing.entries {
+            let file = InputFile {
                 id: 0,
-                path,
-                display,
-                size,
-                format: reader.format(),
-                handle,
-            }),
-            None if size == 0 && (named || looks_like_log_name(&path)) => {
+                path: PathBuf::from(&entry.name),
+                display: entry.display,
+                size: entry.size,
+                format: "",
+                handle: None,
+                member: Some(entry.member),
+            };
+            self.classify(file, &entry.head, false);
+        }
+    }
+
+    /// Keep a file whose first bytes a reader recognizes; say why another is not read.
+    /// `named`: the user named it (not found in a folder or archive), so it must be a log.
+    fn classify(&mut self, mut file: InputFile, bytes: &[u8], named: bool) {
+        let size = file.size;
+        let display = &file.display;
+        match READERS.iter().find(|r| r.recognizes(bytes)) {
+            Some(reader) => {
+                file.format = reader.format();
+                self.files.push(file);
+            }
+            None if size == 0 && (named || looks_like_log_name(&file.path)) => {
                 self.rejected.push(InputReport::failed(
-                    &display,
+                    display,
                     None,
                     0,
                     InputStatus::Unreadable,
                     "empty file (0 bytes)".into(),
                 ));
             }
-            None if named || looks_like_log_name(&path) => {
+            None if named || looks_like_log_name(&file.path) => {
                 let what = if bytes.starts_with(b"ElfChnk\0") {
                     "a bare EVTX chunk without the file header".to_string()
                 } else {
                     format!(
                         "not an event log: neither EVTX (ElfFile), a classic .evt (LfLe) nor Event XML (it starts with {})",
-                        hex_preview(&bytes)
+                        hex_preview(bytes)
                     )
                 };
                 self.rejected.push(InputReport::failed(
-                    &display,
+                    display,
                     None,
                     size,
                     InputStatus::Unreadable,
@@ -446,7 +500,7 @@ impl Discovery {
                 ));
             }
             None => {
-                let mut r = InputReport::new(&display, None, size);
+                let mut r = InputReport::new(display, None, size);
                 r.status = InputStatus::NotAnEventLog;
                 self.rejected.push(r);
             }
@@ -468,7 +522,20 @@ fn hex_preview(bytes: &[u8]) -> String {
 
 /// Resolve the command line's paths into files to read.
 pub fn discover(args: &[String], stdin: &mut dyn Read, stdin_limit: u64) -> Discovery {
-    let mut d = Discovery::default();
+    discover_with(args, stdin, stdin_limit, archive::ArchiveLimits::default())
+}
+
+/// [`discover`], with archives unpacking to at most `archive_limits`.
+pub fn discover_with(
+    args: &[String],
+    stdin: &mut dyn Read,
+    stdin_limit: u64,
+    archive_limits: archive::ArchiveLimits,
+) -> Discovery {
+    let mut d = Discovery {
+        archive_limits,
+        ..Discovery::default()
+    };
     let mut seen = HashSet::new();
     for arg in args {
         if arg == "-" {

@@ -37,6 +37,7 @@ fn read_kept(files: &[&Path]) -> (Vec<Matched>, Inputs) {
             size: std::fs::metadata(path).unwrap().len(),
             format: reader.format(),
             handle: None,
+            member: None,
         };
         let report = reader.read(&input, &sink, &NoProgress);
         assert_eq!(report.records_failed, 0, "{}", path.display());

@@ -38,6 +38,7 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
         size: bytes.len() as u64,
         format: reader.map_or("evtx", |r| r.format()),
         handle: None,
+        member: None,
     };
     let sink = Collector::new(diagnoser);
     let inputs = match reader {

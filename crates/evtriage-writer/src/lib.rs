@@ -6,9 +6,11 @@
 //! Test data for evtriage: no public log holds the failures it diagnoses, so the project writes
 //! its own. Nothing in the product depends on this crate.
 
+pub mod archive;
 pub mod binxml;
 pub mod evt;
 pub mod layout;
+pub mod textlog;
 pub mod verify;
 pub mod xmltree;
 

@@ -24,11 +24,11 @@ mod batch;
 mod record;
 mod ring;
 
-use super::{EventSink, InputFile, InputReport, LogReader, LogSpan, Progress};
+use super::{Body, EventSink, InputFile, InputReport, LogReader, LogSpan, Progress};
 use batch::{Batch, Decoded};
 use record::*;
 use ring::{Ring, resync};
-use std::fs::File;
+
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -263,7 +263,7 @@ fn read_file(
 /// The records' begin and end offsets: the end-of-file record's where it is found (at the header's
 /// end offset, or anywhere in the file when the header is stale), else the header's.
 fn bounds(
-    file: &mut File,
+    file: &mut Body,
     size: u64,
     header: &Header,
     report: &mut InputReport,
@@ -328,7 +328,7 @@ fn bounds(
 }
 
 /// The end-of-file record at `at`, whole or split across the wrap.
-fn eof_at(file: &mut File, size: u64, at: u64) -> io::Result<Option<EofRecord>> {
+fn eof_at(file: &mut Body, size: u64, at: u64) -> io::Result<Option<EofRecord>> {
     let mut b = [0u8; EOF_SIZE];
     let here = (size - at).min(EOF_SIZE as u64) as usize;
     file.seek(SeekFrom::Start(at))?;
@@ -346,7 +346,7 @@ fn eof_at(file: &mut File, size: u64, at: u64) -> io::Result<Option<EofRecord>> 
 
 /// Search the whole file for the end-of-file record: of several (stale copies in the slack), the
 /// one with the highest record number that sits where it says it does.
-fn find_eof(file: &mut File, size: u64) -> io::Result<Option<EofRecord>> {
+fn find_eof(file: &mut Body, size: u64) -> io::Result<Option<EofRecord>> {
     let finder = memchr::memmem::Finder::new(&EOF_SIGNATURE);
     let mut best: Option<EofRecord> = None;
     let mut offsets = Vec::new();

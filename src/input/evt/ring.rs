@@ -5,15 +5,16 @@
 
 use super::record::*;
 use super::{BLOCK, MAX_RECORD};
+use crate::input::Body;
 use crate::input::Progress;
-use std::fs::File;
+
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 /// The records in record order: the file's ranges one after the other, read a block at a time,
 /// so that a record split across the wrap reads as one.
 pub(super) struct Ring {
-    file: File,
+    file: Body,
     /// Physical `[start, end)` ranges, oldest records first.
     segments: Vec<(u64, u64)>,
     pub(super) len: u64,
@@ -26,7 +27,7 @@ pub(super) struct Ring {
 }
 
 impl Ring {
-    pub(super) fn new(file: File, segments: Vec<(u64, u64)>) -> Ring {
+    pub(super) fn new(file: Body, segments: Vec<(u64, u64)>) -> Ring {
         let len = segments.iter().map(|(s, e)| e - s).sum();
         Ring {
             file,
