@@ -13,6 +13,10 @@ use rayon::prelude::*;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
+mod accounting;
+
+use accounting::{Span, account_for_id_gaps, account_for_missing_records};
+
 pub struct EvtxReader;
 
 const FILE_HEADER: u64 = 4096;
@@ -121,148 +125,6 @@ fn chunk_name(number: Option<u64>, ordinal: u64) -> String {
     match number {
         Some(n) => format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK),
         None => format!("chunk #{ordinal}"),
-    }
-}
-
-type Ids = std::ops::RangeInclusive<u64>;
-
-/// Where a chunk's records belong in the log: what its header claims and what was found.
-struct Span {
-    name: String,
-    claim: Option<Ids>,
-    /// Lost whole, header and all: what it held is known only from its neighbours.
-    lost: bool,
-    /// The runs of consecutive record IDs read from it.
-    seen: Vec<Ids>,
-    /// IDs its header claims that were not read from it.
-    missing: Vec<Ids>,
-    /// Records of it that failed with an error of their own, IDs unknown.
-    failed: u64,
-}
-
-impl Span {
-    fn new(name: String, claim: Option<Ids>) -> Self {
-        Span {
-            name,
-            claim,
-            lost: false,
-            seen: Vec::new(),
-            missing: Vec::new(),
-            failed: 0,
-        }
-    }
-}
-
-/// Records a chunk header claims but the chunk does not hold are lost, unless another chunk
-/// holds them: a writer other than Windows may claim a range that runs into the next chunk (the
-/// independent writer's scenario claims IDs from 1 in every chunk). Records that failed with an
-/// error of their own are already counted.
-fn account_for_missing_records(spans: &[Span], report: &mut InputReport) {
-    // The common case, a whole log: nothing to look up.
-    if spans.iter().all(|s| s.missing.is_empty()) {
-        return;
-    }
-    let mut seen: Vec<(usize, &Ids)> = spans
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| s.seen.iter().map(move |r| (i, r)))
-        .collect();
-    seen.sort_by_key(|(_, r)| *r.start());
-    for (i, span) in spans.iter().enumerate() {
-        if span.missing.is_empty() {
-            continue;
-        }
-        let elsewhere: Vec<&Ids> = seen
-            .iter()
-            .filter(|(j, _)| *j != i)
-            .map(|(_, r)| *r)
-            .collect();
-        let absent: u64 = span
-            .missing
-            .iter()
-            .map(|m| uncovered(m, &elsewhere))
-            .sum::<u64>();
-        let lost = absent.saturating_sub(span.failed);
-        if lost == 0 {
-            continue;
-        }
-        report.records_failed += lost;
-        let claim = span.claim.as_ref().expect("missing IDs come from a claim");
-        report.error(format!(
-            "{}: its header counts records {}-{} ({}); {lost} of them are in no chunk of the file and are lost",
-            span.name,
-            claim.start(),
-            claim.end(),
-            claim.end() - claim.start() + 1
-        ));
-    }
-}
-
-/// How many IDs of `range` none of the `covers` (sorted by start) hold.
-fn uncovered(range: &Ids, covers: &[&Ids]) -> u64 {
-    let mut next = *range.start();
-    let mut count = 0;
-    for c in covers {
-        if *c.end() < next {
-            continue;
-        }
-        if *c.start() > *range.end() {
-            break;
-        }
-        if *c.start() > next {
-            count += c.start() - next;
-        }
-        next = next.max(c.end().saturating_add(1));
-        if next > *range.end() {
-            return count;
-        }
-    }
-    count + (range.end() - next + 1)
-}
-
-/// Records a log held are missing when record IDs jump from one chunk to the next in record
-/// order. Beside a chunk lost whole, the jump is what that chunk held: counted as failed, up to
-/// what the lost chunks could hold. Without one (volume shadow copies mix chunks of different
-/// times), it is a note: nothing was damaged in the file that was sent.
-fn account_for_id_gaps(spans: &[Span], report: &mut InputReport) {
-    let lost_chunks = spans.iter().filter(|s| s.lost).count() as u64;
-    let mut claimed: Vec<(&std::ops::RangeInclusive<u64>, &str)> = spans
-        .iter()
-        .filter_map(|s| Some((s.claim.as_ref()?, s.name.as_str())))
-        .collect();
-    claimed.sort_by_key(|(r, _)| *r.start());
-    let mut room = lost_chunks * MAX_RECORDS_PER_CHUNK;
-    let mut unexplained = Vec::new();
-    for pair in claimed.windows(2) {
-        let ((before, before_name), (after, after_name)) = (pair[0], pair[1]);
-        if *after.start() <= before.end().saturating_add(1) {
-            continue;
-        }
-        let (first, last) = (before.end() + 1, after.start() - 1);
-        let missing = last - first + 1;
-        if missing <= room {
-            room -= missing;
-            report.records_failed += missing;
-            report.error(format!(
-                "records {first}-{last} ({missing}) are missing between {before_name} and {after_name}, where the log's lost chunks held them"
-            ));
-        } else {
-            unexplained.push(format!(
-                "{first}-{last} ({missing}) between {before_name} and {after_name}"
-            ));
-        }
-    }
-    if !unexplained.is_empty() {
-        const SHOWN: usize = 3;
-        let more = match unexplained.len().saturating_sub(SHOWN) {
-            0 => String::new(),
-            n => format!("; and {n} more"),
-        };
-        unexplained.truncate(SHOWN);
-        report.notes.push(format!(
-            "record IDs jump between chunks that are not damaged, so the file holds records of different times (a stale or partial copy, such as a volume shadow copy's): {}{more}",
-            unexplained.join("; ")
-        ));
     }
 }
 
@@ -526,7 +388,7 @@ fn read_chunk(
 
 /// Most records a chunk can hold: its data area over the smallest record (a 24-byte header, one
 /// byte of BinXml, the 4-byte size copy), rounded up to 28 to keep it simple.
-const MAX_RECORDS_PER_CHUNK: u64 = (CHUNK - CHUNK_HEADER as u64) / 28;
+pub(super) const MAX_RECORDS_PER_CHUNK: u64 = (CHUNK - CHUNK_HEADER as u64) / 28;
 
 /// The record IDs a chunk header says the chunk holds, when the claim is one a chunk could hold;
 /// a damaged header's claim is not counted against the file.
