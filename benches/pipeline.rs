@@ -59,6 +59,7 @@ fn read(c: &mut Criterion) {
         format: "evtx",
         handle: None,
         member: None,
+        modified: None,
     };
     let d = Diagnoser::builtin();
     let mut g = c.benchmark_group("read");

@@ -152,7 +152,22 @@ pub fn run(
             .map(|c| c.trim().to_lowercase())
             .collect(),
     };
-    let collector = Collector::with_scope(&diagnoser, scope);
+    // Text logs are placed in time against the event logs' records: those records are kept
+    // whatever --since and --until say, and every event is judged once placed.
+    let has_text_logs = discovery
+        .files
+        .iter()
+        .any(|f| evtriage::timeline::is_text_format(Some(f.format)));
+    let early_scope = if has_text_logs {
+        Scope {
+            since: None,
+            until: None,
+            ..scope.clone()
+        }
+    } else {
+        scope.clone()
+    };
+    let collector = Collector::with_scope(&diagnoser, early_scope);
     let bar = show_progress.then(|| ProgressBar::new(total, discovery.files.len()));
     let progress: &dyn input::Progress = match &bar {
         Some(b) => b,
@@ -172,9 +187,19 @@ pub fn run(
     }
 
     let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
+    let mut read = read;
+    let mut matched = collector.into_matched();
+    // Text logs keep local time: placed on the event logs' UTC before anything is correlated.
+    let clocks = evtriage::timeline::place(
+        &mut matched,
+        &mut read,
+        &evtriage::timeline::Options {
+            text_computer: cli.text_computer.clone(),
+        },
+    );
+    evtriage::timeline::apply_scope(&mut matched, &scope);
     // Reports come in source-ID order (read_all keeps the files' order), named as the files are.
     let read_inputs = evtriage::diagnosis::Inputs::of_reports(&read);
-    let matched = collector.into_matched();
     let mut inputs: Vec<InputReport> = read;
     inputs.extend(discovery.rejected);
     drop(discovery.stdin_spool);
@@ -244,7 +269,10 @@ pub fn run(
                     }
                 })
             });
-            for batch in received {
+            for mut batch in received {
+                for f in &mut batch {
+                    f.text_log_clock = evtriage::timeline::clock_of(&clocks, &f.computer);
+                }
                 for f in &batch {
                     summary.count(f);
                     if cli.script.is_some() && script::wants(f) {

@@ -87,7 +87,9 @@ leaves Exchange services disabled (KB 940006) in particular.",
     after_help = AFTER_HELP
 )]
 pub struct Cli {
-    /// Logs to read: .evtx files, folders (searched recursively), glob patterns, or - for standard input.
+    /// Logs to read: .evtx, .evt, Event XML, Windows Installer verbose logs, Exchange's
+    /// ServiceControl.log, ServiceStartupMode.xml and ExchangeSetup.log, zip archives of any of
+    /// them, folders (searched recursively), glob patterns, or - for standard input.
     /// Files are recognized by content, not by name.
     #[arg(required_unless_present_any = ["list_signatures", "check_signatures"])]
     pub paths: Vec<String>,
@@ -115,6 +117,11 @@ pub struct Cli {
     /// Only events of this computer (case-insensitive; repeat for several; a short name matches the FQDN).
     #[arg(long, value_name = "NAME")]
     pub computer: Vec<String>,
+
+    /// The computer that text logs (installer and Exchange setup logs) are of when no event log
+    /// of one computer is beside them in their folder or archive; otherwise "unknown".
+    #[arg(long, value_name = "NAME")]
+    pub text_computer: Option<String>,
 
     /// No progress bar and no warnings on stderr; only the report and errors.
     #[arg(short, long)]

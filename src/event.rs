@@ -37,7 +37,15 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process_id: Option<u32>,
     pub payload: Payload,
+    /// Read from a text log (an installer or setup log), not an event log: only such events may
+    /// carry a [`TEXT_PROVIDER_PREFIX`] provider, whatever a crafted event log names its source.
+    #[serde(skip)]
+    pub from_text_log: bool,
 }
+
+/// The providers of the events text logs yield (`evtriage:msi-log`, …). An event log record may
+/// name any source, these too: signatures match such a provider only on events of text logs.
+pub const TEXT_PROVIDER_PREFIX: &str = "evtriage:";
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Payload {

@@ -64,6 +64,11 @@ impl StartType {
 /// Chinese and Turkish were seen in real records (`domain.md` §2.4.1); the others are the SCM
 /// message-table wordings as recalled, backed by the stem match in [`start_type`].
 const START_TYPES: &[(&str, StartType)] = &[
+    // WMI's Win32_Service.StartMode, as `ServiceStartupMode.xml` saves it
+    ("auto", StartType::Auto),
+    ("manual", StartType::Demand),
+    ("boot", StartType::Boot),
+    ("system", StartType::System),
     // English
     ("boot start", StartType::Boot),
     ("system start", StartType::System),
@@ -469,6 +474,8 @@ mod tests {
             start_type("Deaktiviert (verzögert)"),
             Some(StartType::Disabled)
         );
+        assert_eq!(start_type("Manual"), Some(StartType::Demand));
+        assert_eq!(start_type("Auto"), Some(StartType::Auto));
         assert_eq!(start_type("started"), None);
         assert_eq!(start_type(""), None);
     }

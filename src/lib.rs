@@ -17,4 +17,5 @@ pub mod report;
 pub mod script;
 pub mod services;
 pub mod shared;
+pub mod timeline;
 pub mod values;

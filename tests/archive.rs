@@ -52,6 +52,9 @@ fn findings_without_paths(v: &Value) -> Value {
         for e in finding["evidence"].as_array_mut().unwrap() {
             e.as_object_mut().unwrap().remove("file");
         }
+        if let Some(log) = finding["error"]["installer_log"].as_object_mut() {
+            log.remove("file");
+        }
     }
     f
 }
@@ -75,6 +78,7 @@ fn a_zipped_case_folder_reads_as_the_folder() {
             names,
             [
                 format!("{path}!/EXMBX01/EventLogs/Application.evtx"),
+                format!("{path}!/EXMBX01/EventLogs/MSI4f2a1.LOG"),
                 format!("{path}!/EXMBX01/EventLogs/System.evtx"),
             ]
         );

@@ -74,6 +74,65 @@ proptest! {
         prop_assert_eq!(diagnosis(shuffled, 2), baseline);
     }
 
+    /// Text logs too: whatever order the events of the retry case (event logs, installer logs,
+    /// `ServiceControl.log`, saved start modes) arrive in, they are placed on one timeline and
+    /// diagnosed the same: the offset, its anchors, every service and its start type, the stale
+    /// saved state.
+    #[test]
+    fn placing_text_logs_does_not_depend_on_event_order(seed in any::<u64>()) {
+        let files = support::log_files(&support::samples().join("exchange2016-su-failed-retry"));
+        let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+        let place_and_diagnose = |mut matched: Vec<Matched>, mut reports: Vec<evtriage::input::InputReport>| {
+            evtriage::timeline::place(&mut matched, &mut reports, &Default::default());
+            let mut v = serde_json::to_value(
+                diagnoser().diagnose(matched, &Inputs::of_reports(&reports)),
+            )
+            .unwrap();
+            strip_files(&mut v);
+            (v, serde_json::to_value(&reports).unwrap())
+        };
+        let (matched, reports) = support::read_unplaced(&refs);
+        let baseline = place_and_diagnose(matched.clone(), reports.clone());
+        prop_assert_eq!(baseline.0.as_array().unwrap().len(), 1);
+        let mut shuffled = matched;
+        let mut x = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        prop_assert_eq!(place_and_diagnose(shuffled, reports), baseline);
+    }
+
+    /// Any name a `ServiceControl.log` line gives a service reaches a command only when it is a
+    /// service key name; anything else is withheld, never printed into a command.
+    #[test]
+    fn any_service_name_in_a_text_log_reaches_commands_only_when_valid(name in "MSExchange[^\\r\\n']{0,40}") {
+        let dir = tempfile::tempdir().unwrap();
+        let src = support::samples().join("exchange2016-su-failed-retry");
+        for f in support::log_files(&src) {
+            let to = dir.path().join(f.strip_prefix(&src).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&f, &to).unwrap();
+        }
+        let sc = dir.path().join("ExchangeSetupLogs/ServiceControl.log");
+        let mut log = std::fs::read(&sc).unwrap();
+        log.extend_from_slice(format!("[13:41:12] Disabling service '{name}'.\r\n").as_bytes());
+        std::fs::write(&sc, log).unwrap();
+        let files = support::log_files(dir.path());
+        let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+        let findings = support::diagnose_files(&refs);
+        prop_assert_eq!(findings.len(), 1);
+        let valid = name.len() <= 256
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.$-".contains(c));
+        for step in &findings[0].remediation {
+            for c in step.powershell.iter().chain(&step.cmd) {
+                prop_assert!(valid || !c.contains(name.as_str()), "{name:?} in {c}");
+            }
+        }
+    }
+
     /// The order of the input files does not matter either.
     #[test]
     fn diagnosis_does_not_depend_on_file_order(reverse in any::<bool>()) {

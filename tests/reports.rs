@@ -163,6 +163,7 @@ fn a_fleet_opens_with_every_server_worst_first() {
     assert_eq!(
         order,
         [
+            "EX16MBX01.fabrikam.de",
             "EX19MBX01.contoso.local",
             "EXCH07MBX1",
             "EXJP01.contoso.co.jp",

@@ -20,12 +20,16 @@ pub struct Scope {
 
 impl Scope {
     pub fn holds(&self, event: &Event) -> bool {
-        if self.since.is_some_and(|s| event.time < s) || self.until.is_some_and(|u| event.time > u)
-        {
+        self.holds_at(event.time, &event.computer)
+    }
+
+    /// Whether an event of `computer` at `time` is in scope.
+    pub fn holds_at(&self, time: DateTime<Utc>, computer: &str) -> bool {
+        if self.since.is_some_and(|s| time < s) || self.until.is_some_and(|u| time > u) {
             return false;
         }
         self.computers.is_empty() || {
-            let c = event.computer.to_lowercase();
+            let c = computer.to_lowercase();
             self.computers
                 .iter()
                 .any(|w| c == *w || c.split('.').next() == Some(w.as_str()))
@@ -72,7 +76,9 @@ impl EventFilter for Collector<'_> {
 
 impl EventSink for Collector<'_> {
     fn accept(&self, event: Event, payload: &dyn PayloadSource) -> bool {
-        if !self.scope.holds(&event) {
+        // A text log's event has no computer and no UTC time until it is placed
+        // (`crate::timeline`): its scope is checked then.
+        if !event.from_text_log && !self.scope.holds(&event) {
             return false;
         }
         match self.diagnoser.match_event(event, payload) {

@@ -67,6 +67,22 @@ pub struct ErrorInfo {
     /// The installer's own sentence about the failure (Error-table events 10005, 11xxx).
     pub installer_message: Option<String>,
     pub log_file: Option<String>,
+    /// Read from the verbose log (when it is among the inputs): the installer log it is, the
+    /// action that failed, and the log's lines before that failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installer_log: Option<InstallerLog>,
+}
+
+/// What the verbose installer log said of the failure.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallerLog {
+    /// The log among the inputs.
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_action: Option<String>,
+    /// The lines before the failed action, as the log has them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -86,6 +102,10 @@ pub struct ServiceInfo {
     pub display_name: Option<String>,
     /// The start type before it was disabled: auto, demand, boot, system (or unknown:<text>).
     pub original_start: String,
+    /// Where `original_start` comes from: `event_log` (the 7040 that disabled it), `saved_state`
+    /// (the start modes setup saved before it disabled anything), `defaults` (evtriage's table of
+    /// the Exchange version's default start types: the logs do not say), or `unknown`.
+    pub original_start_from: &'static str,
     pub disabled_at: DateTime<Utc>,
     pub disabled_by: Option<String>,
     /// Setup stopped it during the install, so it was running before.
@@ -96,6 +116,26 @@ pub struct ServiceInfo {
     pub restored_by: Option<String>,
     /// Later attempts to start it that failed because it was disabled.
     pub start_refused: u32,
+}
+
+/// What a saved state of the services' start modes is worth.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedStartModes {
+    /// The file the saved modes were read from.
+    pub file: String,
+    /// How many services it holds.
+    pub services: usize,
+    /// When the start modes were last saved, as the service-control log says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_saved: Option<DateTime<Utc>>,
+    /// Saved again after the services were disabled: it records Disabled, not what they had.
+    /// Restoring from it (as setup's own AfterPatch would) leaves them disabled.
+    pub stale: bool,
+    /// Why it is stale, or what it was used for.
+    pub note: String,
+    /// Services it shows were already disabled before the update: left as they are.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disabled_before: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,4 +196,12 @@ pub struct Finding {
     /// the incident, and why: the finding rests on the other logs alone.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
+    /// When text logs of this computer were read (local time): the offset they were placed on
+    /// the event logs' UTC timeline with, and the moments both recorded that it rests on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text_log_clock: Option<crate::input::text::ComputerClock>,
+    /// The start modes setup saved before it disabled the services (`ServiceStartupMode.xml`),
+    /// where read: whether they can be trusted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_start_modes: Option<SavedStartModes>,
 }

@@ -164,6 +164,15 @@ impl Inputs {
     }
 }
 
+/// An event-log record whose source poses as one of evtriage's text-log providers.
+fn forged_text_event(event: &Event) -> bool {
+    !event.from_text_log
+        && event
+            .provider
+            .get(..crate::event::TEXT_PROVIDER_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(crate::event::TEXT_PROVIDER_PREFIX))
+}
+
 pub struct Diagnoser {
     signatures: Vec<Signature>,
     index: engine::EvidenceIndex,
@@ -233,7 +242,7 @@ impl Diagnoser {
     /// the hits' fields, and a large input keeps many events until everything has been read.
     pub fn match_event(&self, event: Event, payload: &dyn PayloadSource) -> Option<Matched> {
         let candidates = self.index.candidates(&event.provider, event.event_id);
-        if candidates.is_empty() {
+        if candidates.is_empty() || forged_text_event(&event) {
             return None;
         }
         let mut seen = signature::Extracted::default();

@@ -89,16 +89,50 @@ fn finding_vars(f: &Finding) -> Vars {
         "disabled_by",
         f.services.iter().find_map(|s| s.disabled_by.clone()),
     );
+    // Attempts as the event logs count them: a text log's lines about the same failure are not
+    // attempts of their own.
     v.insert(
         "attempts",
         known(
             f.evidence
                 .iter()
-                .filter(|e| e.role == super::signature::Role::Anchor)
+                .filter(|e| {
+                    e.role == super::signature::Role::Anchor
+                        && !e.provider.starts_with(crate::event::TEXT_PROVIDER_PREFIX)
+                })
                 .count()
                 .to_string(),
         ),
     );
+    if let Some(log) = &f.error.installer_log {
+        v.insert("installer_log", known(log.file.clone()));
+        if let Some(a) = &log.failed_action {
+            v.insert("failed_action", known(a.clone()));
+        }
+    }
+    if let Some(saved) = &f.saved_start_modes
+        && saved.stale
+    {
+        v.insert("saved_state_problem", known(saved.note.clone()));
+    }
+    let from = |what: &str| {
+        f.services
+            .iter()
+            .filter(|s| s.original_start_from == what)
+            .count()
+    };
+    let sources: Vec<String> = [
+        ("event_log", "the System log's 7040 records"),
+        ("saved_state", "the start modes setup saved before it disabled them"),
+        ("defaults", "evtriage's table of the Exchange version's default start types, not read from these logs"),
+    ]
+    .into_iter()
+    .filter(|(k, _)| from(k) > 0)
+    .map(|(k, words)| format!("{} from {words}", from(k)))
+    .collect();
+    if !sources.is_empty() && from("event_log") < f.services.len() {
+        v.insert("start_types_source", known(sources.join("; ")));
+    }
     // MsiInstaller 1035 reports a reconfiguration of an installed product, not an install.
     let anchors = || {
         f.evidence
@@ -408,6 +442,8 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
             "action_required" => finding.action_required,
             "resolved" => finding.status == super::finding::Status::Resolved,
             "log_missing" => !finding.unchecked.is_empty(),
+            "installer_log_read" => finding.error.installer_log.is_some(),
+            "saved_state_stale" => finding.saved_start_modes.as_ref().is_some_and(|s| s.stale),
             other => lists.get(other).is_some_and(|l| !l.is_empty()) || vars.contains_key(other),
         }
     };

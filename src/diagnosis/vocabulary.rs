@@ -61,6 +61,10 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
     p("unchecked", Kind::Text, Scope::Finding),
     p("exchange_version", Kind::Number, Scope::Finding),
     p("processes_list", Kind::Text, Scope::Finding),
+    p("installer_log", Kind::Text, Scope::Finding),
+    p("failed_action", Kind::Text, Scope::Finding),
+    p("start_types_source", Kind::Text, Scope::Finding),
+    p("saved_state_problem", Kind::Text, Scope::Finding),
     p("path", Kind::LocalPath, Scope::LockedFile),
     p("process", Kind::ProcessName, Scope::LockedFile),
     p("pid", Kind::Pid, Scope::LockedFile),
@@ -129,6 +133,14 @@ pub const FIELDS: &[(&str, &str)] = &[
         "dependent",
         "the service that could not start because of another",
     ),
+    (
+        "action",
+        "the installer action that failed (a verbose log's Return value 3)",
+    ),
+    (
+        "context",
+        "the verbose log's lines before the failed action",
+    ),
 ];
 
 pub fn check_field_name(name: &str) -> Result<(), String> {
@@ -152,6 +164,8 @@ pub const FLAGS: &[&str] = &[
     "action_required",
     "resolved",
     "log_missing",
+    "installer_log_read",
+    "saved_state_stale",
 ];
 
 /// `foreach` lists, with the scope of their items.

@@ -157,6 +157,8 @@ pub struct Entry {
     pub size: u64,
     pub head: Vec<u8>,
     pub member: Arc<Member>,
+    /// The member's last-write time, as the archiver's clock read it.
+    pub modified: Option<chrono::NaiveDateTime>,
 }
 
 /// A member's name as reports show it: `/` between folders, whatever the archiver wrote.
@@ -239,6 +241,10 @@ fn list_zip<R: Read + Seek>(
         }
         let declared = member.size();
         let compressed = member.compressed_size();
+        let modified = member.last_modified().and_then(|t| {
+            chrono::NaiveDate::from_ymd_opt(t.year().into(), t.month().into(), t.day().into())?
+                .and_hms_opt(t.hour().into(), t.minute().into(), t.second().into())
+        });
         if let Err(why) = check_declared(declared, compressed, archive.limits) {
             listing.problems.push((shown, why));
             continue;
@@ -305,6 +311,7 @@ fn list_zip<R: Read + Seek>(
             name,
             size: declared,
             head,
+            modified,
             member: Arc::new(Member {
                 archive: archive.clone(),
                 container: container(),

@@ -10,6 +10,7 @@ pub mod event_xml;
 pub mod evt;
 pub mod evtx;
 pub mod template;
+pub mod text;
 pub mod xml;
 
 use crate::event::{Event, PayloadSource, SourceId};
@@ -76,6 +77,10 @@ pub static READERS: &[&dyn LogReader] = &[
     &evtx::EvtxReader,
     &evt::EvtReader,
     &event_xml::EventXmlReader,
+    &text::msi_log::MsiLogReader,
+    &text::service_control::ServiceControlReader,
+    &text::exchange_setup::ExchangeSetupReader,
+    &text::clixml::ClixmlReader,
 ];
 
 /// A file to read.
@@ -91,6 +96,17 @@ pub struct InputFile {
     pub handle: Option<Arc<File>>,
     /// A file inside a zip archive (then `path` is its name inside the archive).
     pub member: Option<Arc<archive::Member>>,
+    /// When the file was last written, where known: what dates a file whose content holds no
+    /// time (a saved state).
+    pub modified: Option<FileTime>,
+}
+
+/// A file's last-write time: a zip member's is the wall-clock time of the machine that zipped
+/// it (DOS time has no zone), a file's on disk is UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileTime {
+    Local(chrono::NaiveDateTime),
+    Utc(chrono::NaiveDateTime),
 }
 
 pub use archive::Body;
@@ -146,6 +162,22 @@ pub struct InputReport {
     /// records: what a diagnosis can say the inputs cover.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<LogSpan>,
+    /// `local` for a text log, whose times are the server's wall clock without an offset; event
+    /// logs keep UTC and leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<LogClock>,
+    /// For a text log: which computer it was taken to be of, and how its local times were placed
+    /// against the event logs' UTC (`crate::timeline`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placed: Option<text::Placement>,
+}
+
+/// What a log's times are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogClock {
+    /// The server's local wall-clock time, no offset stored.
+    Local,
 }
 
 /// The log a file holds and the time it covers.
@@ -227,6 +259,8 @@ impl InputReport {
             errors_not_shown: 0,
             notes: Vec::new(),
             log: None,
+            clock: None,
+            placed: None,
         }
     }
 
@@ -326,7 +360,7 @@ pub const STDIN_LIMIT_DEFAULT: u64 = 16 << 30;
 /// How much of a file recognition looks at.
 const HEAD: usize = 1024;
 
-fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64)> {
+fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64, Option<FileTime>)> {
     let mut f = match handle {
         Some(h) => {
             let mut f = h.try_clone()?;
@@ -345,7 +379,12 @@ fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64)> {
             File::open(path)?
         }
     };
-    let size = f.metadata()?.len();
+    let meta = f.metadata()?;
+    let size = meta.len();
+    let modified = meta
+        .modified()
+        .ok()
+        .map(|t| FileTime::Utc(chrono::DateTime::<Utc>::from(t).naive_utc()));
     // Enough for an XML declaration and a comment before the first element.
     let mut buf = vec![0u8; HEAD];
     let mut n = 0;
@@ -356,7 +395,7 @@ fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64)> {
         }
     }
     buf.truncate(n);
-    Ok((buf, size))
+    Ok((buf, size, modified))
 }
 
 /// The log's name from its file's: `AppEvent.Evt` (as `system32\config` names it),
@@ -407,7 +446,7 @@ impl Discovery {
         if !seen.insert(key) {
             return;
         }
-        let (bytes, size) = match head(&path, handle.as_ref()) {
+        let (bytes, size, modified) = match head(&path, handle.as_ref()) {
             Ok(h) => h,
             Err(e) => {
                 self.rejected.push(InputReport::failed(
@@ -432,6 +471,7 @@ impl Discovery {
             format: "",
             handle,
             member: None,
+            modified,
         };
         self.classify(file, &bytes, named);
     }
@@ -458,6 +498,7 @@ impl Discovery {
                 format: "",
                 handle: None,
                 member: Some(entry.member),
+                modified: entry.modified.map(FileTime::Local),
             };
             self.classify(file, &entry.head, false);
         }

@@ -196,6 +196,7 @@ pub fn from_event_xml(
             .and_then(parse_number)
             .and_then(|p| u32::try_from(p).ok()),
         payload: w.payload,
+        from_text_log: false,
     })
 }
 

@@ -47,12 +47,85 @@ pub(crate) fn error_line(f: &Finding) -> Option<String> {
     })
 }
 
+fn utc_offset(minutes: i32) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let m = minutes.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// How the text logs of the finding's computer were placed in time, in one line.
+pub(crate) fn clock_line(f: &Finding) -> Option<String> {
+    let c = f.text_log_clock.as_ref()?;
+    Some(match (c.basis, c.utc_offset_minutes) {
+        ("anchored" | "anchored_to_transaction_start", Some(o)) => {
+            let how = if c.basis == "anchored" {
+                format!("{} anchor(s) in both kinds of log", c.anchors_total)
+            } else {
+                "anchored weakly: a run began just after the update's installer transaction".to_string()
+            };
+            let others: Vec<String> = c
+                .offsets
+                .iter()
+                .filter(|v| v.utc_offset_minutes != o)
+                .map(|v| utc_offset(v.utc_offset_minutes))
+                .collect();
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; {} across a change of summer time", others.join(", "))
+            };
+            format!("text logs at {} ({how}{also})", utc_offset(o))
+        }
+        ("setup_log_time_zone", Some(o)) => format!(
+            "text logs at {}, the zone ExchangeSetup.log states (standard time: nothing anchors them)",
+            utc_offset(o)
+        ),
+        _ => "text logs kept at the server's wall-clock time: nothing places them against UTC (by date only)".to_string(),
+    })
+}
+
+/// The verbose installer log the finding read, and the action that failed in it.
+pub(crate) fn installer_log_line(f: &Finding, escape: fn(&str) -> String) -> Option<String> {
+    let l = f.error.installer_log.as_ref()?;
+    Some(match &l.failed_action {
+        Some(a) => format!("{}: {} failed", escape(&l.file), escape(a)),
+        None => escape(&l.file),
+    })
+}
+
+/// What the saved start modes were worth.
+pub(crate) fn saved_state_line(f: &Finding, escape: fn(&str) -> String) -> Option<String> {
+    let s = f.saved_start_modes.as_ref()?;
+    Some(if s.stale {
+        format!(
+            "{}: saved again after the services were disabled, not used",
+            escape(&s.file)
+        )
+    } else {
+        let before: Vec<String> = s.disabled_before.iter().map(|n| escape(n)).collect();
+        let kept = if before.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; disabled before the update, left so: {}",
+                before.join(", ")
+            )
+        };
+        format!("{}: {}{kept}", escape(&s.file), escape(&s.note))
+    })
+}
+
 /// "name (auto, was running)" for each service, how it stands now when it is no longer disabled.
 pub(crate) fn service_entries(f: &Finding) -> Vec<String> {
     f.services
         .iter()
         .map(|s| {
             let mut what = s.original_start.clone();
+            match s.original_start_from {
+                "saved_state" => what.push_str(" as saved"),
+                "defaults" => what.push_str(" by default"),
+                _ => {}
+            }
             if s.was_running {
                 what.push_str(", was running");
             }
@@ -81,6 +154,7 @@ pub(crate) fn facts(f: &Finding, escape: fn(&str) -> String) -> Vec<(&'static st
         f.error.installer_message.as_deref().map(escape),
     ));
     facts.push(("Installer log", f.error.log_file.as_deref().map(escape)));
+    facts.push(("Log read", installer_log_line(f, escape)));
     facts.push((
         "When",
         Some(format!(
@@ -99,6 +173,8 @@ pub(crate) fn facts(f: &Finding, escape: fn(&str) -> String) -> Vec<(&'static st
         let path = l.path.as_deref().map(escape).unwrap_or_default();
         facts.push(("Held by", Some(format!("{who}: {path}"))));
     }
+    facts.push(("Times", clock_line(f)));
+    facts.push(("Saved", saved_state_line(f, escape)));
     if !f.services.is_empty() {
         let still = f.services.iter().filter(|s| s.still_disabled).count();
         let list: Vec<String> = service_entries(f).iter().map(|e| escape(e)).collect();

@@ -6,7 +6,10 @@
 //! cut or wrapped, and identifiers are never broken inside a word.
 
 use super::escape::{display_text, display_whole, push_display};
-use super::facts::{action_words, confidence_word, error_line, service_entries};
+use super::facts::{
+    action_words, clock_line, confidence_word, error_line, installer_log_line, saved_state_line,
+    service_entries,
+};
 use super::layout::{columns, cut, first_sentence, wrap, wrap_hanging};
 use super::overview::{self, Row};
 use super::spool::Spool;
@@ -139,13 +142,29 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
         };
         fact("Said", &said)?;
     }
-    if let Some(l) = &f.error.log_file {
-        fact("Log", &display(l))?;
+    // The log 1023 names and, when it was among the inputs, what evtriage read in it: one line.
+    let read = f
+        .error
+        .installer_log
+        .as_ref()
+        .map(|l| match &l.failed_action {
+            Some(a) => format!("read: {} failed", display(a)),
+            None => "read".to_string(),
+        });
+    match (&f.error.log_file, read, installer_log_line(f, display)) {
+        (Some(l), Some(read), _) => fact("Log", &format!("{}, {read}", display(l)))?,
+        (Some(l), None, _) => fact("Log", &display(l))?,
+        (None, _, Some(line)) => fact("Log", &line)?,
+        (None, _, None) => {}
     }
-    fact(
-        "When",
-        &format!("{} – {} UTC", time(f.first_seen), time(f.last_seen)),
-    )?;
+    let when = format!("{} – {} UTC", time(f.first_seen), time(f.last_seen));
+    match clock_line(f) {
+        Some(c) => fact("When", &format!("{when}; {c}"))?,
+        None => fact("When", &when)?,
+    }
+    if let Some(s) = saved_state_line(f, display) {
+        fact("Saved", &s)?;
+    }
     let mut key = "Held by";
     for l in &f.locked_files {
         let who = match (&l.process, l.pid) {

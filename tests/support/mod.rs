@@ -4,7 +4,7 @@
 pub mod pwsh;
 
 use evtriage::diagnosis::{Collector, Diagnoser, Finding, Inputs, Matched};
-use evtriage::input::{InputFile, NoProgress, READERS};
+use evtriage::input::{NoProgress, READERS};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -19,31 +19,33 @@ pub fn kept(files: &[&Path]) -> Vec<Matched> {
     read_kept(files).0
 }
 
-/// The kept events, and the inputs they came from.
+/// The kept events, and the inputs they came from: found, read and placed on one timeline as a
+/// run does (text logs' local times against the event logs' UTC).
 fn read_kept(files: &[&Path]) -> (Vec<Matched>, Inputs) {
     let sink = Collector::new(diagnoser());
-    let mut reports = Vec::new();
-    for (id, path) in files.iter().enumerate() {
-        // By content, as a run recognizes them.
-        let head = std::fs::read(path).unwrap();
-        let reader = READERS
-            .iter()
-            .find(|r| r.recognizes(&head[..head.len().min(8)]))
-            .unwrap_or_else(|| panic!("{} is no log evtriage reads", path.display()));
-        let input = InputFile {
-            id: id as u32,
-            path: path.to_path_buf(),
-            display: path.display().to_string(),
-            size: std::fs::metadata(path).unwrap().len(),
-            format: reader.format(),
-            handle: None,
-            member: None,
-        };
-        let report = reader.read(&input, &sink, &NoProgress);
-        assert_eq!(report.records_failed, 0, "{}", path.display());
-        reports.push(report);
+    let args: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let d = evtriage::input::discover(&args, &mut std::io::empty(), 1 << 30);
+    assert!(
+        d.rejected.is_empty(),
+        "every file is one evtriage reads: {:?}",
+        d.rejected
+    );
+    let mut reports = evtriage::input::read_all(&d.files, &sink, &NoProgress);
+    for r in &reports {
+        assert_eq!(r.records_failed, 0, "{}", r.path);
     }
-    (sink.into_matched(), Inputs::of_reports(&reports))
+    let mut matched = sink.into_matched();
+    evtriage::timeline::place(&mut matched, &mut reports, &Default::default());
+    (matched, Inputs::of_reports(&reports))
+}
+
+/// The kept events and the reports of these files, read but not yet placed on one timeline.
+pub fn read_unplaced(files: &[&Path]) -> (Vec<Matched>, Vec<evtriage::input::InputReport>) {
+    let sink = Collector::new(diagnoser());
+    let args: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let d = evtriage::input::discover(&args, &mut std::io::empty(), 1 << 30);
+    let reports = evtriage::input::read_all(&d.files, &sink, &NoProgress);
+    (sink.into_matched(), reports)
 }
 
 /// The findings of these files, diagnosed in-process.
@@ -90,16 +92,21 @@ pub fn require(cmd: &str, probe: &[&str]) {
     );
 }
 
-/// The event logs of a folder, by extension: .evtx and .evt.
+/// The logs of a folder that evtriage reads, recognized by content as a run does: event logs and
+/// the text logs beside them.
 pub fn log_files(dir: &Path) -> Vec<PathBuf> {
+    use std::io::Read;
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("evtx") || e.eq_ignore_ascii_case("evt"))
+            let mut head = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(1024).read_to_end(&mut head))
+                .is_ok()
+                && READERS.iter().any(|r| r.recognizes(&head))
         })
         .collect();
     v.sort();

@@ -21,16 +21,25 @@ fn builtin() -> &'static Diagnoser {
 /// Read `bytes` as a file, diagnose what it holds, and write every report format; the number of
 /// records read.
 fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
+    read_file_as(bytes, diagnoser, None)
+}
+
+/// [`read_file`], read by the reader of `format` whatever its first bytes say, and placed on the
+/// timeline as a run places text logs.
+fn read_file_as(bytes: &[u8], diagnoser: &Diagnoser, format: Option<&str>) -> u64 {
     let Ok(mut file) = tempfile::NamedTempFile::new() else {
         return 0;
     };
     if file.write_all(bytes).and_then(|_| file.flush()).is_err() {
         return 0;
     }
-    // By content, as a run recognizes it: .evtx or .evt.
-    let reader = READERS
-        .iter()
-        .find(|r| r.recognizes(&bytes[..bytes.len().min(8)]));
+    // By content, as a run recognizes it: .evtx or .evt; or the reader named.
+    let reader = match format {
+        Some(name) => READERS.iter().find(|r| r.format() == name),
+        None => READERS
+            .iter()
+            .find(|r| r.recognizes(&bytes[..bytes.len().min(8)])),
+    };
     let input = InputFile {
         id: 0,
         path: file.path().to_path_buf(),
@@ -39,14 +48,20 @@ fn read_file(bytes: &[u8], diagnoser: &Diagnoser) -> u64 {
         format: reader.map_or("evtx", |r| r.format()),
         handle: None,
         member: None,
+        modified: Some(evtriage::input::FileTime::Local(
+            chrono::NaiveDate::from_ymd_opt(2023, 3, 15)
+                .and_then(|d| d.and_hms_opt(14, 0, 0))
+                .expect("a valid time"),
+        )),
     };
     let sink = Collector::new(diagnoser);
-    let inputs = match reader {
+    let mut inputs = match reader {
         Some(reader) => vec![reader.read(&input, &sink, &NoProgress)],
         None => Vec::new(),
     };
     let read = inputs.iter().map(|i| i.records_read).sum();
-    let kept = sink.into_matched();
+    let mut kept = sink.into_matched();
+    evtriage::timeline::place(&mut kept, &mut inputs, &Default::default());
     let findings = diagnoser.diagnose(
         kept,
         &evtriage::diagnosis::Inputs::named(vec!["fuzz.evtx".to_string()]),
@@ -95,6 +110,45 @@ pub fn read_evt_and_diagnose(bytes: &[u8]) {
         evt[..8].copy_from_slice(b"\x30\x00\x00\x00LfLe");
     }
     read_file(&evt, builtin());
+}
+
+/// The text-log targets (`msi_log`, `service_control`, `exchange_setup`, `clixml`): `bytes` as a
+/// file of that format (read by its reader whatever its first line says), placed on the timeline,
+/// diagnosed and reported.
+pub fn read_text_log_and_diagnose(format: &str, bytes: &[u8]) {
+    read_file_as(bytes, builtin(), Some(format));
+}
+
+/// The `archive` target: `bytes` as a zip archive found in a folder, with a small limit (1 MiB
+/// a member, a few in all), its members recognized, read, placed and diagnosed as a run does.
+pub fn read_archive_and_diagnose(bytes: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else {
+        return;
+    };
+    let path = dir.path().join("case.zip");
+    if std::fs::write(&path, bytes).is_err() {
+        return;
+    }
+    let discovery = evtriage::input::discover_with(
+        &[path.display().to_string()],
+        &mut std::io::empty(),
+        1 << 20,
+        evtriage::input::archive::ArchiveLimits { total: 4 << 20 },
+    );
+    let diagnoser = builtin();
+    let sink = Collector::new(diagnoser);
+    let mut inputs = evtriage::input::read_all(&discovery.files, &sink, &NoProgress);
+    let mut kept = sink.into_matched();
+    evtriage::timeline::place(&mut kept, &mut inputs, &Default::default());
+    let findings = diagnoser.diagnose(kept, &evtriage::diagnosis::Inputs::of_reports(&inputs));
+    inputs.extend(discovery.rejected);
+    let report = Report::new(findings, inputs);
+    for format in [Format::Table, Format::Json, Format::Html] {
+        let mut out = Vec::new();
+        report
+            .write(format, &mut out, Style::plain())
+            .expect("writing to memory does not fail");
+    }
 }
 
 /// The `event_xml` target: write `xml` as a log; what is written must read back.

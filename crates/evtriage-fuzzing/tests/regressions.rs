@@ -55,3 +55,22 @@ fn signature_regressions() {
         }
     });
 }
+
+#[test]
+fn text_log_regressions() {
+    for (target, format) in [
+        ("msi_log", "msi-log"),
+        ("service_control", "service-control-log"),
+        ("exchange_setup", "exchange-setup-log"),
+        ("clixml", "clixml"),
+    ] {
+        replay(target, |b| {
+            evtriage_fuzzing::read_text_log_and_diagnose(format, b)
+        });
+    }
+}
+
+#[test]
+fn archive_regressions() {
+    replay("archive", evtriage_fuzzing::read_archive_and_diagnose);
+}

@@ -14,6 +14,9 @@ pub const NAMES: &[&str] = &[
     "wu-failed-non-exchange",
     "wu-app-package-in-use",
     "kb-services-untouched",
+    "cu-setup-refused-after-su-failed",
+    "su-failed-state-saved-before",
+    "su-failed-across-summer-time",
 ];
 
 pub fn fixture(name: &str) -> Option<Bundle> {
@@ -23,8 +26,33 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         "wu-failed-non-exchange" => Some(wu_failed_non_exchange()),
         "wu-app-package-in-use" => Some(wu_app_package_in_use()),
         "kb-services-untouched" => Some(kb_services_untouched()),
+        "cu-setup-refused-after-su-failed" => Some(cu_setup_refused_after_su_failed()),
+        "su-failed-state-saved-before" => Some(crate::samples::su_failed_state_saved_before()),
+        "su-failed-across-summer-time" => Some(crate::samples::su_failed_across_summer_time()),
         _ => None,
     }
+}
+
+/// `samples/exchange2016-su-failed-retry`, and the next morning the cumulative update's setup,
+/// which stops because the services the security update disabled are still disabled.
+fn cu_setup_refused_after_su_failed() -> Bundle {
+    let (host, mut files) = crate::samples::su_failed_retry_parts();
+    let berlin = crate::textlogs::Locale {
+        offset_minutes: 60,
+        date: crate::textlogs::DateStyle::DayFirstDots,
+    };
+    let log = crate::textlogs::exchange_setup_refused(
+        at("2023-03-16T07:42:09Z"),
+        &berlin,
+        "(UTC+01:00) Amsterdam, Berlin, Bern, Rome, Stockholm, Vienna.",
+    );
+    files.push((
+        "ExchangeSetupLogs/ExchangeSetup.log".into(),
+        evtriage_writer::textlog::encode(&log, evtriage_writer::textlog::TextEncoding::Ansi),
+    ));
+    let mut b = crate::samples::finish_with("cu-setup-refused-after-su-failed", host, Files::Evtx);
+    b.extra = files;
+    b
 }
 
 fn at(rfc3339: &str) -> DateTime<Utc> {
@@ -95,6 +123,7 @@ fn admin_disabled_pop3() -> Bundle {
         application: Vec::new(),
         system: numbered(system, 100),
         files: Files::Evtx,
+        extra: Vec::new(),
     }
 }
 
@@ -123,6 +152,7 @@ fn wu_failures(
         application: Vec::new(),
         system: numbered(system, first_record),
         files: Files::Evtx,
+        extra: Vec::new(),
     }
 }
 
@@ -156,6 +186,9 @@ fn wu_app_package_in_use() -> Bundle {
 pub fn write(bundle: &Bundle, dir: &std::path::Path) -> Result<(), String> {
     for (name, bytes) in bundle.logs()? {
         let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
         std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())

@@ -307,6 +307,15 @@ impl Timeline {
             .collect()
     }
 
+    /// The log wrapped: records written before `t` were overwritten. Those that remain keep the
+    /// numbers they had.
+    pub fn wrap_before(&mut self, t: DateTime<Utc>) {
+        self.pending.sort_by_key(|p| (p.written, p.seq));
+        let lost = self.pending.iter().take_while(|p| p.written < t).count();
+        self.pending.drain(..lost);
+        self.first_record_id += lost as u64;
+    }
+
     /// Keep only the events `keep` accepts (before they are numbered).
     pub fn retain(&mut self, mut keep: impl FnMut(&Element) -> bool) {
         self.pending.retain(|p| keep(&p.event));

@@ -53,12 +53,34 @@ pub enum Outcome {
     SucceedsServicesLeftDisabled,
 }
 
-/// What an install left behind, for manifests and README text.
+/// What an install left behind, for manifests and README text, and the moments the text logs
+/// of the same install record (`crate::textlogs`).
 #[derive(Debug, Clone)]
 pub struct InstallRecord {
     pub started: DateTime<Utc>,
     pub failed_at: Option<DateTime<Utc>>,
     pub disabled: Vec<Service>,
+    /// The installer transaction began (1040).
+    pub transaction_at: DateTime<Utc>,
+    /// Each running service setup stopped, and when (7036).
+    pub stops: Vec<(Service, DateTime<Utc>)>,
+    /// Each service setup disabled, and when (7040).
+    pub disables: Vec<(Service, DateTime<Utc>)>,
+    /// Each service setup set back to its start type when it succeeded, and when (7040).
+    pub enables: Vec<(Service, DateTime<Utc>)>,
+    /// Each holder Restart Manager found (10010), and each file in use (1025), with their times.
+    pub holders: Vec<(Holder, DateTime<Utc>, DateTime<Utc>)>,
+    /// The installer's outcome: when, and its status (1603, 0, 3010).
+    pub ended: DateTime<Utc>,
+    pub status: u32,
+}
+
+/// The services setup stopped and disabled, and when.
+pub struct StopAndDisable {
+    /// Offset (ms from `t0`) of the first 7040.
+    pub disabled_at: i64,
+    pub stops: Vec<(Service, DateTime<Utc>)>,
+    pub disables: Vec<(Service, DateTime<Utc>)>,
 }
 
 /// Apply `patch` on `host` from `t0`, stopping and disabling `services` as Exchange's rollup setup
@@ -88,7 +110,9 @@ pub fn install(
     let e = events::rm_session(&host.stamp(rm_start), sid, msi_proc, true, 0, rm_start);
     host.app.push(rm_start, e);
 
-    let disabled_at = stop_and_disable(host, t0, services, sid);
+    let done = stop_and_disable(host, t0, services, sid);
+    let disabled_at = done.disabled_at;
+    let mut holder_times = Vec::new();
 
     // Restart Manager finds the holders; Windows Installer logs each file in use.
     let rm_t = disabled_at + 25_000;
@@ -116,6 +140,7 @@ pub fn install(
         let ti = at(rm_t + 9_600 + 2 * i as i64);
         let e = events::msi_file_in_use(&host.stamp(ti), sid, p, h.file, h.process, h.pid);
         host.app.push(ti, e);
+        holder_times.push((h.clone(), at(rm_t + 3 * i as i64), ti));
     }
 
     let end = rm_t + 16 * 60_000 + 50_000;
@@ -123,6 +148,13 @@ pub fn install(
         started: t0,
         failed_at: None,
         disabled: services.to_vec(),
+        transaction_at: at(2_000),
+        stops: done.stops,
+        disables: done.disables,
+        holders: holder_times,
+        enables: Vec::new(),
+        ended: at(end),
+        status: 0,
     };
     match outcome {
         Outcome::FailsOnFileInUse {
@@ -190,6 +222,8 @@ pub fn install(
                 host.sys.push(wu_t, e);
             }
             record.failed_at = Some(fail);
+            record.ended = fail;
+            record.status = 1603;
         }
         Outcome::SucceedsRestartPending
         | Outcome::Succeeds
@@ -206,6 +240,9 @@ pub fn install(
                     StartType::Disabled,
                     svc.start,
                 );
+                record
+                    .enables
+                    .push((svc.clone(), at(back + 150 * i as i64)));
             }
             let mut t = back + 6_000;
             for svc in services
@@ -235,6 +272,7 @@ pub fn install(
             host.app.push(done + Duration::milliseconds(1), e);
             let restart = matches!(outcome, Outcome::SucceedsRestartPending);
             let status = if restart { 3010 } else { 0 };
+            record.status = status;
             let e = events::msi_update_status(
                 &host.stamp(done),
                 sid,
@@ -281,9 +319,10 @@ pub fn stop_and_disable(
     t0: DateTime<Utc>,
     services: &[Service],
     sid: &str,
-) -> i64 {
+) -> StopAndDisable {
     let at = |ms: i64| t0 + Duration::milliseconds(ms);
     let mut t = 61_000;
+    let mut stops = Vec::new();
     for svc in services.iter().filter(|s| s.start == StartType::Auto) {
         if host.era == crate::host::Era::Server2003 {
             let e = events::nt5_scm_control(&host.stamp(at(t)), sid, svc.display, true);
@@ -292,19 +331,25 @@ pub fn stop_and_disable(
         } else {
             host.service_state(at(t), svc, false);
         }
+        stops.push((svc.clone(), at(t)));
         t += 1_700 + (t % 900);
     }
     let disabled_at = t + 1_200;
+    let mut disables = Vec::new();
     for (i, svc) in services.iter().enumerate() {
-        host.start_type(
-            at(disabled_at + 140 * i as i64),
-            svc,
-            sid,
-            svc.start,
-            StartType::Disabled,
-        );
+        let when = at(disabled_at + 140 * i as i64);
+        // SCM logs a change only: a service disabled already gets no 7040 (setup's script
+        // still says it disables it).
+        if svc.start != StartType::Disabled {
+            host.start_type(when, svc, sid, svc.start, StartType::Disabled);
+        }
+        disables.push((svc.clone(), when));
     }
-    disabled_at
+    StopAndDisable {
+        disabled_at,
+        stops,
+        disables,
+    }
 }
 
 /// An administrator puts every service back to its previous start type and starts the automatic

@@ -153,7 +153,7 @@ fn rollup_fails_2003(host: &mut Host, t0: DateTime<Utc>, services: &[Service], h
         0,
     );
     host.sys.push(at(0), e);
-    let disabled_at = incident::stop_and_disable(host, t0, services, SYSTEM_SID);
+    let disabled_at = incident::stop_and_disable(host, t0, services, SYSTEM_SID).disabled_at;
     // Windows Installer 3.1 names each file in use (1025): no Restart Manager on NT 5.
     for (i, h) in holders.iter().enumerate() {
         let ti = at(disabled_at + 25_000 + 2_000 * i as i64);

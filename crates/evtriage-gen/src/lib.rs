@@ -12,3 +12,4 @@ pub mod incident;
 pub mod legacy;
 pub mod noise;
 pub mod samples;
+pub mod textlogs;

@@ -62,6 +62,13 @@ enum Command {
     Evt(evtriage_gen::biglog::EvtOptions),
     /// Write large Application/System logs with planted incidents (see the README).
     Logs(evtriage_gen::biglog::Options),
+    /// Write one of the signatures' `gen:` fixtures (its logs and text logs) into a folder.
+    Fixture {
+        /// The fixture's name (`cu-setup-refused-after-su-failed`, …).
+        name: String,
+        /// The folder to write into.
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +83,13 @@ fn main() -> ExitCode {
         Command::EventXml { out } => write_event_xml(&out),
         Command::Evt(options) => evtriage_gen::biglog::write_evt(&options),
         Command::Hostile { size, out } => write_bundle(&evtriage_gen::hostile::sized(size), &out),
+        Command::Fixture { name, out } => match evtriage_gen::fixtures::fixture(&name) {
+            Some(bundle) => write_bundle(&bundle, &out),
+            None => Err(format!(
+                "no fixture {name}: the fixtures are {}",
+                evtriage_gen::fixtures::NAMES.join(", ")
+            )),
+        },
         Command::Logs(options) => evtriage_gen::biglog::run(&options).map(|manifest| {
             eprintln!(
                 "wrote {} hosts, {} records, {} incidents planted; manifest: {}",
@@ -192,7 +206,14 @@ fn write_samples(out: &Path, check: bool) -> Result<(), String> {
                 }
                 continue;
             }
-            let tmp = dir.join(format!(".{name}.tmp"));
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            let tmp = path.with_file_name(format!(
+                ".{}.tmp",
+                path.file_name()
+                    .map_or(std::borrow::Cow::Borrowed(""), |n| n.to_string_lossy())
+            ));
             fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
             fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
             if name.ends_with(".evtx") {

@@ -15,14 +15,29 @@ pub enum Packing {
 
 /// A zip of `members` (name inside the archive, bytes), in that order.
 pub fn zip_members(members: &[(&str, &[u8])], packing: Packing) -> Vec<u8> {
+    zip_members_at(members, packing, None)
+}
+
+/// [`zip_members`], every member last written at `modified` (local wall-clock time: year,
+/// month, day, hour, minute, second), or at the zip format's 1980-01-01 without it.
+pub fn zip_members_at(
+    members: &[(&str, &[u8])],
+    packing: Packing,
+    modified: Option<(u16, u8, u8, u8, u8, u8)>,
+) -> Vec<u8> {
     let method = match packing {
         Packing::Deflated => CompressionMethod::Deflated,
         Packing::Stored => CompressionMethod::Stored,
     };
     let mut w = ZipWriter::new(Cursor::new(Vec::new()));
-    let options = SimpleFileOptions::default()
+    let mut options = SimpleFileOptions::default()
         .compression_method(method)
         .large_file(false);
+    if let Some((y, mo, d, h, mi, s)) = modified
+        && let Ok(t) = zip::DateTime::from_date_and_time(y, mo, d, h, mi, s)
+    {
+        options = options.last_modified_time(t);
+    }
     for (name, bytes) in members {
         w.start_file(*name, options).expect("zip member");
         w.write_all(bytes).expect("zip write");

@@ -36,10 +36,50 @@ fn installer_message(inc: &Incident, events: &[Matched]) -> Option<String> {
         .flatten()
         .filter_map(|it| Some((it, it.fields.get("message").filter(|m| !m.is_empty())?)))
         .min_by_key(|(it, _)| {
-            let outcome_only = OUTCOME_ONLY.contains(&events[it.at].event.event_id);
+            let e = &events[it.at].event;
+            // A verbose log's outcome sentences (`Product: X -- Installation failed.`) are
+            // outcomes too.
+            let outcome_only = if e.provider.starts_with(crate::event::TEXT_PROVIDER_PREFIX) {
+                e.event_id == crate::input::text::msi_log::ids::PRODUCT_OUTCOME
+            } else {
+                OUTCOME_ONLY.contains(&e.event_id)
+            };
             (outcome_only, distance(it.time))
         })
         .map(|(_, m)| m.to_string())
+}
+
+/// The verbose installer log among the inputs that the incident read, and what it said of the
+/// failure.
+fn installer_log(
+    inc: &Incident,
+    events: &[Matched],
+    file_names: &[String],
+) -> Option<InstallerLog> {
+    let from_log = inc.selected.iter().flatten().find(|it| {
+        events[it.at]
+            .event
+            .provider
+            .eq_ignore_ascii_case("evtriage:msi-log")
+    })?;
+    let file = file_names
+        .get(events[from_log.at].event.source as usize)?
+        .clone();
+    let failed = inc
+        .selected
+        .iter()
+        .flatten()
+        .find(|it| it.fields.get("action").is_some());
+    Some(InstallerLog {
+        file,
+        failed_action: failed
+            .and_then(|it| it.fields.get("action"))
+            .map(str::to_string),
+        context: failed
+            .and_then(|it| it.fields.get("context"))
+            .map(|c| c.lines().map(str::to_string).collect())
+            .unwrap_or_default(),
+    })
 }
 
 pub(crate) fn build_finding(
@@ -88,6 +128,7 @@ pub(crate) fn build_finding(
             .or((msi.is_some() || hresult.is_some()).then_some(crate::codes::UNKNOWN)),
         installer_message: installer_message(inc, events),
         log_file: first(inc, "log_file").map(str::to_string),
+        installer_log: installer_log(inc, events, file_names),
     };
 
     let mut left_out = Vec::new();
@@ -100,6 +141,7 @@ pub(crate) fn build_finding(
     );
     let mut services = services(sig, inc);
     cap(&mut services, MAX_SERVICES, "services", &mut left_out);
+    let saved_start_modes = saved_start_modes(sig, inc, events, file_names, &services);
     let mut confidence = confidence_of(sig, inc);
     if unchecked.is_some() {
         // The evidence `missing_log.requires` asks for holds, and what the missing log would
@@ -166,7 +208,10 @@ pub(crate) fn build_finding(
         evidence,
         left_out,
         unchecked: unchecked.into_iter().collect(),
+        text_log_clock: None,
+        saved_start_modes,
     };
+    fill_default_starts(&mut finding);
     let (summary, steps) = remediation::render(sig, &finding, done);
     finding.summary = summary;
     finding.remediation = steps;
@@ -255,6 +300,94 @@ pub(crate) fn locked_files(sig: &Signature, inc: &Incident) -> Vec<LockedFile> {
     out
 }
 
+/// What the finding says of the saved start modes, where the incident read them.
+fn saved_start_modes(
+    sig: &Signature,
+    inc: &Incident,
+    events: &[Matched],
+    file_names: &[String],
+    services: &[ServiceInfo],
+) -> Option<SavedStartModes> {
+    let saved = saved_state(sig, inc)?;
+    let key = sig.def.status.as_ref()?.key.as_deref()?;
+    let any = saved.items.values().next()?;
+    let file = file_names
+        .get(events[any.at].event.source as usize)
+        .cloned()
+        .unwrap_or_default();
+    let used = services
+        .iter()
+        .filter(|s| s.original_start_from == "saved_state")
+        .count();
+    let mut disabled_before: Vec<String> = Vec::new();
+    if saved.stale.is_none() {
+        // The changes the saved state shows were no change: disabled before, disabled after.
+        let changed: HashSet<JoinKey> = sig
+            .def
+            .status
+            .iter()
+            .flat_map(|st| st.each.iter().flat_map(|e| e.ids()))
+            .filter_map(|id| sig.evidence.iter().position(|e| e.id == *id))
+            .flat_map(|ei| inc.selected[ei].iter())
+            .filter_map(|it| it.fields.get(key))
+            .map(join_key)
+            .collect();
+        for (k, it) in &saved.items {
+            if changed.contains(k)
+                && it.fields.get("old_start") == Some("disabled")
+                && let Some(name) = it.fields.get(key)
+            {
+                disabled_before.push(name.to_string());
+            }
+        }
+        disabled_before.sort_by_key(|n| n.to_lowercase());
+    }
+    let note = match &saved.stale {
+        Some(why) => {
+            format!("{why}. Not used: restoring from it would leave the services disabled")
+        }
+        None => format!(
+            "saved before the services were disabled: the start type of {used} service(s) comes from it"
+        ),
+    };
+    Some(SavedStartModes {
+        file,
+        services: saved.items.len(),
+        last_saved: saved.last_save.map(|s| s.time),
+        stale: saved.stale.is_some(),
+        note,
+        disabled_before,
+    })
+}
+
+/// Services whose start type no log gives take the Exchange version's default, said as such.
+fn fill_default_starts(f: &mut Finding) {
+    if !f.services.iter().any(|s| s.original_start == "unknown") {
+        return;
+    }
+    let Some(version) = [&f.update.title, &f.update.product]
+        .into_iter()
+        .flatten()
+        .find_map(|t| crate::services::exchange_version(t))
+    else {
+        return;
+    };
+    let defaults = crate::services::defaults(version);
+    for s in f
+        .services
+        .iter_mut()
+        .filter(|s| s.original_start == "unknown")
+    {
+        if let Some(d) = defaults
+            .iter()
+            .find(|d| d.key.eq_ignore_ascii_case(&s.name))
+        {
+            s.original_start = d.start.as_str().to_string();
+            s.original_start_from = "defaults";
+        }
+    }
+}
+
 pub(crate) fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
     let Some(key) = sig.def.status.as_ref().and_then(|s| s.key.as_deref()) else {
         return Vec::new();
@@ -296,6 +429,7 @@ pub(crate) fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
                 .push((n, it));
         }
     }
+    let saved = saved_state(sig, inc);
     let mut out: Vec<ServiceInfo> = restores(sig, inc)
         .into_iter()
         .map(|(d, r)| {
@@ -320,12 +454,20 @@ pub(crate) fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
             refused.sort_unstable();
             refused.dedup();
             let start_refused = refused.len() as u32;
+            let (original, from) = match d.fields.get("old_start") {
+                Some(o) => (Some(o), "event_log"),
+                None => match saved.as_ref().and_then(|s| s.start_of(&name)) {
+                    Some(o) => (Some(o), "saved_state"),
+                    None => (None, "unknown"),
+                },
+            };
             ServiceInfo {
                 // Without the key name (param4), the service field fell back to the display
                 // name: commands must then look the service up by display name.
                 name_is_key: display.as_deref() != Some(name.as_str()),
                 display_name: display,
-                original_start: d.fields.get("old_start").unwrap_or("unknown").to_string(),
+                original_start: original.unwrap_or("unknown").to_string(),
+                original_start_from: from,
                 disabled_at: d.time,
                 disabled_by: d.fields.get("sid").map(str::to_string),
                 was_running,

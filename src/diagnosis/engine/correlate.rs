@@ -358,6 +358,102 @@ impl<'a> Cluster<'a> {
     }
 }
 
+/// What a saved state of the keys says (`[status] saved`), and whether it can be trusted.
+pub(crate) struct SavedState<'a> {
+    /// Per key, the saved item (its `old_start` is the start mode saved).
+    pub(crate) items: HashMap<JoinKey, Item<'a>>,
+    /// The state was saved again after the first change (or records the changed values for
+    /// most of what changed): it holds the changed values, not the ones before.
+    pub(crate) stale: Option<String>,
+    /// The last save the incident shows (`[status] saved_at`).
+    pub(crate) last_save: Option<Item<'a>>,
+}
+
+impl SavedState<'_> {
+    /// The saved start mode of a key, when the state can be trusted.
+    pub(crate) fn start_of(&self, key: &str) -> Option<&str> {
+        if self.stale.is_some() {
+            return None;
+        }
+        self.items.get(&join_key(key))?.fields.get("old_start")
+    }
+}
+
+/// The saved state of `[status] saved`, judged against the changes of `each` and the saves of
+/// `saved_at`: `None` when the signature names none or the incident found none.
+pub(crate) fn saved_state<'a>(sig: &Signature, inc: &Incident<'a>) -> Option<SavedState<'a>> {
+    let st = sig.def.status.as_ref()?;
+    let key = st.key.as_deref()?;
+    let idx = |id: &String| sig.evidence.iter().position(|e| e.id == *id);
+    let saved = idx(st.saved.as_ref()?)?;
+    if inc.selected[saved].is_empty() {
+        return None;
+    }
+    let mut items = HashMap::new();
+    for it in &inc.selected[saved] {
+        if let Some(k) = it.fields.get(key) {
+            items.entry(join_key(k)).or_insert(*it);
+        }
+    }
+    let changes: Vec<Item> = st
+        .each
+        .iter()
+        .flat_map(|e| e.ids())
+        .filter_map(idx)
+        .flat_map(|ei| inc.selected[ei].iter().copied())
+        .collect();
+    let restores: Vec<DateTime<Utc>> = st
+        .restored_by
+        .iter()
+        .flat_map(|e| e.ids())
+        .filter_map(idx)
+        .flat_map(|ei| inc.selected[ei].iter().map(|it| it.time))
+        .collect();
+    let saves: Vec<Item> = st
+        .saved_at
+        .as_ref()
+        .and_then(idx)
+        .map(|ei| inc.selected[ei].clone())
+        .unwrap_or_default();
+    let last_save = saves.iter().max_by_key(|s| s.time).copied();
+    let first_change = changes.iter().map(|c| c.time).min();
+    let mut stale = None;
+    if let Some(first) = first_change
+        && let Some(again) = saves
+            .iter()
+            .filter(|s| s.time > first)
+            .min_by_key(|s| s.time)
+        && !restores.iter().any(|r| *r >= first && *r <= again.time)
+    {
+        stale = Some(format!(
+            "the start modes were saved again at {}, after the first service was disabled at {} and with nothing re-enabled in between: the saved state records Disabled for the services the first attempt disabled, not the start types they had",
+            crate::report::time(again.time),
+            crate::report::time(first)
+        ));
+    }
+    // The file alone: when it says Disabled for most of what setup disabled, it was saved after.
+    let changed: HashSet<JoinKey> = changes
+        .iter()
+        .filter_map(|c| c.fields.get(key))
+        .map(join_key)
+        .collect();
+    let saved_disabled = changed
+        .iter()
+        .filter(|k| items.get(*k).and_then(|it| it.fields.get("old_start")) == Some("disabled"))
+        .count();
+    if stale.is_none() && saved_disabled >= 3 && saved_disabled * 2 >= changed.len() {
+        stale = Some(format!(
+            "the saved state records Disabled for {saved_disabled} of the {} services setup disabled: it was saved after they were disabled (by a retry), not before",
+            changed.len()
+        ));
+    }
+    Some(SavedState {
+        items,
+        stale,
+        last_save,
+    })
+}
+
 /// For `each` items, the latest per key within the incident, and the restore that followed it.
 pub(crate) fn restores<'a>(
     sig: &Signature,
@@ -369,38 +465,60 @@ pub(crate) fn restores<'a>(
     let (Some(each), Some(key), Some(by)) = (&st.each, &st.key, &st.restored_by) else {
         return Vec::new();
     };
-    let idx = |id: &str| {
+    let idx = |id: &String| {
         sig.evidence
             .iter()
             .position(|e| e.id == *id)
             .expect("validated")
     };
-    let (each, by) = (idx(each), idx(by));
-    // By hashed key, in first-seen order: a hostile log can disable thousands of services.
-    let mut latest: Vec<Item> = Vec::new();
+    // By hashed key, in first-seen order: a hostile log can disable thousands of services. A
+    // key's item comes from the first evidence named that has one (the 7040 that says the start
+    // type before, rather than a script's line that does not), the latest of it.
+    let mut latest: Vec<(usize, Item)> = Vec::new();
     let mut slot: HashMap<JoinKey, usize> = HashMap::new();
-    for it in &inc.selected[each] {
-        let Some(k) = it.fields.get(key) else {
-            continue;
-        };
-        match slot.entry(join_key(k)) {
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let l = &mut latest[*o.get()];
-                if l.time <= it.time {
-                    *l = *it;
+    for (rank, each) in each.ids().iter().map(idx).enumerate() {
+        for it in &inc.selected[each] {
+            let Some(k) = it.fields.get(key) else {
+                continue;
+            };
+            match slot.entry(join_key(k)) {
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let (r, l) = &mut latest[*o.get()];
+                    if *r == rank && l.time <= it.time {
+                        *l = *it;
+                    }
                 }
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(latest.len());
-                latest.push(*it);
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(latest.len());
+                    latest.push((rank, *it));
+                }
             }
         }
     }
+    // A key whose trusted saved state was already disabled was not disabled by this change: setup
+    // "disables" every service of its list, and nothing is to be undone for it.
+    let saved = saved_state(sig, inc);
+    let latest: Vec<Item> = latest
+        .into_iter()
+        .map(|(_, it)| it)
+        .filter(|it| {
+            let before = saved
+                .as_ref()
+                .and_then(|s| s.start_of(it.fields.get(key).unwrap_or("")));
+            !(before == Some("disabled")
+                && it.fields.get("old_start").is_none_or(|o| o == "disabled"))
+        })
+        .collect();
     let mut restores_of: HashMap<JoinKey, Vec<Item>> = HashMap::new();
-    for r in &inc.selected[by] {
-        if let Some(k) = r.fields.get(key) {
-            restores_of.entry(join_key(k)).or_default().push(*r);
+    for by in by.ids().iter().map(idx) {
+        for r in &inc.selected[by] {
+            if let Some(k) = r.fields.get(key) {
+                restores_of.entry(join_key(k)).or_default().push(*r);
+            }
         }
+    }
+    for rs in restores_of.values_mut() {
+        rs.sort_by_key(|r| r.time);
     }
     latest
         .into_iter()

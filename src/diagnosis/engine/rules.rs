@@ -106,6 +106,7 @@ fn event(id: u16, minutes: i64, params: &[&str]) -> Event {
             binary: None,
             user_data: None,
         },
+        from_text_log: false,
     }
 }
 

@@ -60,7 +60,14 @@ pub(crate) fn confidence_of(sig: &Signature, inc: &Incident) -> Confidence {
             } else {
                 e.describe.clone()
             });
-        } else if !matches!(e.role, Role::Recovery | Role::Context | Role::Impact) {
+        } else if !matches!(e.role, Role::Recovery | Role::Context | Role::Impact)
+            && !e
+                .providers
+                .iter()
+                .all(|p| p.starts_with(crate::event::TEXT_PROVIDER_PREFIX))
+        {
+            // A text log that was not sent is not evidence that is missing: the event logs say
+            // what it would.
             missing.push(e.describe.clone());
         }
     }

@@ -461,10 +461,27 @@ impl Signature {
                 [&s.each, &s.restored_by]
                     .into_iter()
                     .flatten()
+                    .flat_map(|o| o.ids())
+                    .map(String::as_str),
+            );
+            named.extend(
+                [&s.saved, &s.saved_at]
+                    .into_iter()
+                    .flatten()
                     .map(String::as_str),
             );
             if s.each.is_some() != s.restored_by.is_some() || s.each.is_some() != s.key.is_some() {
                 return Err(err("status needs each, key and restored_by together".into()));
+            }
+            if s.each.as_ref().is_some_and(|e| e.ids().is_empty())
+                || s.restored_by.as_ref().is_some_and(|e| e.ids().is_empty())
+            {
+                return Err(err(
+                    "status each and restored_by name at least one evidence".into(),
+                ));
+            }
+            if (s.saved.is_some() || s.saved_at.is_some()) && s.each.is_none() {
+                return Err(err("status saved and saved_at need each".into()));
             }
         }
         if let Some(unknown) = named.iter().find(|n| !known(n)) {

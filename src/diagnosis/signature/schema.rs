@@ -38,6 +38,13 @@ pub enum OneOrMany {
 }
 
 impl OneOrMany {
+    pub fn ids(&self) -> &[String] {
+        match self {
+            OneOrMany::One(s) => std::slice::from_ref(s),
+            OneOrMany::Many(v) => v,
+        }
+    }
+
     pub(crate) fn to_vec(&self) -> Vec<String> {
         match self {
             OneOrMany::One(s) => vec![s.clone()],
@@ -156,9 +163,17 @@ pub struct StatusDef {
     #[serde(default)]
     pub resolved_by: Vec<String>,
     /// Resolved when every item of `each` has a later item of `restored_by` with the same `key`.
-    pub each: Option<String>,
+    /// Either may name several evidence definitions (the System log's 7040s and
+    /// `ServiceControl.log`'s lines): for a key found in several, the one named first is used.
+    pub each: Option<OneOrMany>,
     pub key: Option<String>,
-    pub restored_by: Option<String>,
+    pub restored_by: Option<OneOrMany>,
+    /// Evidence whose items carry each key's start mode as saved before the change (`old_start`):
+    /// used for a key whose `each` item does not say it, unless the saved state is stale.
+    pub saved: Option<String>,
+    /// Evidence that marks each time that state was saved again, replacing it: a save after the
+    /// first change makes the saved state stale (it then records the changed values).
+    pub saved_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

@@ -320,6 +320,7 @@ impl<'a> Parsed<'a> {
             user_sid,
             process_id: None,
             payload: Payload::default(),
+            from_text_log: false,
         })
     }
 }

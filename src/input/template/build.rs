@@ -166,5 +166,6 @@ pub(crate) fn build(
         user_sid: slot_text(&plan.sid, chunk, values)?.filter(|s| !s.is_empty()),
         process_id: slot_number(&plan.pid, chunk, values).and_then(|p| u32::try_from(p).ok()),
         payload: Payload::default(),
+        from_text_log: false,
     })
 }

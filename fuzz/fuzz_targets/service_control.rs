@@ -1,0 +1,11 @@
+//! The `ServiceControl.log` reader on arbitrary bytes: run headers and their dates, the script's
+//! messages; then placement, matching, correlation and every report.
+//! Nothing may panic, hang or allocate without bound.
+#![no_main]
+
+use evtriage_fuzzing::read_text_log_and_diagnose;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    read_text_log_and_diagnose("service-control-log", data);
+});

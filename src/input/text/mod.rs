@@ -1,0 +1,468 @@
+//! Text logs as input: the ones a customer sends beside the event logs (the Windows Installer
+//! verbose log, Exchange's `ServiceControl.log`, its saved start modes, `ExchangeSetup.log`), each
+//! read by a [`super::LogReader`] of its own into the same normalized events as event-log records,
+//! so that signatures correlate them as they correlate records (formats in
+//! `shared/reference/text-logs.md`).
+//!
+//! What they share lives here: decoding (UTF-16LE or UTF-8 by byte-order mark, else UTF-8 when it
+//! is valid, else the Windows ANSI code page 1252), lines of bounded length read a block at a time,
+//! the locale's short dates, and the events themselves. Text logs keep the server's local time
+//! without an offset: their events carry that wall-clock time as if it were UTC, their
+//! [`super::InputReport`] says so (`clock: local`), and [`crate::timeline`] places them against
+//! the event logs once everything has been read.
+
+pub mod clixml;
+pub mod exchange_setup;
+pub mod msi_log;
+mod placement;
+pub use placement::{Anchor, ComputerClock, OffsetVotes, Placement};
+pub mod service_control;
+
+use super::template::decode_utf16le_lossy;
+use super::{EventSink, InputFile, InputReport, LogSpan, Progress};
+use crate::event::{Event, Field, Interner, Payload, TEXT_PROVIDER_PREFIX};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+/// Read this much of a file at a time.
+const BLOCK: usize = 1 << 20;
+/// A line longer than this is cut there (its rest is skipped and counted): no real line is, and a
+/// file with no line break must not grow a buffer without end.
+pub const MAX_LINE: usize = 64 << 10;
+
+/// How a text file's bytes are encoded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Encoding {
+    Utf16Le,
+    Utf8,
+    /// No byte-order mark and not valid UTF-8: the system's ANSI code page, taken to be 1252
+    /// (Western European). A server with another ANSI code page (Cyrillic 1251, say) has its
+    /// non-ASCII letters misread; every structure these readers look for is ASCII.
+    Windows1252,
+}
+
+/// The encoding, and how long the byte-order mark is.
+pub fn encoding_of(head: &[u8]) -> (Encoding, usize) {
+    if head.starts_with(&[0xFF, 0xFE]) {
+        (Encoding::Utf16Le, 2)
+    } else if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        (Encoding::Utf8, 3)
+    } else {
+        match std::str::from_utf8(head) {
+            Ok(_) => (Encoding::Utf8, 0),
+            // Valid up to a character cut by the end of the head.
+            Err(e) if e.error_len().is_none() => (Encoding::Utf8, 0),
+            Err(_) => (Encoding::Windows1252, 0),
+        }
+    }
+}
+
+/// The head's text, as far as it decodes: what recognition looks at.
+pub fn head_text(head: &[u8]) -> String {
+    let (enc, bom) = encoding_of(head);
+    decode(&head[bom..], enc)
+}
+
+pub(crate) fn decode(bytes: &[u8], enc: Encoding) -> String {
+    match enc {
+        Encoding::Utf16Le => decode_utf16le_lossy(bytes),
+        Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+        Encoding::Windows1252 => encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
+    }
+}
+
+/// The first line of text that is not empty, trimmed.
+pub fn first_line(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// Calls `line` with each line of the file (1-based number, text without its line break), decoded
+/// whatever the file's encoding; counts the bytes read as progress. Lines longer than
+/// [`MAX_LINE`] are cut, and how many were is returned.
+pub fn for_each_line(
+    input: &InputFile,
+    progress: &dyn Progress,
+    mut line: impl FnMut(u64, &str),
+) -> io::Result<u64> {
+    let mut file = input.open()?;
+    let mut head = Vec::with_capacity(4096);
+    (&mut file).take(4096).read_to_end(&mut head)?;
+    let (enc, bom) = encoding_of(&head);
+    // A UTF-8 file whose first 4 KiB are valid may still hold a byte that is not: decoded lossily.
+    let mut carry: Vec<u8> = head[bom..].to_vec();
+    progress.bytes_read(head.len() as u64);
+    let mut pending = String::new();
+    let mut number = 0u64;
+    let mut cut = 0u64;
+    let mut skipping = false;
+    let mut buf = vec![0u8; BLOCK];
+    loop {
+        let n = file.read(&mut buf)?;
+        progress.bytes_read(n as u64);
+        carry.extend_from_slice(&buf[..n]);
+        let at_end = n == 0;
+        let whole = if at_end {
+            carry.len()
+        } else {
+            complete_prefix(&carry, enc)
+        };
+        let rest = carry.split_off(whole);
+        pending.push_str(&decode(&carry, enc));
+        carry = rest;
+        let mut from = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &pending.as_bytes()[from..]) {
+            let end = from + nl;
+            if !skipping {
+                number += 1;
+                line(number, pending[from..end].trim_end_matches('\r'));
+            }
+            skipping = false;
+            from = end + 1;
+        }
+        pending.drain(..from);
+        if pending.len() > MAX_LINE {
+            if !skipping {
+                number += 1;
+                cut += 1;
+                let mut at = MAX_LINE;
+                while !pending.is_char_boundary(at) {
+                    at -= 1;
+                }
+                line(number, &pending[..at]);
+            }
+            skipping = true;
+            pending.clear();
+        }
+        if at_end {
+            break;
+        }
+    }
+    if !pending.is_empty() && !skipping {
+        number += 1;
+        line(number, pending.trim_end_matches('\r'));
+    }
+    Ok(cut)
+}
+
+/// How many leading bytes hold whole characters (a UTF-16 surrogate pair, a UTF-8 sequence).
+fn complete_prefix(bytes: &[u8], enc: Encoding) -> usize {
+    match enc {
+        Encoding::Windows1252 => bytes.len(),
+        Encoding::Utf8 => match std::str::from_utf8(bytes) {
+            Ok(_) => bytes.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => bytes.len(),
+        },
+        Encoding::Utf16Le => {
+            let mut whole = bytes.len() / 2 * 2;
+            if whole >= 2 {
+                let last = u16::from_le_bytes([bytes[whole - 2], bytes[whole - 1]]);
+                if (0xD800..0xDC00).contains(&last) {
+                    whole -= 2;
+                }
+            }
+            whole
+        }
+    }
+}
+
+/// The order of day and month in a locale's short date.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DateOrder {
+    MonthFirst,
+    DayFirst,
+    YearFirst,
+}
+
+/// A short date as a locale writes it (`6/13/2023`, `13.06.2023`, `08-03-2021`, `2023-06-13`),
+/// split into its three numbers; which is the day is settled by [`DateOrder`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ShortDate(pub u32, pub u32, pub u32);
+
+impl ShortDate {
+    pub fn parse(s: &str) -> Option<ShortDate> {
+        let mut parts = s.trim().split(['/', '-', '.']);
+        let mut next = || -> Option<u32> {
+            let p = parts.next()?;
+            if p.is_empty() || p.len() > 4 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            p.parse().ok()
+        };
+        let d = ShortDate(next()?, next()?, next()?);
+        parts.next().is_none().then_some(d)
+    }
+
+    /// The order this date alone proves: a first number above 12 is a day, a second above 12 is
+    /// a day, a first of four digits is a year.
+    pub fn proves(&self) -> Option<DateOrder> {
+        if self.0 > 31 {
+            Some(DateOrder::YearFirst)
+        } else if self.0 > 12 {
+            Some(DateOrder::DayFirst)
+        } else if self.1 > 12 {
+            Some(DateOrder::MonthFirst)
+        } else {
+            None
+        }
+    }
+
+    pub fn date(&self, order: DateOrder) -> Option<NaiveDate> {
+        let year = |y: u32| if y < 100 { 2000 + y } else { y } as i32;
+        match order {
+            DateOrder::MonthFirst => NaiveDate::from_ymd_opt(year(self.2), self.0, self.1),
+            DateOrder::DayFirst => NaiveDate::from_ymd_opt(year(self.2), self.1, self.0),
+            DateOrder::YearFirst => NaiveDate::from_ymd_opt(year(self.0), self.1, self.2),
+        }
+    }
+}
+
+/// The order a file's dates follow: proved by any of them, else month first (the US short date,
+/// Windows' default), which the report then calls a guess.
+pub fn settle_order(dates: &[ShortDate]) -> (DateOrder, bool) {
+    match dates.iter().find_map(ShortDate::proves) {
+        Some(o) => (o, true),
+        None => (DateOrder::MonthFirst, false),
+    }
+}
+
+/// `H:MM:SS` or `HH:MM:SS`, with `:mmm` or `.fff…` after it or not.
+pub fn parse_time(s: &str) -> Option<NaiveTime> {
+    let s = s.trim();
+    let mut it = s.splitn(4, [':', '.']);
+    let h: u32 = it.next()?.parse().ok()?;
+    let m: u32 = it.next()?.parse().ok()?;
+    let sec: u32 = it.next()?.parse().ok()?;
+    let ms = match it.next() {
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+            let digits = f.len().min(3);
+            let v: u32 = f[..digits].parse().ok()?;
+            v * 10u32.pow(3 - digits as u32)
+        }
+        Some(_) => return None,
+        None => 0,
+    };
+    NaiveTime::from_hms_milli_opt(h, m, sec, ms)
+}
+
+/// Wall-clock times of lines that carry no date, carried forward from the last date: a time that
+/// runs back by more than twelve hours has crossed midnight (the interleaved threads of one log
+/// run back by milliseconds, never hours).
+#[derive(Debug, Default)]
+pub struct Clock {
+    pub current: Option<NaiveDateTime>,
+}
+
+impl Clock {
+    pub fn set(&mut self, at: NaiveDateTime) {
+        self.current = Some(at);
+    }
+
+    /// The moment of a time-of-day read after the current one.
+    pub fn advance(&mut self, t: NaiveTime) -> Option<NaiveDateTime> {
+        let cur = self.current?;
+        let mut at = cur.date().and_time(t);
+        if at < cur && cur - at > chrono::Duration::hours(12) {
+            at += chrono::Duration::days(1);
+        }
+        self.current = Some(at);
+        Some(at)
+    }
+}
+
+/// Builds the events of one text log and accounts for them in its report.
+pub struct Emitter<'a> {
+    pub input: &'a InputFile,
+    pub sink: &'a dyn EventSink,
+    provider: Arc<str>,
+    channel: Arc<str>,
+    computer: Arc<str>,
+    log_name: &'static str,
+    first: Option<NaiveDateTime>,
+    last: Option<NaiveDateTime>,
+}
+
+impl<'a> Emitter<'a> {
+    /// `provider` is the part after [`TEXT_PROVIDER_PREFIX`]; `log_name` names the log in the
+    /// report's span.
+    pub fn new(
+        input: &'a InputFile,
+        sink: &'a dyn EventSink,
+        provider: &str,
+        log_name: &'static str,
+    ) -> Self {
+        let mut interner = Interner::default();
+        Emitter {
+            input,
+            sink,
+            provider: interner.get(&format!("{TEXT_PROVIDER_PREFIX}{provider}")),
+            channel: interner.get(log_name),
+            // Which computer a text log is of is settled once every file has been read.
+            computer: interner.get(""),
+            log_name,
+            first: None,
+            last: None,
+        }
+    }
+
+    /// One event at line `line`, local time `at`, with these named fields; true when a
+    /// signature kept it.
+    pub fn emit(
+        &mut self,
+        report: &mut InputReport,
+        line: u64,
+        at: NaiveDateTime,
+        event_id: u16,
+        fields: &[(&str, &str)],
+    ) -> bool {
+        let provider = self.provider.clone();
+        self.emit_as(&provider, report, line, at, event_id, fields)
+    }
+
+    /// Another provider's name, for a log that holds another's lines (`ExchangeSetup.log` holds
+    /// `ServiceControl.ps1`'s).
+    pub fn provider(name: &str) -> Arc<str> {
+        Arc::from(format!("{TEXT_PROVIDER_PREFIX}{name}"))
+    }
+
+    /// [`Emitter::emit`] as another provider.
+    pub fn emit_as(
+        &mut self,
+        provider: &Arc<str>,
+        report: &mut InputReport,
+        line: u64,
+        at: NaiveDateTime,
+        event_id: u16,
+        fields: &[(&str, &str)],
+    ) -> bool {
+        report.records_read += 1;
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
+        if !self.sink.wants_event_id(event_id) {
+            return false;
+        }
+        let payload = Payload {
+            fields: fields
+                .iter()
+                .map(|(n, v)| Field {
+                    name: Some((*n).to_string()),
+                    value: (!v.is_empty()).then(|| (*v).to_string()),
+                })
+                .collect(),
+            binary: None,
+            user_data: None,
+        };
+        let event = Event {
+            source: self.input.id,
+            record_id: line,
+            header_record_id: None,
+            time: at.and_utc(),
+            computer: self.computer.clone(),
+            channel: self.channel.clone(),
+            provider: provider.clone(),
+            event_id,
+            qualifiers: None,
+            level: None,
+            user_sid: None,
+            process_id: None,
+            payload: Payload::default(),
+            from_text_log: true,
+        };
+        let kept = self.sink.accept(event, &payload);
+        if kept {
+            report.records_used += 1;
+        }
+        kept
+    }
+
+    /// Set the report's span (local times, as the file keeps them) and its clock.
+    pub fn finish(self, report: &mut InputReport) {
+        if let (Some(first), Some(last)) = (self.first, self.last) {
+            report.log = Some(LogSpan {
+                name: self.log_name.to_string(),
+                computer: String::new(),
+                first: first.and_utc(),
+                last: last.and_utc(),
+            });
+        }
+        report.clock = Some(super::LogClock::Local);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_dates_in_every_order() {
+        let us = ShortDate::parse("6/13/2023").unwrap();
+        assert_eq!(us.proves(), Some(DateOrder::MonthFirst));
+        assert_eq!(
+            us.date(DateOrder::MonthFirst),
+            NaiveDate::from_ymd_opt(2023, 6, 13)
+        );
+        let uk = ShortDate::parse("24/03/2026").unwrap();
+        assert_eq!(uk.proves(), Some(DateOrder::DayFirst));
+        assert_eq!(
+            ShortDate::parse("2023-06-13").unwrap().proves(),
+            Some(DateOrder::YearFirst)
+        );
+        let de = ShortDate::parse("13.06.2023").unwrap();
+        assert_eq!(
+            de.date(DateOrder::DayFirst),
+            NaiveDate::from_ymd_opt(2023, 6, 13)
+        );
+        let ambiguous = ShortDate::parse("08-03-2021").unwrap();
+        assert_eq!(ambiguous.proves(), None);
+        assert_eq!(settle_order(&[ambiguous]), (DateOrder::MonthFirst, false));
+        assert_eq!(settle_order(&[ambiguous, uk]), (DateOrder::DayFirst, true));
+        assert_eq!(ShortDate::parse("1/2"), None);
+        assert_eq!(ShortDate::parse("1/2/3/4"), None);
+        assert_eq!(ShortDate::parse("a/2/2020"), None);
+        assert_eq!(ShortDate::parse("99999/1/1"), None);
+        assert_eq!(
+            ShortDate::parse("2/30/2020")
+                .unwrap()
+                .date(DateOrder::MonthFirst),
+            None
+        );
+    }
+
+    #[test]
+    fn times_carry_across_midnight_but_not_across_interleaved_threads() {
+        let mut c = Clock::default();
+        let d = NaiveDate::from_ymd_opt(2022, 11, 21).unwrap();
+        c.set(d.and_hms_opt(23, 59, 58).unwrap());
+        let t = |s| parse_time(s).unwrap();
+        assert_eq!(c.advance(t("23:59:57:900")).unwrap().date(), d);
+        assert_eq!(
+            c.advance(t("00:00:03:001")).unwrap().date(),
+            d.succ_opt().unwrap()
+        );
+        assert_eq!(parse_time("1:45:18"), NaiveTime::from_hms_opt(1, 45, 18));
+        assert_eq!(
+            parse_time("20:41:59.0654"),
+            NaiveTime::from_hms_milli_opt(20, 41, 59, 65)
+        );
+        assert_eq!(parse_time("25:00:00"), None);
+        assert_eq!(parse_time("1:2"), None);
+    }
+
+    #[test]
+    fn encodings_by_mark_or_content() {
+        assert_eq!(encoding_of(&[0xFF, 0xFE, b'=', 0]), (Encoding::Utf16Le, 2));
+        assert_eq!(encoding_of(b"\xEF\xBB\xBF[1"), (Encoding::Utf8, 3));
+        assert_eq!(encoding_of("café".as_bytes()), (Encoding::Utf8, 0));
+        assert_eq!(encoding_of(b"caf\xe9 ok"), (Encoding::Windows1252, 0));
+        assert_eq!(head_text(b"caf\xe9 ok"), "café ok");
+    }
+}

@@ -1,0 +1,283 @@
+//! Exchange's `ServiceControl.log` (`%SystemDrive%\ExchangeSetupLogs`), written by
+//! `ServiceControl.ps1` when a rollup, security update or cumulative update stops, disables and
+//! later re-enables Exchange's services: `[HH:mm:ss] message` lines, local time with no date, each
+//! run opened by `[HH:mm:ss] * ServiceControl.ps1: <short date> <time>`, runs appended. Layout:
+//! `shared/reference/text-logs.md` §2 (the script's own words, and a real log's).
+//!
+//! The messages themselves ([`message`]) are shared with `ExchangeSetup.log`, into which the same
+//! script writes when setup runs it: both yield events of provider `evtriage:service-control`.
+
+use super::{Clock, Emitter, ShortDate, for_each_line, head_text, parse_time, settle_order};
+use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
+
+pub struct ServiceControlReader;
+
+pub const PROVIDER: &str = "service-control";
+
+/// The events of a service-control run.
+pub mod ids {
+    /// `* ServiceControl.ps1: <date> <time>`: a run begins.
+    pub const RUN_STARTED: u16 = 1;
+    /// `Performing service control with options: …`: `Options` (BeforePatch, AfterPatch, …).
+    pub const OPTIONS: u16 = 2;
+    /// `Saving services startup mode.`: the start modes are written to `ServiceStartupMode.xml`
+    /// now, replacing what it held.
+    pub const START_MODES_SAVED: u16 = 10;
+    /// `Overwrite is specified. File <path> is going to be overwritten with a new state.`: `Path`.
+    pub const STATE_OVERWRITTEN: u16 = 11;
+    /// `Saving service state to '<path>'...`: `Path` (`ServiceState.xml`).
+    pub const STATE_SAVED: u16 = 12;
+    /// `Stopping service '<name>'.`: `Service`.
+    pub const STOPPING: u16 = 20;
+    /// `Killing instead of Stopping '<name>'.`: `Service`.
+    pub const KILLING: u16 = 21;
+    /// `Disabling service '<name>'.`: `Service`.
+    pub const DISABLING: u16 = 30;
+    /// `Ignoring service '<name>'`: not installed.
+    pub const IGNORING: u16 = 31;
+    /// `Enabling service '<name>'.`: `Service`.
+    pub const ENABLING: u16 = 40;
+    /// `'<name>' has unrecognized '<mode>'`: `Service`, `StartMode`.
+    pub const UNRECOGNIZED_MODE: u16 = 41;
+    /// `Unable to enable service(s): '<names>'`: `Services`.
+    pub const UNABLE_TO_ENABLE: u16 = 42;
+    /// `Reading service registry data from '<path>'`: `Path`.
+    pub const READING_STATE: u16 = 43;
+    /// `[Error] <text>`: `Message`.
+    pub const ERROR: u16 = 50;
+    /// `Script completed succesfully.` (sic).
+    pub const COMPLETED: u16 = 60;
+}
+
+/// A value from a line is cut to this many characters.
+const MAX_VALUE: usize = 1024;
+
+fn cap(s: &str) -> &str {
+    let s = s.trim();
+    if s.len() <= MAX_VALUE {
+        return s;
+    }
+    let mut at = MAX_VALUE;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    &s[..at]
+}
+
+fn one<'a>(id: u16, name: &'static str, v: &'a str) -> Option<(u16, Vec<(&'static str, &'a str)>)> {
+    Some((id, vec![(name, v)]))
+}
+
+/// The event a service-control message is, with its fields; `None` for the rest.
+pub fn message(m: &str) -> Option<(u16, Vec<(&'static str, &str)>)> {
+    let m = m.trim();
+    // The script stops only what is running: a service it stops or kills was running, and
+    // is stopped now (`State` 1, as SCM's 7036 says it).
+    if let Some(rest) = m.strip_prefix("Stopping service '") {
+        let name = rest.split_once('\'')?.0;
+        return Some((ids::STOPPING, vec![("Service", cap(name)), ("State", "1")]));
+    }
+    if let Some(rest) = m.strip_prefix("Killing instead of Stopping '") {
+        return Some((
+            ids::KILLING,
+            vec![("Service", cap(rest.split_once('\'')?.0)), ("State", "1")],
+        ));
+    }
+    if let Some(rest) = m.strip_prefix("Disabling service '") {
+        return one(ids::DISABLING, "Service", cap(rest.split_once('\'')?.0));
+    }
+    if let Some(rest) = m.strip_prefix("Enabling service '") {
+        return one(ids::ENABLING, "Service", cap(rest.split_once('\'')?.0));
+    }
+    if let Some(rest) = m.strip_prefix("Ignoring service '") {
+        return one(ids::IGNORING, "Service", cap(rest.split_once('\'')?.0));
+    }
+    if m.starts_with("Saving services startup mode") {
+        return Some((ids::START_MODES_SAVED, Vec::new()));
+    }
+    if let Some(rest) = m.strip_prefix("Overwrite is specified. File ") {
+        let path = rest
+            .split_once(" is going to be overwritten")
+            .map_or(rest, |(p, _)| p);
+        return one(ids::STATE_OVERWRITTEN, "Path", cap(path));
+    }
+    if let Some(rest) = m.strip_prefix("Saving service state to '") {
+        return one(ids::STATE_SAVED, "Path", cap(rest.split_once('\'')?.0));
+    }
+    if let Some(rest) = m.strip_prefix("Reading service registry data from '") {
+        return one(ids::READING_STATE, "Path", cap(rest.split_once('\'')?.0));
+    }
+    if let Some(rest) = m.strip_prefix("Performing service control with options: ") {
+        return one(ids::OPTIONS, "Options", cap(rest));
+    }
+    if let Some(rest) = m.strip_prefix("Unable to enable service(s): ") {
+        return one(
+            ids::UNABLE_TO_ENABLE,
+            "Services",
+            cap(rest.trim_matches('\'')),
+        );
+    }
+    if let Some(rest) = m.strip_prefix("[Error] ") {
+        return one(ids::ERROR, "Message", cap(rest));
+    }
+    if m.starts_with("Script completed succ") {
+        return Some((ids::COMPLETED, Vec::new()));
+    }
+    if let Some(rest) = m.strip_prefix('\'')
+        && let Some((name, tail)) = rest.split_once("' has unrecognized '")
+    {
+        let mode = tail.split_once('\'').map_or(tail, |(v, _)| v);
+        return Some((
+            ids::UNRECOGNIZED_MODE,
+            vec![("Service", cap(name)), ("StartMode", cap(mode))],
+        ));
+    }
+    None
+}
+
+/// `[00:50:54] message` → (time, message).
+fn timed(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (time, message) = rest.split_once("] ")?;
+    (time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':')
+        .then_some((time, message))
+}
+
+/// `* ServiceControl.ps1: 21/11/2022 00:50:54` → the date and time.
+fn run_header(message: &str) -> Option<(ShortDate, &str)> {
+    let rest = message.strip_prefix("* ServiceControl.ps1:")?.trim();
+    let mut words = rest.split_whitespace();
+    let date = ShortDate::parse(words.next()?)?;
+    let time = words.next()?;
+    Some((date, time))
+}
+
+impl LogReader for ServiceControlReader {
+    fn format(&self) -> &'static str {
+        "service-control-log"
+    }
+
+    fn recognizes(&self, head: &[u8]) -> bool {
+        let text = head_text(head);
+        // A line of dashes, then timed lines; the first run names the script.
+        let mut lines = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.bytes().all(|b| b == b'-'));
+        match lines.next() {
+            Some(l) => timed(l)
+                .is_some_and(|(_, m)| run_header(m).is_some() || m.starts_with("* ServiceControl")),
+            None => false,
+        }
+    }
+
+    fn read(
+        &self,
+        input: &InputFile,
+        sink: &dyn EventSink,
+        progress: &dyn Progress,
+    ) -> InputReport {
+        InputReport::of_sequential_read(input, "service-control-log", |report| {
+            let mut dates = Vec::new();
+            for_each_line(input, &crate::input::NoProgress, |_, line| {
+                if let Some((_, m)) = timed(line)
+                    && let Some((d, _)) = run_header(m)
+                {
+                    dates.push(d);
+                }
+            })?;
+            let (order, proved) = settle_order(&dates);
+            if !proved && !dates.is_empty() {
+                report.notes.push("its dates do not say whether the day or the month comes first; read month first, as a US server writes them".into());
+            }
+            let mut emitter = Emitter::new(input, sink, PROVIDER, "ServiceControl.log");
+            let mut clock = Clock::default();
+            let mut undated = 0u64;
+            let cut = for_each_line(input, progress, |n, line| {
+                let Some((time, m)) = timed(line) else {
+                    return;
+                };
+                if let Some((date, t)) = run_header(m) {
+                    match date.date(order).zip(parse_time(t)) {
+                        Some((d, t)) => {
+                            let at = d.and_time(t);
+                            clock.set(at);
+                            emitter.emit(report, n, at, ids::RUN_STARTED, &[]);
+                        }
+                        None => {
+                            report.error(format!("line {n}: a run header whose date is not a date"))
+                        }
+                    }
+                    return;
+                }
+                let Some(t) = parse_time(time) else {
+                    return;
+                };
+                let Some(at) = clock.advance(t) else {
+                    undated += 1;
+                    return;
+                };
+                if let Some((id, fields)) = message(m) {
+                    emitter.emit(report, n, at, id, &fields);
+                }
+            })?;
+            if undated > 0 {
+                report.error(format!("{undated} lines come before any run header with a date: they cannot be placed in time and are not used"));
+                report.records_failed += undated;
+            }
+            if cut > 0 {
+                report
+                    .notes
+                    .push(format!("{cut} lines longer than 64 KiB were cut"));
+            }
+            emitter.finish(report);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scripts_messages() {
+        assert_eq!(
+            message("Disabling service 'MSExchangeIS'."),
+            Some((ids::DISABLING, vec![("Service", "MSExchangeIS")]))
+        );
+        assert_eq!(
+            message("Stopping service 'WinMgmt'."),
+            Some((ids::STOPPING, vec![("Service", "WinMgmt"), ("State", "1")]))
+        );
+        assert_eq!(
+            message("Killing instead of Stopping 'MSExchangeTransport'."),
+            Some((
+                ids::KILLING,
+                vec![("Service", "MSExchangeTransport"), ("State", "1")]
+            ))
+        );
+        assert_eq!(
+            message("Saving services startup mode."),
+            Some((ids::START_MODES_SAVED, vec![]))
+        );
+        assert_eq!(
+            message("'MSExchangePOP3' has unrecognized 'Unknown'"),
+            Some((
+                ids::UNRECOGNIZED_MODE,
+                vec![("Service", "MSExchangePOP3"), ("StartMode", "Unknown")]
+            ))
+        );
+        assert_eq!(
+            message("Script completed succesfully."),
+            Some((ids::COMPLETED, vec![]))
+        );
+        assert_eq!(message("Adding to installed roles list: Mailbox"), None);
+        assert_eq!(
+            run_header("* ServiceControl.ps1: 21/11/2022 00:50:54"),
+            Some((ShortDate(21, 11, 2022), "00:50:54"))
+        );
+        assert!(timed("[00:50:54] x").is_some());
+        assert!(timed("[0:50:54] x").is_none());
+    }
+}

@@ -1,0 +1,654 @@
+//! One timeline across formats. Event logs store UTC; text logs store the server's wall-clock time
+//! with no offset. Once every file has been read, and before correlation, this places each text
+//! log's events: it decides which computer the log is of (the event logs found in the same folder
+//! or archive, or `--text-computer`), then finds that computer's offset from moments both kinds of
+//! log record (`Disabling service 'X'` and the 7040 that disabled X; `Stopping service 'X'` and
+//! the 7036; the log's `Info 1603` and MsiInstaller 1025 with the same process ID; the log's
+//! failure sentence and 1023/11708), each difference rounded to the 15 minutes every time zone is a
+//! multiple of. Each text event takes the offset of the anchor nearest to it in time, so a log
+//! that spans a change to or from summer time is placed right on both sides. Without anchors the
+//! zone `ExchangeSetup.log` states (standard time) is used, and without that the events keep
+//! their date and wall-clock time, and the report says they are placed by date only.
+
+use crate::diagnosis::Matched;
+use crate::event::TEXT_PROVIDER_PREFIX;
+pub use crate::input::text::{Anchor, ComputerClock, OffsetVotes, Placement};
+use crate::input::{InputReport, LogClock};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the run says about where text logs belong.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--text-computer`: the computer of text logs that no event log of one computer sits beside.
+    pub text_computer: Option<String>,
+}
+
+/// The pairs of (text provider, text event) and (event-log provider, event) that record the same
+/// moment, and the field both carry that says it is the same thing.
+const ANCHOR_KINDS: &[AnchorKind] = &[
+    AnchorKind::new(
+        "evtriage:service-control",
+        &[30],
+        "service control manager",
+        &[7040],
+        "service",
+    ),
+    AnchorKind::new(
+        "evtriage:service-control",
+        &[20, 21],
+        "service control manager",
+        &[7036],
+        "service",
+    ),
+    AnchorKind::new("evtriage:msi-log", &[4], "msiinstaller", &[1025], "pid"),
+    AnchorKind::new(
+        "evtriage:msi-log",
+        &[6, 7],
+        "msiinstaller",
+        &[1022, 1023, 1024, 1033, 1035, 1036, 11708, 11707, 11728],
+        "product",
+    ),
+];
+
+/// A text log's line and an event-log record that say the same moment.
+struct AnchorKind {
+    text_provider: &'static str,
+    text_ids: &'static [u16],
+    /// Lowercase.
+    log_provider: &'static str,
+    log_ids: &'static [u16],
+    /// The field both carry that says they are the same thing.
+    field: &'static str,
+}
+
+impl AnchorKind {
+    const fn new(
+        text_provider: &'static str,
+        text_ids: &'static [u16],
+        log_provider: &'static str,
+        log_ids: &'static [u16],
+        field: &'static str,
+    ) -> Self {
+        AnchorKind {
+            text_provider,
+            text_ids,
+            log_provider,
+            log_ids,
+            field,
+        }
+    }
+}
+
+/// Weak anchors, used only when no strong one is found for a computer: the start of a
+/// service-control run or of an installer log's session, and the installer transaction of an
+/// Exchange package (1040) that began just before it. No field says they are the same install:
+/// a pairing counts only when exactly one such transaction is within a day of the line.
+const WEAK_ANCHOR_KINDS: &[AnchorKind] = &[
+    AnchorKind::new(
+        "evtriage:service-control",
+        &[1],
+        "msiinstaller",
+        &[1040],
+        "package",
+    ),
+    AnchorKind::new("evtriage:msi-log", &[1], "msiinstaller", &[1040], "package"),
+];
+
+/// A text line and the record it anchors to may be this far apart beyond a whole number of
+/// quarter hours (the script logs before it acts; clocks drift).
+const SLACK_SECONDS: i64 = 120;
+/// The same for weak anchors: a run starts minutes into its transaction.
+const WEAK_SLACK_SECONDS: i64 = 420;
+
+/// Place every text log's events against the event logs' UTC: sets their computer and time, and
+/// each text log's [`Placement`]; returns each computer's clock.
+pub fn place(
+    matched: &mut [Matched],
+    reports: &mut [InputReport],
+    options: &Options,
+) -> Vec<ComputerClock> {
+    let is_text: Vec<bool> = reports
+        .iter()
+        .map(|r| r.clock == Some(LogClock::Local) || is_text_format(r.format))
+        .collect();
+    if !is_text.iter().any(|t| *t) {
+        return Vec::new();
+    }
+    // Which computer each text log is of.
+    let owners = owners(reports, &is_text, options);
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
+    for m in matched.iter_mut() {
+        let s = m.event.source as usize;
+        if is_text.get(s).copied().unwrap_or(false) {
+            let (name, _) = &owners[s];
+            let shared = names
+                .entry(name.clone())
+                .or_insert_with(|| Arc::from(name.as_str()))
+                .clone();
+            m.event.computer = shared;
+        }
+    }
+    // Per computer: anchors between its local-clock text events and its event-log events.
+    let local: Vec<bool> = reports
+        .iter()
+        .map(|r| r.clock == Some(LogClock::Local))
+        .collect();
+    let mut by_computer: HashMap<String, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (i, m) in matched.iter().enumerate() {
+        let key = short(&m.event.computer);
+        let s = m.event.source as usize;
+        let entry = by_computer.entry(key).or_default();
+        if local.get(s).copied().unwrap_or(false) {
+            entry.0.push(i);
+        } else if !is_text.get(s).copied().unwrap_or(false) {
+            entry.1.push(i);
+        }
+    }
+    // In an order that does not depend on which thread read what first.
+    for (texts, logs) in by_computer.values_mut() {
+        for v in [texts, logs] {
+            v.sort_by_key(|&i| {
+                (
+                    matched[i].event.source,
+                    matched[i].event.record_id,
+                    matched[i].event.event_id,
+                )
+            });
+        }
+    }
+    let mut clocks = Vec::new();
+    let mut offset_of_source: HashMap<usize, (Option<i32>, &'static str)> = HashMap::new();
+    // Per computer: the offset its text logs were placed with, for its text logs of which no
+    // event was kept (they are placed all the same).
+    let mut offset_of_computer: HashMap<String, (Option<i32>, &'static str)> = HashMap::new();
+    let mut keys: Vec<&String> = by_computer.keys().collect();
+    keys.sort();
+    let mut shifts: Vec<(usize, i32)> = Vec::new();
+    for key in keys {
+        let (texts, logs) = &by_computer[key];
+        if texts.is_empty() {
+            continue;
+        }
+        let mut anchors = find_anchors(matched, texts, logs, ANCHOR_KINDS, SLACK_SECONDS);
+        let mut weak = false;
+        if anchors.is_empty() {
+            anchors = find_anchors(matched, texts, logs, WEAK_ANCHOR_KINDS, WEAK_SLACK_SECONDS);
+            weak = !anchors.is_empty();
+        }
+        let mut votes: HashMap<i32, usize> = HashMap::new();
+        for (_, _, off) in &anchors {
+            *votes.entry(*off).or_default() += 1;
+        }
+        let mut offsets: Vec<OffsetVotes> = votes
+            .into_iter()
+            .map(|(o, n)| OffsetVotes {
+                utc_offset_minutes: o,
+                anchors: n,
+            })
+            .collect();
+        offsets.sort_by(|a, b| {
+            b.anchors
+                .cmp(&a.anchors)
+                .then(a.utc_offset_minutes.cmp(&b.utc_offset_minutes))
+        });
+        // Offsets found by a single stray pairing among many agreeing ones are noise.
+        let strongest = offsets.first().map_or(0, |o| o.anchors);
+        offsets.retain(|o| o.anchors * 5 >= strongest || o.anchors >= 3);
+        let trusted: Vec<&(usize, usize, i32)> = anchors
+            .iter()
+            .filter(|(_, _, o)| offsets.iter().any(|v| v.utc_offset_minutes == *o))
+            .collect();
+        let (primary, basis) = if let Some(o) = offsets.first() {
+            (
+                Some(o.utc_offset_minutes),
+                if weak {
+                    "anchored_to_transaction_start"
+                } else {
+                    "anchored"
+                },
+            )
+        } else if let Some(zone) = setup_log_zone(matched, texts, reports) {
+            (Some(zone), "setup_log_time_zone")
+        } else {
+            (None, "date_only")
+        };
+        // Each text event: the offset of the nearest trusted anchor, else the primary one.
+        let mut anchor_times: Vec<(DateTime<Utc>, i32)> = trusted
+            .iter()
+            .map(|(t, _, o)| (matched[*t].event.time, *o))
+            .collect();
+        anchor_times.sort();
+        for &t in texts {
+            let at = matched[t].event.time;
+            let own_zone = reports
+                .get(matched[t].event.source as usize)
+                .and_then(|r| r.placed.as_ref())
+                .filter(|p| p.basis == "setup_log_time_zone")
+                .and_then(|p| p.utc_offset_minutes);
+            let off = nearest(&anchor_times, at).or(own_zone).or(primary);
+            if let Some(off) = off {
+                shifts.push((t, off));
+            }
+            let s = matched[t].event.source as usize;
+            let placed_by = match (anchor_times.is_empty(), own_zone) {
+                (true, Some(zone)) => (Some(zone), "setup_log_time_zone"),
+                _ => (primary, basis),
+            };
+            offset_of_source.entry(s).or_insert(placed_by);
+        }
+        offset_of_computer.insert(key.clone(), (primary, basis));
+        let computer = matched[texts[0]].event.computer.to_string();
+        let shown: Vec<Anchor> = trusted
+            .iter()
+            .take(10)
+            .map(|(t, l, o)| {
+                let (t, l) = (&matched[*t], &matched[*l]);
+                Anchor {
+                    text: format!(
+                        "{} line {}: {}",
+                        name_of(reports, t),
+                        t.event.record_id,
+                        text_kind(&t.event.provider, t.event.event_id)
+                    ),
+                    event: format!(
+                        "{} record {}: {} {}",
+                        name_of(reports, l),
+                        l.event.record_id,
+                        l.event.provider,
+                        l.event.event_id
+                    ),
+                    local_time: t
+                        .event
+                        .time
+                        .naive_utc()
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string(),
+                    utc_time: l.event.time,
+                    utc_offset_minutes: *o,
+                }
+            })
+            .collect();
+        clocks.push(ComputerClock {
+            computer,
+            utc_offset_minutes: primary,
+            offsets,
+            basis,
+            anchors: shown,
+            anchors_total: trusted.len(),
+        });
+    }
+    for (t, off) in shifts {
+        let e = &mut matched[t].event;
+        e.time -= Duration::minutes(off.into());
+    }
+    // A saved state holds no time of its own: it was written at the last save the
+    // service-control log records, which is a truer time than the file's (a copy's is the copy's).
+    let mut last_save: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for m in matched.iter() {
+        if m.event.event_id == 10
+            && m.event
+                .provider
+                .eq_ignore_ascii_case("evtriage:service-control")
+        {
+            let t = last_save
+                .entry(short(&m.event.computer))
+                .or_insert(m.event.time);
+            *t = (*t).max(m.event.time);
+        }
+    }
+    let mut retimed: HashMap<usize, bool> = HashMap::new();
+    for m in matched.iter_mut() {
+        let s = m.event.source as usize;
+        if reports.get(s).and_then(|r| r.format) == Some("clixml") {
+            let at = last_save.get(&short(&m.event.computer)).copied();
+            retimed.insert(s, at.is_some());
+            if let Some(at) = at {
+                m.event.time = at;
+            }
+        }
+    }
+    for (s, r) in reports.iter_mut().enumerate() {
+        if !is_text[s] {
+            continue;
+        }
+        let (computer, from) = owners[s].clone();
+        let own_zone = r
+            .placed
+            .as_ref()
+            .filter(|p| p.basis == "setup_log_time_zone")
+            .map(|p| (p.utc_offset_minutes, p.basis));
+        let (offset, basis) = if retimed.get(&s) == Some(&true) {
+            (None, "last_save_in_service_control_log")
+        } else if r.clock == Some(LogClock::Local) {
+            offset_of_source
+                .get(&s)
+                .copied()
+                .filter(|(o, b)| o.is_some() && *b != "setup_log_time_zone" || own_zone.is_none())
+                .or(own_zone)
+                .or_else(|| offset_of_computer.get(&short(&owners[s].0)).copied())
+                .or_else(|| {
+                    r.placed
+                        .as_ref()
+                        .filter(|p| p.basis == "setup_log_time_zone")
+                        .map(|p| (p.utc_offset_minutes, p.basis))
+                })
+                .unwrap_or((None, "date_only"))
+        } else {
+            (Some(0), "file_time_utc")
+        };
+        r.placed = Some(Placement {
+            computer,
+            computer_from: from,
+            utc_offset_minutes: offset,
+            basis,
+        });
+        if let (Some(span), Some(off)) = (&mut r.log, offset)
+            && r.clock == Some(LogClock::Local)
+        {
+            span.first -= Duration::minutes(off.into());
+            span.last -= Duration::minutes(off.into());
+        }
+        if let Some(span) = &mut r.log
+            && span.computer.is_empty()
+            && from != "unknown"
+        {
+            span.computer = owners[s].0.clone();
+        }
+    }
+    clocks
+}
+
+/// Drop the events that the run's scope (`--since`, `--until`, `--computer`) leaves out, once
+/// placed: a text log's events could not be judged before they had a computer and a UTC time,
+/// and the records that placed them were kept for that.
+pub fn apply_scope(matched: &mut Vec<Matched>, scope: &crate::diagnosis::Scope) {
+    matched.retain(|m| scope.holds_at(m.event.time, &m.event.computer));
+}
+
+/// The clock of a computer's text logs, if any were placed.
+pub fn clock_of(clocks: &[ComputerClock], computer: &str) -> Option<ComputerClock> {
+    clocks
+        .iter()
+        .find(|c| short(&c.computer) == short(computer))
+        .cloned()
+}
+
+/// Whether a format is one of the text logs' (local time, placed here).
+pub fn is_text_format(format: Option<&str>) -> bool {
+    matches!(
+        format,
+        Some("msi-log" | "service-control-log" | "exchange-setup-log" | "clixml")
+    )
+}
+
+fn short(computer: &str) -> String {
+    computer
+        .split('.')
+        .next()
+        .unwrap_or(computer)
+        .trim()
+        .to_lowercase()
+}
+
+fn name_of(reports: &[InputReport], m: &Matched) -> String {
+    let path = reports
+        .get(m.event.source as usize)
+        .map_or("", |r| r.path.as_str());
+    path.rsplit(['/', '\\']).next().unwrap_or(path).to_string()
+}
+
+fn text_kind(provider: &str, id: u16) -> &'static str {
+    match (provider.strip_prefix(TEXT_PROVIDER_PREFIX), id) {
+        (Some("service-control"), 30) => "Disabling service",
+        (Some("service-control"), 20) => "Stopping service",
+        (Some("service-control"), 21) => "Killing service",
+        (Some("msi-log"), 4) => "Info 1603 (file in use)",
+        (Some("msi-log"), 6) => "the product's outcome",
+        (Some("msi-log"), 7) => "Windows Installer's outcome",
+        (Some("msi-log"), 1) => "the session began",
+        (Some("service-control"), 1) => "the service-control run began",
+        _ => "a line",
+    }
+}
+
+fn nearest(anchors: &[(DateTime<Utc>, i32)], at: DateTime<Utc>) -> Option<i32> {
+    if anchors.is_empty() {
+        return None;
+    }
+    let i = anchors.partition_point(|(t, _)| *t < at);
+    let before = i.checked_sub(1).map(|j| anchors[j]);
+    let after = anchors.get(i).copied();
+    match (before, after) {
+        (Some(b), Some(a)) => Some(if at - b.0 <= a.0 - at { b.1 } else { a.1 }),
+        (Some(b), None) => Some(b.1),
+        (None, Some(a)) => Some(a.1),
+        (None, None) => None,
+    }
+}
+
+/// The key field of an event's first hit that has it.
+fn key<'a>(m: &'a Matched, field: &str) -> Option<&'a str> {
+    m.hits
+        .iter()
+        .find_map(|h| h.fields.get(field))
+        .filter(|v| !v.is_empty())
+}
+
+/// (text event, event-log event, offset in minutes) for every pairing that lands on a quarter
+/// hour.
+fn find_anchors(
+    matched: &[Matched],
+    texts: &[usize],
+    logs: &[usize],
+    kinds: &[AnchorKind],
+    slack: i64,
+) -> Vec<(usize, usize, i32)> {
+    let weak = slack > SLACK_SECONDS;
+    let mut out = Vec::new();
+    for kind in kinds {
+        let (tp, tids, lp, lids, field) = (
+            kind.text_provider,
+            kind.text_ids,
+            kind.log_provider,
+            kind.log_ids,
+            kind.field,
+        );
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for &l in logs {
+            let e = &matched[l].event;
+            if lids.contains(&e.event_id)
+                && e.provider.eq_ignore_ascii_case(lp)
+                && let Some(k) = key(&matched[l], field)
+            {
+                by_key.entry(k.to_lowercase()).or_default().push(l);
+            }
+        }
+        if by_key.is_empty() {
+            continue;
+        }
+        for &t in texts {
+            let e = &matched[t].event;
+            if !(tids.contains(&e.event_id) && e.provider.eq_ignore_ascii_case(tp)) {
+                continue;
+            }
+            // A weak anchor has no key of its own: every transaction is a candidate.
+            let all: Vec<usize>;
+            let candidates = if weak {
+                all = by_key.values().flatten().copied().collect();
+                &all
+            } else {
+                let Some(k) = key(&matched[t], field) else {
+                    continue;
+                };
+                let Some(candidates) = by_key.get(&k.to_lowercase()) else {
+                    continue;
+                };
+                candidates
+            };
+            let within_a_day: Vec<(usize, i64)> = candidates
+                .iter()
+                .map(|&l| (l, (e.time - matched[l].event.time).num_seconds()))
+                .filter(|(_, d)| d.abs() <= 15 * 3600)
+                .collect();
+            if weak && within_a_day.len() != 1 {
+                continue;
+            }
+            // The candidate closest to a quarter hour.
+            let best = within_a_day
+                .into_iter()
+                .filter_map(|(l, d)| {
+                    let q = (d as f64 / 900.0).round() as i64;
+                    let off = (d - q * 900).abs();
+                    let e = &matched[l].event;
+                    (off <= slack && (-48..=56).contains(&q)).then_some((
+                        (off, e.source, e.record_id),
+                        l,
+                        (q * 15) as i32,
+                    ))
+                })
+                .min_by_key(|(k, _, _)| *k);
+            if let Some((_, l, off)) = best {
+                out.push((t, l, off));
+            }
+        }
+    }
+    out
+}
+
+/// The standard offset an `ExchangeSetup.log` of the computer states (`Local time zone:
+/// (UTC-05:00) …`), which its reader noted.
+fn setup_log_zone(matched: &[Matched], texts: &[usize], reports: &[InputReport]) -> Option<i32> {
+    texts.iter().find_map(|&t| {
+        let r = reports.get(matched[t].event.source as usize)?;
+        r.placed
+            .as_ref()
+            .filter(|p| p.basis == "setup_log_time_zone")
+            .and_then(|p| p.utc_offset_minutes)
+    })
+}
+
+/// `-05:00`, `+05:30` → minutes.
+pub fn parse_offset(s: &str) -> Option<i32> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..=14).contains(&h) && (0..60).contains(&m)).then_some(sign * (h * 60 + m))
+}
+
+/// The folder a report's path is in, with `/` between parts and an archive's `!/` as a folder.
+fn folder(path: &str) -> String {
+    let p = path.replace('\\', "/");
+    match p.rfind('/') {
+        Some(i) => p[..i].trim_end_matches('!').to_string(),
+        None => String::new(),
+    }
+}
+
+/// For every input: the computer it is of and how that was decided (text logs only; others get
+/// their own log's computer).
+fn owners(
+    reports: &[InputReport],
+    is_text: &[bool],
+    options: &Options,
+) -> Vec<(String, &'static str)> {
+    let logs: Vec<(String, &str)> = reports
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !is_text[*i])
+        .filter_map(|(_, r)| {
+            r.log
+                .as_ref()
+                .filter(|l| !l.computer.is_empty())
+                .map(|l| (folder(&r.path), l.computer.as_str()))
+        })
+        .collect();
+    reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if !is_text[i] {
+                return (
+                    r.log
+                        .as_ref()
+                        .map(|l| l.computer.clone())
+                        .unwrap_or_default(),
+                    "log",
+                );
+            }
+            // The log names its computer itself (a verbose log's ComputerName property): spelled
+            // as the event logs spell it when one of them is of that computer.
+            if let Some(claim) = r
+                .log
+                .as_ref()
+                .map(|l| l.computer.as_str())
+                .filter(|c| !c.is_empty())
+            {
+                let spelled = logs
+                    .iter()
+                    .map(|(_, c)| *c)
+                    .find(|c| short(c) == short(claim))
+                    .unwrap_or(claim);
+                return (spelled.to_string(), "log");
+            }
+            let mut dir = folder(&r.path);
+            loop {
+                let prefix = if dir.is_empty() {
+                    String::new()
+                } else {
+                    format!("{dir}/")
+                };
+                let mut here: Vec<&str> = logs
+                    .iter()
+                    .filter(|(f, _)| dir.is_empty() || *f == dir || f.starts_with(&prefix))
+                    .map(|(_, c)| *c)
+                    .collect();
+                here.sort_by_key(|c| short(c));
+                here.dedup_by(|a, b| short(a) == short(b));
+                match here.as_slice() {
+                    [one] => return (one.to_string(), "folder"),
+                    [] if !dir.is_empty() => {}
+                    _ => break,
+                }
+                match dir.rfind('/') {
+                    Some(i) => dir = dir[..i].trim_end_matches('!').to_string(),
+                    None if !dir.is_empty() => dir.clear(),
+                    None => break,
+                }
+            }
+            match &options.text_computer {
+                Some(c) => (c.clone(), "flag"),
+                None => ("unknown".to_string(), "unknown"),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_and_folders() {
+        assert_eq!(parse_offset("-05:00"), Some(-300));
+        assert_eq!(parse_offset("+05:45"), Some(345));
+        assert_eq!(parse_offset("+15:00"), None);
+        assert_eq!(parse_offset("05:00"), None);
+        assert_eq!(
+            folder("case.zip!/EXMBX01/ExchangeSetupLogs/ServiceControl.log"),
+            "case.zip!/EXMBX01/ExchangeSetupLogs"
+        );
+        assert_eq!(folder("case.zip!/System.evtx"), "case.zip");
+        assert_eq!(folder("C:\\cases\\x\\MSI1.LOG"), "C:/cases/x");
+        assert_eq!(folder("MSI1.LOG"), "");
+        let t = |h: i64| DateTime::from_timestamp(h * 3600, 0).unwrap();
+        assert_eq!(nearest(&[(t(1), 60), (t(10), 120)], t(4)), Some(60));
+        assert_eq!(nearest(&[(t(1), 60), (t(10), 120)], t(7)), Some(120));
+        assert_eq!(nearest(&[], t(7)), None);
+    }
+}
