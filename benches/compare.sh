@@ -9,7 +9,10 @@
 #   4. peak memory as the input grows (100 MiB, then the large set), and on 10,000 small logs;
 #   5. start-up on an empty input;
 #   6. small hostile logs whose shape made correlation or display slow;
-#   7. rendering a fleet's report in each readable format.
+#   7. rendering a fleet's report in each readable format;
+#   8. text logs (a verbose installer log in UTF-16 and in the ANSI code page, ExchangeSetup.log),
+#      one thread, against `cat` of the same bytes; and a zipped case against its folder and its
+#      decompression alone (`unzip -p`).
 # Prints MiB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
 # Usage: benches/compare.sh            (LARGE=1GiB; set GROW=4GiB to add a 4 GiB memory point)
 set -euo pipefail
@@ -169,3 +172,58 @@ done
 cargo build --release --quiet --example render_fleet
 echo "   rendering alone, in one process, best of 3:"
 "$PWD/target/release/examples/render_fleet" "$fleet"
+echo
+
+echo "8. text logs, one thread (-j 1), median of 5; and a zipped case"
+# Built from the real logs of ../shared/corpus/textlogs when it is beside this checkout (a real
+# log's density of lines worth an event); otherwise from the samples' generated ones, which hold
+# an event every few lines and so measure matching more than reading.
+textlogs=../shared/corpus/textlogs
+msi16=$WORK/msi-utf16.log; msi8=$WORK/msi-ansi.log; setup=$WORK/ExchangeSetup.log
+if [[ ! -f $msi16 ]]; then
+  if [[ -d $textlogs ]]; then
+    src16=$textlogs/redball/msi_install.log; srcsetup=$textlogs/css-exchange/ExchangeSetup_Reboot_Pending.log
+  else
+    src16=samples/msi-update-failed-file-in-use/MSI2b7d4.LOG
+    "$GEN" fixture cu-setup-refused-after-su-failed "$WORK/fixture" >/dev/null
+    srcsetup=$WORK/fixture/ExchangeSetupLogs/ExchangeSetup.log
+  fi
+  python3 - "$src16" "$srcsetup" "$msi16" "$msi8" "$setup" <<'PY'
+import sys
+src16, srcsetup, msi16, msi8, setup = sys.argv[1:]
+size = 256 << 20
+one = open(src16, 'rb').read()
+body = one[2:] if one.startswith(b'\xff\xfe') else one
+open(msi16, 'wb').write(b'\xff\xfe' + body * (size // len(body)))
+ansi = body.decode('utf-16-le').encode('cp1252', 'replace')
+open(msi8, 'wb').write(ansi * (size // len(ansi)))
+s = open(srcsetup, 'rb').read()
+open(setup, 'wb').write(s * (size // len(s)))
+PY
+fi
+for f in "$msi16" "$msi8" "$setup"; do
+  bytes=$(stat -c %s "$f"); cat "$f" >/dev/null
+  ev=(); ct=(); mem=0
+  for _ in 1 2 3 4 5; do
+    read -r t m < <(measure "$EVTRIAGE" --quiet -j 1 --format json "$f"); ev+=("$t"); (( m > mem )) && mem=$m
+    read -r t _ < <(measure cat "$f"); ct+=("$t")
+  done
+  te=$(printf '%s\n' "${ev[@]}" | median); tc=$(printf '%s\n' "${ct[@]}" | median)
+  echo "   $(basename "$f"), $(mib "$bytes") MiB: ${te} s, $(rate "$(mib "$bytes")" "$te") MiB/s, peak $((mem / 1024)) MiB; cat ${tc} s   (target: at least 500 MiB/s)"
+done
+# A zipped case: the KB sample's logs and the large .evtx log of section 2, deflated, against the
+# same files in a folder and against unpacking the archive alone.
+case_dir=$WORK/zipcase/EXMBX01
+if [[ ! -f $WORK/case.zip ]]; then
+  mkdir -p "$case_dir"; cp samples/kb940006-rollup-failed/* "$case_dir/"; cp "$log" "$case_dir/Big-System.evtx"
+  (cd "$WORK/zipcase" && zip -qr "$WORK/case.zip" EXMBX01)
+fi
+zb=$(stat -c %s "$WORK/case.zip"); ub=$(du -sb "$case_dir" | cut -f1)
+zt=(); ft=(); ut=(); zmem=0
+for _ in 1 2 3 4 5; do
+  read -r t m < <(measure "$EVTRIAGE" --quiet -j 2 --format json "$WORK/case.zip"); zt+=("$t"); (( m > zmem )) && zmem=$m
+  read -r t _ < <(measure "$EVTRIAGE" --quiet -j 2 --format json "$case_dir"); ft+=("$t")
+  read -r t _ < <(measure_sh "unzip -p '$WORK/case.zip' > /dev/null"); ut+=("$t")
+done
+tz=$(printf '%s\n' "${zt[@]}" | median); tf=$(printf '%s\n' "${ft[@]}" | median); tu=$(printf '%s\n' "${ut[@]}" | median)
+echo "   case.zip ($(mib "$zb") MiB packed, $(mib "$ub") MiB unpacked): ${tz} s, peak $((zmem / 1024)) MiB; the folder: ${tf} s; unzip -p alone: ${tu} s; the zip adds $(awk -v z="$tz" -v f="$tf" 'BEGIN { printf "%.2f", z - f }') s   (target: no more than its decompression)"

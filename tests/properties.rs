@@ -39,6 +39,17 @@ fn strip_files(v: &mut serde_json::Value) {
     }
 }
 
+/// Fisher-Yates with a small PRNG seeded by proptest, so that failures replay.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut x = seed | 1;
+    for i in (1..items.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+}
+
 fn kb_bundle() -> [std::path::PathBuf; 2] {
     let dir = support::samples().join("kb940006-rollup-failed");
     [dir.join("Application.evtx"), dir.join("System.evtx")]
@@ -63,14 +74,7 @@ proptest! {
         let [app, sys] = kb_bundle();
         let baseline = diagnosis(kept(&[&app, &sys]), 2);
         let mut shuffled = kept(&[&app, &sys]);
-        // Fisher-Yates with a small PRNG seeded by proptest, so that failures replay.
-        let mut x = seed | 1;
-        for i in (1..shuffled.len()).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
-        }
+        shuffle(&mut shuffled, seed);
         prop_assert_eq!(diagnosis(shuffled, 2), baseline);
     }
 
@@ -95,13 +99,7 @@ proptest! {
         let baseline = place_and_diagnose(matched.clone(), reports.clone());
         prop_assert_eq!(baseline.0.as_array().unwrap().len(), 1);
         let mut shuffled = matched;
-        let mut x = seed | 1;
-        for i in (1..shuffled.len()).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
-        }
+        shuffle(&mut shuffled, seed);
         prop_assert_eq!(place_and_diagnose(shuffled, reports), baseline);
     }
 
@@ -126,9 +124,18 @@ proptest! {
         prop_assert_eq!(findings.len(), 1);
         let valid = name.len() <= 256
             && name.chars().all(|c| c.is_ascii_alphanumeric() || "_.$-".contains(c));
+        // Where a service's name stands in a command: the PowerShell selector, sc.exe, net.
+        let forms = [
+            format!("-Name '{name}'"),
+            format!("config {name} "),
+            format!("net start {name}"),
+        ];
         for step in &findings[0].remediation {
             for c in step.powershell.iter().chain(&step.cmd) {
-                prop_assert!(valid || !c.contains(name.as_str()), "{name:?} in {c}");
+                prop_assert!(
+                    valid || forms.iter().all(|f| !c.contains(f.as_str())),
+                    "{name:?} in {c}"
+                );
             }
         }
     }

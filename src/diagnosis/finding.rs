@@ -78,6 +78,10 @@ pub struct ErrorInfo {
 pub struct InstallerLog {
     /// The log among the inputs.
     pub file: String,
+    /// Whether it is the log the event log names (1023's "Log file", by file name): false when
+    /// the event log names another one, absent when no record names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub named_by_event_log: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_action: Option<String>,
     /// The lines before the failed action, as the log has them.
@@ -200,6 +204,11 @@ pub struct Finding {
     /// the event logs' UTC timeline with, and the moments both recorded that it rests on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_log_clock: Option<crate::input::text::ComputerClock>,
+    /// Services setup's script disabled that were disabled already before the update (the trusted
+    /// saved state says so, or the System log, which records every change of start type, has
+    /// none for them): no change to undo, left as they are by every step and script.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub already_disabled: Vec<String>,
     /// The start modes setup saved before it disabled the services (`ServiceStartupMode.xml`),
     /// where read: whether they can be trusted.
     #[serde(skip_serializing_if = "Option::is_none")]

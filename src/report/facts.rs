@@ -102,17 +102,20 @@ pub(crate) fn saved_state_line(f: &Finding, escape: fn(&str) -> String) -> Optio
             escape(&s.file)
         )
     } else {
-        let before: Vec<String> = s.disabled_before.iter().map(|n| escape(n)).collect();
-        let kept = if before.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; disabled before the update, left so: {}",
-                before.join(", ")
-            )
-        };
-        format!("{}: {}{kept}", escape(&s.file), escape(&s.note))
+        format!("{}: {}", escape(&s.file), escape(&s.note))
     })
+}
+
+/// The services setup's script disabled that were disabled already, left as they are.
+pub(crate) fn already_disabled_line(f: &Finding, escape: fn(&str) -> String) -> Option<String> {
+    if f.already_disabled.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = f.already_disabled.iter().map(|n| escape(n)).collect();
+    Some(format!(
+        "{} (disabled before the update: setup's script disabled them again, nothing changed; left as they are)",
+        names.join(", ")
+    ))
 }
 
 /// "name (auto, was running)" for each service, how it stands now when it is no longer disabled.
@@ -175,6 +178,7 @@ pub(crate) fn facts(f: &Finding, escape: fn(&str) -> String) -> Vec<(&'static st
     }
     facts.push(("Times", clock_line(f)));
     facts.push(("Saved", saved_state_line(f, escape)));
+    facts.push(("Left as is", already_disabled_line(f, escape)));
     if !f.services.is_empty() {
         let still = f.services.iter().filter(|s| s.still_disabled).count();
         let list: Vec<String> = service_entries(f).iter().map(|e| escape(e)).collect();

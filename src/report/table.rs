@@ -7,8 +7,8 @@
 
 use super::escape::{display_text, display_whole, push_display};
 use super::facts::{
-    action_words, clock_line, confidence_word, error_line, installer_log_line, saved_state_line,
-    service_entries,
+    action_words, already_disabled_line, clock_line, confidence_word, error_line,
+    installer_log_line, saved_state_line, service_entries,
 };
 use super::layout::{columns, cut, first_sentence, wrap, wrap_hanging};
 use super::overview::{self, Row};
@@ -164,6 +164,9 @@ fn write_finding(out: &mut dyn Write, f: &Finding, n: usize, style: Style) -> io
     }
     if let Some(s) = saved_state_line(f, display) {
         fact("Saved", &s)?;
+    }
+    if let Some(s) = already_disabled_line(f, display) {
+        fact("As was", &s)?;
     }
     let mut key = "Held by";
     for l in &f.locked_files {

@@ -232,7 +232,12 @@ pub fn install(
             // unless its script fails to.
             let back = end - 40_000;
             let left = matches!(outcome, Outcome::SucceedsServicesLeftDisabled);
-            for (i, svc) in services.iter().enumerate().filter(|_| !left) {
+            // SCM logs a change only: a service that was disabled before stays so, unlogged.
+            for (i, svc) in services
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !left && s.start != StartType::Disabled)
+            {
                 host.start_type(
                     at(back + 150 * i as i64),
                     svc,

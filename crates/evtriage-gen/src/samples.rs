@@ -631,6 +631,10 @@ const MONITORING_AGENT: Holder = Holder {
     session: 0,
 };
 
+/// The Error-table sentence (MsiInstaller 11603) of an Exchange 2016 update that finds the
+/// monitoring agent's file in use.
+const DIAGNOSTICS_IN_USE: &str = "Product: Microsoft Exchange Server -- Error 1603. The file C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Microsoft.Exchange.Diagnostics.dll is being held in use. Close that application and retry.";
+
 const SU_2016_TITLE: &str = "Security Update for Exchange Server 2016 CU23 (KB5024296)";
 
 /// (k) Issue 21's case: an Exchange 2016 security update fails through Windows Update (a file in
@@ -673,10 +677,7 @@ pub(crate) fn su_failed_retry_parts() -> (Host, Vec<(String, Vec<u8>)>) {
         &services,
         &[MONITORING_AGENT],
         &Outcome::FailsOnFileInUse {
-            installer_error: (
-                11603,
-                "Product: Microsoft Exchange Server -- Error 1603. The file C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Microsoft.Exchange.Diagnostics.dll is being held in use. Close that application and retry.",
-            ),
+            installer_error: (11603, DIAGNOSTICS_IN_USE),
             log_file: wu_log,
         },
     );
@@ -697,10 +698,7 @@ pub(crate) fn su_failed_retry_parts() -> (Host, Vec<(String, Vec<u8>)>) {
         &already,
         &[MONITORING_AGENT],
         &Outcome::FailsOnFileInUse {
-            installer_error: (
-                11603,
-                "Product: Microsoft Exchange Server -- Error 1603. The file C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Microsoft.Exchange.Diagnostics.dll is being held in use. Close that application and retry.",
-            ),
+            installer_error: (11603, DIAGNOSTICS_IN_USE),
             log_file: retry_log,
         },
     );
@@ -759,9 +757,7 @@ pub(crate) fn su_failed_retry_parts() -> (Host, Vec<(String, Vec<u8>)>) {
         log_file,
         failing_action: "InstallFiles",
         computer: "EX16MBX01",
-        error_message: Some(
-            "Product: Microsoft Exchange Server -- Error 1603. The file C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Microsoft.Exchange.Diagnostics.dll is being held in use. Close that application and retry.",
-        ),
+        error_message: Some(DIAGNOSTICS_IN_USE),
     };
     let files = vec![
         (
@@ -877,10 +873,7 @@ pub fn su_failed_state_saved_before() -> Bundle {
         &services,
         &[MONITORING_AGENT],
         &Outcome::FailsOnFileInUse {
-            installer_error: (
-                11603,
-                "Product: Microsoft Exchange Server -- Error 1603. The file C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Microsoft.Exchange.Diagnostics.dll is being held in use. Close that application and retry.",
-            ),
+            installer_error: (11603, DIAGNOSTICS_IN_USE),
             log_file: wu_log,
         },
     );
@@ -924,7 +917,8 @@ pub fn su_failed_state_saved_before() -> Bundle {
 /// A fixture (`gen:su-failed-across-summer-time`): one security update installs on the night the
 /// clocks go forward in Berlin (UTC+1 to UTC+2 at 01:00 UTC on 26 March 2023), the next fails
 /// the following night; `ServiceControl.log` holds both runs, each in the wall-clock time of its
-/// night, and the System log all the 7040s that anchor them.
+/// night, and the System log all the 7040s that anchor them. POP3 and IMAP4 were disabled before:
+/// the script "disables" them, SCM records no change.
 pub fn su_failed_across_summer_time() -> Bundle {
     let name = "su-failed-across-summer-time";
     let mut rng = rng(name);
@@ -937,7 +931,7 @@ pub fn su_failed_across_summer_time() -> Bundle {
         410_002,
         1_500_300,
     );
-    let services = exchange2019_mailbox_services();
+    let services = services_pop_imap_disabled();
     let earlier = Patch {
         title: "Security Update for Exchange Server 2016 CU23 (KB5022143)",
         patch_code: "{1D2C3B4A-5F6E-4D7C-8B9A-0F1E2D3C4B5A}",
@@ -954,10 +948,7 @@ pub fn su_failed_across_summer_time() -> Bundle {
         &services,
         &[MONITORING_AGENT],
         &Outcome::FailsOnFileInUse {
-            installer_error: (
-                11603,
-                "Product: Microsoft Exchange Server -- Error 1603. The file C:\\Program Files\\Microsoft\\Exchange Server\\V15\\Bin\\Microsoft.Exchange.Diagnostics.dll is being held in use. Close that application and retry.",
-            ),
+            installer_error: (11603, DIAGNOSTICS_IN_USE),
             log_file: "C:\\Windows\\TEMP\\MSI7a2e9.LOG",
         },
     );

@@ -70,7 +70,25 @@ fn installer_log(
         .iter()
         .flatten()
         .find(|it| it.fields.get("action").is_some());
+    // The log 1023 names, by file name (its path is the server's; the input's is wherever the
+    // engineer put it).
+    let base = |p: &str| p.rsplit(['\\', '/']).next().unwrap_or(p).to_lowercase();
+    let named_logs: Vec<String> = inc
+        .selected
+        .iter()
+        .flatten()
+        .filter(|it| {
+            !events[it.at]
+                .event
+                .provider
+                .starts_with(crate::event::TEXT_PROVIDER_PREFIX)
+        })
+        .filter_map(|it| it.fields.get("log_file"))
+        .map(base)
+        .collect();
+    let named = (!named_logs.is_empty()).then(|| named_logs.contains(&base(&file)));
     Some(InstallerLog {
+        named_by_event_log: named,
         file,
         failed_action: failed
             .and_then(|it| it.fields.get("action"))
@@ -209,6 +227,7 @@ pub(crate) fn build_finding(
         left_out,
         unchecked: unchecked.into_iter().collect(),
         text_log_clock: None,
+        already_disabled: changes(sig, inc).1,
         saved_start_modes,
     };
     fill_default_starts(&mut finding);

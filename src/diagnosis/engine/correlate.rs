@@ -459,11 +459,21 @@ pub(crate) fn restores<'a>(
     sig: &Signature,
     inc: &Incident<'a>,
 ) -> Vec<(Item<'a>, Option<Item<'a>>)> {
+    changes(sig, inc).0
+}
+
+/// [`restores`], and the keys `each` names that were no change: disabled already before it (the
+/// trusted saved state says so, or the record of changes, found for the other keys, has none for
+/// them).
+pub(crate) fn changes<'a>(
+    sig: &Signature,
+    inc: &Incident<'a>,
+) -> (Vec<(Item<'a>, Option<Item<'a>>)>, Vec<String>) {
     let Some(st) = &sig.def.status else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let (Some(each), Some(key), Some(by)) = (&st.each, &st.key, &st.restored_by) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let idx = |id: &String| {
         sig.evidence
@@ -496,19 +506,28 @@ pub(crate) fn restores<'a>(
         }
     }
     // A key whose trusted saved state was already disabled was not disabled by this change: setup
-    // "disables" every service of its list, and nothing is to be undone for it.
+    // "disables" every service of its list, and nothing is to be undone for it. Likewise a key
+    // only the later evidence names while the first (the 7040s that record every change of start
+    // type) names others: its start type did not change, it was disabled already.
     let saved = saved_state(sig, inc);
+    let recorded = latest.iter().any(|(rank, _)| *rank == 0);
+    let mut unchanged: Vec<String> = Vec::new();
     let latest: Vec<Item> = latest
         .into_iter()
-        .map(|(_, it)| it)
-        .filter(|it| {
-            let before = saved
-                .as_ref()
-                .and_then(|s| s.start_of(it.fields.get(key).unwrap_or("")));
-            !(before == Some("disabled")
+        .filter(|(rank, it)| {
+            let name = it.fields.get(key).unwrap_or("");
+            let before = saved.as_ref().and_then(|s| s.start_of(name));
+            let was_disabled = (before == Some("disabled")
                 && it.fields.get("old_start").is_none_or(|o| o == "disabled"))
+                || (recorded && *rank > 0);
+            if was_disabled {
+                unchanged.push(name.to_string());
+            }
+            !was_disabled
         })
+        .map(|(_, it)| it)
         .collect();
+    unchanged.sort_by_key(|n| n.to_lowercase());
     let mut restores_of: HashMap<JoinKey, Vec<Item>> = HashMap::new();
     for by in by.ids().iter().map(idx) {
         for r in &inc.selected[by] {
@@ -520,7 +539,7 @@ pub(crate) fn restores<'a>(
     for rs in restores_of.values_mut() {
         rs.sort_by_key(|r| r.time);
     }
-    latest
+    let out = latest
         .into_iter()
         .map(|d| {
             let k = join_key(d.fields.get(key).unwrap_or_default());
@@ -531,7 +550,8 @@ pub(crate) fn restores<'a>(
             });
             (d, restore)
         })
-        .collect()
+        .collect();
+    (out, unchanged)
 }
 
 /// Why the log `m` names cannot say what the incident did, or `None` when it can: among the

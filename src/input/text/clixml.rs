@@ -146,12 +146,7 @@ struct Object {
 }
 
 fn cap(s: &str) -> String {
-    let s = s.trim();
-    let mut at = s.len().min(MAX_VALUE);
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    s[..at].to_string()
+    super::cap(s, MAX_VALUE).to_string()
 }
 
 /// The top-level objects. A malformed document ends the reading there, with an error; what was

@@ -38,15 +38,7 @@ pub mod ids {
 const MAX_VALUE: usize = 2048;
 
 fn cap(s: &str) -> &str {
-    let s = s.trim();
-    if s.len() <= MAX_VALUE {
-        return s;
-    }
-    let mut at = MAX_VALUE;
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    &s[..at]
+    super::cap(s, MAX_VALUE)
 }
 
 /// `[11/03/2022 20:41:59.0654] [0] message` → (date, time, message).

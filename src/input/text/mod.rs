@@ -18,9 +18,8 @@ mod placement;
 pub use placement::{Anchor, ComputerClock, OffsetVotes, Placement};
 pub mod service_control;
 
-use super::template::decode_utf16le_lossy;
 use super::{EventSink, InputFile, InputReport, LogSpan, Progress};
-use crate::event::{Event, Field, Interner, Payload, TEXT_PROVIDER_PREFIX};
+use crate::event::{Event, Interner, Payload, TEXT_PROVIDER_PREFIX};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 use std::io::{self, Read};
@@ -67,13 +66,41 @@ pub fn head_text(head: &[u8]) -> String {
 
 pub(crate) fn decode(bytes: &[u8], enc: Encoding) -> String {
     match enc {
-        Encoding::Utf16Le => decode_utf16le_lossy(bytes),
+        // encoding_rs's decoder is vectorized; lone surrogates and an odd last byte become
+        // U+FFFD, as a lossy decoder gives them.
+        Encoding::Utf16Le => encoding_rs::UTF_16LE
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
         Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
         Encoding::Windows1252 => encoding_rs::WINDOWS_1252
             .decode_without_bom_handling(bytes)
             .0
             .into_owned(),
     }
+}
+
+/// `bytes` as text, taking the buffer: valid UTF-8 (what nearly every block of a text log is)
+/// becomes the string without a copy or a second pass; anything else is decoded.
+fn decode_owned(bytes: Vec<u8>, enc: Encoding) -> String {
+    match enc {
+        Encoding::Utf8 => match String::from_utf8(bytes) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        },
+        _ => decode(&bytes, enc),
+    }
+}
+
+/// `s` trimmed, and cut to at most `max` bytes at a character boundary: no value read from a line
+/// is longer than a path or a sentence is.
+pub(crate) fn cap(s: &str, max: usize) -> &str {
+    let s = s.trim();
+    let mut at = s.len().min(max);
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    &s[..at]
 }
 
 /// The first line of text that is not empty, trimmed.
@@ -115,8 +142,12 @@ pub fn for_each_line(
             complete_prefix(&carry, enc)
         };
         let rest = carry.split_off(whole);
-        pending.push_str(&decode(&carry, enc));
-        carry = rest;
+        let text = decode_owned(std::mem::replace(&mut carry, rest), enc);
+        if pending.is_empty() {
+            pending = text;
+        } else {
+            pending.push_str(&text);
+        }
         let mut from = 0;
         while let Some(nl) = memchr::memchr(b'\n', &pending.as_bytes()[from..]) {
             let end = from + nl;
@@ -156,11 +187,28 @@ pub fn for_each_line(
 fn complete_prefix(bytes: &[u8], enc: Encoding) -> usize {
     match enc {
         Encoding::Windows1252 => bytes.len(),
-        Encoding::Utf8 => match std::str::from_utf8(bytes) {
-            Ok(_) => bytes.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => bytes.len(),
-        },
+        Encoding::Utf8 => {
+            // Only the end can hold a character cut by the block: look at its last three bytes.
+            let tail = bytes.len().saturating_sub(3);
+            match bytes[tail..].iter().rposition(|b| *b >= 0xC0) {
+                Some(i) => {
+                    let lead = bytes[tail + i];
+                    let len = if lead >= 0xF0 {
+                        4
+                    } else if lead >= 0xE0 {
+                        3
+                    } else {
+                        2
+                    };
+                    if bytes.len() - (tail + i) < len {
+                        tail + i
+                    } else {
+                        bytes.len()
+                    }
+                }
+                None => bytes.len(),
+            }
+        }
         Encoding::Utf16Le => {
             let mut whole = bytes.len() / 2 * 2;
             if whole >= 2 {
@@ -279,6 +327,31 @@ impl Clock {
     }
 }
 
+/// A text line's fields as signatures read them, borrowed from the line: an empty value is
+/// absent, as `(NULL)` is in a record.
+struct NamedFields<'a>(&'a [(&'a str, &'a str)]);
+
+impl crate::event::PayloadSource for NamedFields<'_> {
+    fn positional(&self, index: usize) -> Option<std::borrow::Cow<'_, str>> {
+        self.0
+            .get(index)
+            .map(|(_, v)| *v)
+            .filter(|v| !v.is_empty())
+            .map(std::borrow::Cow::Borrowed)
+    }
+    fn named(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .filter(|v| !v.is_empty())
+            .map(std::borrow::Cow::Borrowed)
+    }
+    fn binary(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        None
+    }
+}
+
 /// Builds the events of one text log and accounts for them in its report.
 pub struct Emitter<'a> {
     pub input: &'a InputFile,
@@ -350,17 +423,10 @@ impl<'a> Emitter<'a> {
         if !self.sink.wants_event_id(event_id) {
             return false;
         }
-        let payload = Payload {
-            fields: fields
-                .iter()
-                .map(|(n, v)| Field {
-                    name: Some((*n).to_string()),
-                    value: (!v.is_empty()).then(|| (*v).to_string()),
-                })
-                .collect(),
-            binary: None,
-            user_data: None,
-        };
+        let payload = NamedFields(fields);
+        if !self.sink.wants_payload(provider, event_id, &payload) {
+            return false;
+        }
         let event = Event {
             source: self.input.id,
             record_id: line,

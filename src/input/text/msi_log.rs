@@ -44,6 +44,12 @@ pub mod ids {
     pub const SESSION_STOPPED: u16 = 10;
 }
 
+/// Searched for in every line: built once.
+static INFO_1603: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"Info 1603. The file "));
+static ERROR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"Error "));
+
 /// Lines of context kept before a failed action.
 const CONTEXT_LINES: usize = 12;
 /// A value read from a line is cut to this many characters (a path or a sentence is shorter).
@@ -151,15 +157,7 @@ impl<'a> Header<'a> {
 }
 
 fn cap(s: &str) -> &str {
-    let s = s.trim();
-    if s.len() <= MAX_VALUE {
-        return s;
-    }
-    let mut at = MAX_VALUE;
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    &s[..at]
+    super::cap(s, MAX_VALUE)
 }
 
 /// What is known of the session being read.
@@ -273,10 +271,15 @@ impl<'a> Session<'a> {
             None => line,
         };
         self.message(report, n, line, message);
-        if self.context.len() == CONTEXT_LINES {
-            self.context.pop_front();
-        }
-        self.context.push_back(cap(message).to_string());
+        // The oldest line's buffer is reused: no allocation per line once the ring is full.
+        let mut slot = if self.context.len() == CONTEXT_LINES {
+            self.context.pop_front().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        slot.clear();
+        slot.push_str(cap(message));
+        self.context.push_back(slot);
     }
 
     fn message(&mut self, report: &mut InputReport, n: u64, line: &str, message: &str) {
@@ -348,7 +351,7 @@ impl<'a> Session<'a> {
             );
             return;
         }
-        if let Some(i) = message.find("Info 1603. The file ") {
+        if let Some(i) = INFO_1603.find(message.as_bytes()) {
             if let Some(f) = file_in_use(&message[i..]) {
                 self.emit(
                     report,
@@ -573,7 +576,7 @@ fn engine_line(line: &str) -> Option<(&str, &str)> {
 /// `Note: 1: …` internal errors.
 fn error_message_at(message: &str) -> Option<usize> {
     let mut from = 0;
-    while let Some(i) = message[from..].find("Error ") {
+    while let Some(i) = ERROR.find(&message.as_bytes()[from..]) {
         let at = from + i;
         let digits: &str = &message[at + 6..];
         let len = digits.bytes().take_while(u8::is_ascii_digit).count();

@@ -53,15 +53,7 @@ pub mod ids {
 const MAX_VALUE: usize = 1024;
 
 fn cap(s: &str) -> &str {
-    let s = s.trim();
-    if s.len() <= MAX_VALUE {
-        return s;
-    }
-    let mut at = MAX_VALUE;
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    &s[..at]
+    super::cap(s, MAX_VALUE)
 }
 
 fn one<'a>(id: u16, name: &'static str, v: &'a str) -> Option<(u16, Vec<(&'static str, &'a str)>)> {
