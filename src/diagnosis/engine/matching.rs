@@ -101,8 +101,16 @@ impl EvidenceIndex {
             }
         }
         idx.wanted = vec![0; 1 << 10];
-        for id in idx.by_id.keys() {
-            idx.wanted[usize::from(*id >> 6)] |= 1 << (id & 63);
+        // The IDs records of event logs are asked about. Text logs' providers use small IDs of
+        // their own (1, 2, 10…), which many real providers use too: were they here, every such
+        // record of every event log would be rendered for nothing. Text logs ask by provider.
+        for (id, providers) in &idx.by_id {
+            if providers
+                .iter()
+                .any(|(p, _)| !p.starts_with(crate::event::TEXT_PROVIDER_PREFIX))
+            {
+                idx.wanted[usize::from(*id >> 6)] |= 1 << (id & 63);
+            }
         }
         idx
     }

@@ -420,9 +420,7 @@ impl<'a> Emitter<'a> {
         report.records_read += 1;
         self.first = Some(self.first.map_or(at, |f| f.min(at)));
         self.last = Some(self.last.map_or(at, |l| l.max(at)));
-        if !self.sink.wants_event_id(event_id) {
-            return false;
-        }
+        // Not `wants_event_id`: that answers for event logs' records (see `EvidenceIndex`).
         let payload = NamedFields(fields);
         if !self.sink.wants_payload(provider, event_id, &payload) {
             return false;
