@@ -8,7 +8,7 @@
 //! `ServiceControl.log`'s ([`super::service_control::message`]).
 
 use super::service_control::{self, PROVIDER as SERVICE_CONTROL};
-use super::{Emitter, ShortDate, for_each_line, head_text, parse_time, settle_order};
+use super::{Emitter, ShortDate, date_order, for_each_line, head_text, parse_time};
 use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
 
 pub struct ExchangeSetupReader;
@@ -37,6 +37,14 @@ pub mod ids {
 
 const MAX_VALUE: usize = 2048;
 
+/// Searched for in every message: built once.
+static DISABLED_REFUSED: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| {
+        memchr::memmem::Finder::new(
+            "The service cannot be started, either because it is disabled".as_bytes(),
+        )
+    });
+
 fn cap(s: &str) -> &str {
     super::cap(s, MAX_VALUE)
 }
@@ -53,7 +61,7 @@ fn timed(line: &str) -> Option<(ShortDate, &str, &str)> {
 
 /// The event a setup message is; `None` for the rest.
 fn message(m: &str) -> Option<(u16, Vec<(&'static str, &str)>)> {
-    if m.contains("The service cannot be started, either because it is disabled") {
+    if DISABLED_REFUSED.find(m.as_bytes()).is_some() {
         return Some((ids::SERVICE_DISABLED_REFUSED, vec![("Message", cap(m))]));
     }
     if let Some(rest) = m.strip_prefix("Starting ")
@@ -130,16 +138,8 @@ impl LogReader for ExchangeSetupReader {
         progress: &dyn Progress,
     ) -> InputReport {
         InputReport::of_sequential_read(input, "exchange-setup-log", |report| {
-            let mut dates = Vec::new();
-            for_each_line(input, &crate::input::NoProgress, |_, line| {
-                // Every line has its date; a thousand settle the order.
-                if dates.len() < 1000
-                    && let Some((d, _, _)) = timed(line)
-                {
-                    dates.push(d);
-                }
-            })?;
-            let (order, _) = settle_order(&dates);
+            // Every line has its date: the first that proves the order settles it.
+            let (order, _, _) = date_order(input, |line| timed(line).map(|(d, _, _)| d))?;
             let mut emitter = Emitter::new(input, sink, "exchange-setup", "ExchangeSetup.log");
             let service_control = Emitter::provider(SERVICE_CONTROL);
             let mut bad_dates = 0u64;

@@ -23,6 +23,7 @@ use crate::event::{Event, Interner, Payload, TEXT_PROVIDER_PREFIX};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 use std::io::{self, Read};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 /// Read this much of a file at a time.
@@ -119,6 +120,43 @@ pub fn for_each_line(
     progress: &dyn Progress,
     mut line: impl FnMut(u64, &str),
 ) -> io::Result<u64> {
+    for_each_line_while(input, progress, |n, l| {
+        line(n, l);
+        ControlFlow::Continue(())
+    })
+}
+
+/// The order of day and month this file's dates follow, from the dates `date_of` finds in its
+/// lines: read until one proves it (most files do within their first lines), else to the end,
+/// then month first (`proved` false). Whether any date was found at all.
+pub fn date_order(
+    input: &InputFile,
+    date_of: impl Fn(&str) -> Option<ShortDate>,
+) -> io::Result<(DateOrder, bool, bool)> {
+    let mut found = false;
+    let mut order = None;
+    for_each_line_while(input, &super::NoProgress, |_, line| {
+        if let Some(d) = date_of(line) {
+            found = true;
+            order = d.proves();
+            if order.is_some() {
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(match order {
+        Some(o) => (o, true, found),
+        None => (DateOrder::MonthFirst, false, found),
+    })
+}
+
+/// [`for_each_line`], stopping when `line` breaks.
+pub fn for_each_line_while(
+    input: &InputFile,
+    progress: &dyn Progress,
+    mut line: impl FnMut(u64, &str) -> ControlFlow<()>,
+) -> io::Result<u64> {
     let mut file = input.open()?;
     let mut head = Vec::with_capacity(4096);
     (&mut file).take(4096).read_to_end(&mut head)?;
@@ -153,7 +191,9 @@ pub fn for_each_line(
             let end = from + nl;
             if !skipping {
                 number += 1;
-                line(number, pending[from..end].trim_end_matches('\r'));
+                if line(number, pending[from..end].trim_end_matches('\r')).is_break() {
+                    return Ok(cut);
+                }
             }
             skipping = false;
             from = end + 1;
@@ -167,7 +207,9 @@ pub fn for_each_line(
                 while !pending.is_char_boundary(at) {
                     at -= 1;
                 }
-                line(number, &pending[..at]);
+                if line(number, &pending[..at]).is_break() {
+                    return Ok(cut);
+                }
             }
             skipping = true;
             pending.clear();
@@ -178,7 +220,7 @@ pub fn for_each_line(
     }
     if !pending.is_empty() && !skipping {
         number += 1;
-        line(number, pending.trim_end_matches('\r'));
+        let _ = line(number, pending.trim_end_matches('\r'));
     }
     Ok(cut)
 }
@@ -271,15 +313,6 @@ impl ShortDate {
             DateOrder::DayFirst => NaiveDate::from_ymd_opt(year(self.2), self.1, self.0),
             DateOrder::YearFirst => NaiveDate::from_ymd_opt(year(self.0), self.1, self.2),
         }
-    }
-}
-
-/// The order a file's dates follow: proved by any of them, else month first (the US short date,
-/// Windows' default), which the report then calls a guess.
-pub fn settle_order(dates: &[ShortDate]) -> (DateOrder, bool) {
-    match dates.iter().find_map(ShortDate::proves) {
-        Some(o) => (o, true),
-        None => (DateOrder::MonthFirst, false),
     }
 }
 
@@ -487,8 +520,6 @@ mod tests {
         );
         let ambiguous = ShortDate::parse("08-03-2021").unwrap();
         assert_eq!(ambiguous.proves(), None);
-        assert_eq!(settle_order(&[ambiguous]), (DateOrder::MonthFirst, false));
-        assert_eq!(settle_order(&[ambiguous, uk]), (DateOrder::DayFirst, true));
         assert_eq!(ShortDate::parse("1/2"), None);
         assert_eq!(ShortDate::parse("1/2/3/4"), None);
         assert_eq!(ShortDate::parse("a/2/2020"), None);

@@ -8,8 +8,8 @@
 //! `evtriage:msi-log` (IDs in [`ids`]); everything else is counted and passed over.
 
 use super::{
-    Clock, DateOrder, Emitter, ShortDate, first_line, for_each_line, head_text, parse_time,
-    settle_order,
+    Clock, DateOrder, Emitter, ShortDate, date_order, first_line, for_each_line, head_text,
+    parse_time,
 };
 use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
 use chrono::NaiveDateTime;
@@ -75,20 +75,14 @@ impl LogReader for MsiLogReader {
         InputReport::of_sequential_read(input, "msi-log", |report| {
             // Two passes: the first settles the order of day and month from every date the
             // file writes (one above 12 proves it), the second reads.
-            let mut dates = Vec::new();
-            for_each_line(input, &crate::input::NoProgress, |_, line| {
-                if let Some(h) = Header::parse(line) {
-                    dates.push(h.date);
-                } else if let Some(d) = line
-                    .strip_prefix("Property(")
-                    .and_then(|r| r.split_once("): Date = "))
-                    .and_then(|(_, d)| ShortDate::parse(d))
-                {
-                    dates.push(d);
-                }
+            let (order, proved, found) = date_order(input, |line| {
+                Header::parse(line).map(|h| h.date).or_else(|| {
+                    line.strip_prefix("Property(")
+                        .and_then(|r| r.split_once("): Date = "))
+                        .and_then(|(_, d)| ShortDate::parse(d))
+                })
             })?;
-            let (order, proved) = settle_order(&dates);
-            if !proved && !dates.is_empty() {
+            if !proved && found {
                 report.notes.push(format!(
                     "its dates do not say whether the day or the month comes first; read month first ({})",
                     "as a US server writes them"

@@ -7,7 +7,7 @@
 //! The messages themselves ([`message`]) are shared with `ExchangeSetup.log`, into which the same
 //! script writes when setup runs it: both yield events of provider `evtriage:service-control`.
 
-use super::{Clock, Emitter, ShortDate, for_each_line, head_text, parse_time, settle_order};
+use super::{Clock, Emitter, ShortDate, date_order, for_each_line, head_text, parse_time};
 use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
 
 pub struct ServiceControlReader;
@@ -170,16 +170,10 @@ impl LogReader for ServiceControlReader {
         progress: &dyn Progress,
     ) -> InputReport {
         InputReport::of_sequential_read(input, "service-control-log", |report| {
-            let mut dates = Vec::new();
-            for_each_line(input, &crate::input::NoProgress, |_, line| {
-                if let Some((_, m)) = timed(line)
-                    && let Some((d, _)) = run_header(m)
-                {
-                    dates.push(d);
-                }
+            let (order, proved, found) = date_order(input, |line| {
+                timed(line).and_then(|(_, m)| run_header(m)).map(|(d, _)| d)
             })?;
-            let (order, proved) = settle_order(&dates);
-            if !proved && !dates.is_empty() {
+            if !proved && found {
                 report.notes.push("its dates do not say whether the day or the month comes first; read month first, as a US server writes them".into());
             }
             let mut emitter = Emitter::new(input, sink, PROVIDER, "ServiceControl.log");
