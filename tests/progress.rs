@@ -140,7 +140,7 @@ fn off_a_terminal() -> serde_json::Value {
 #[ignore = "needs script from util-linux for a pseudo-terminal (.ci/run installs it)"]
 fn the_bar_is_drawn_on_a_terminal_and_the_run_finishes() {
     let (shown, report) = on_a_terminal("");
-    assert!(shown.contains("/2 files"), "no progress bar: {shown:?}");
+    assert!(shown.contains("/3 files"), "no progress bar: {shown:?}");
     assert_eq!(report, off_a_terminal());
 }
 

@@ -127,7 +127,7 @@ impl LogReader for ClixmlReader {
                     "no object in it: a CLIXML file, but not a saved state of services".into(),
                 );
             }
-            emitter.finish(report);
+            emitter.finish(report, 0);
             if utc {
                 report.clock = None;
             }

@@ -182,12 +182,7 @@ impl LogReader for ExchangeSetupReader {
                     "{bad_dates} lines carry a date or time that is not one; not used"
                 ));
             }
-            if cut > 0 {
-                report
-                    .notes
-                    .push(format!("{cut} lines longer than 64 KiB were cut"));
-            }
-            emitter.finish(report);
+            emitter.finish(report, cut);
             Ok(())
         })
     }

@@ -481,8 +481,14 @@ impl<'a> Emitter<'a> {
         kept
     }
 
-    /// Set the report's span (local times, as the file keeps them) and its clock.
-    pub fn finish(self, report: &mut InputReport) {
+    /// Set the report's span (local times, as the file keeps them) and its clock, and note the
+    /// lines cut at [`MAX_LINE`].
+    pub fn finish(self, report: &mut InputReport, cut_lines: u64) {
+        if cut_lines > 0 {
+            report
+                .notes
+                .push(format!("{cut_lines} lines longer than 64 KiB were cut"));
+        }
         if let (Some(first), Some(last)) = (self.first, self.last) {
             report.log = Some(LogSpan {
                 name: self.log_name.to_string(),

@@ -90,16 +90,11 @@ impl LogReader for MsiLogReader {
             }
             let mut state = Session::new(input, sink, order);
             let cut = for_each_line(input, progress, |n, line| state.line(report, n, line))?;
-            if cut > 0 {
-                report
-                    .notes
-                    .push(format!("{cut} lines longer than 64 KiB were cut"));
-            }
             if state.sessions == 0 {
                 report.error("no '=== Logging started' line with a readable date: nothing in it can be placed in time".into());
             }
             let computer = std::mem::take(&mut state.computer);
-            state.emitter.finish(report);
+            state.emitter.finish(report, cut);
             if let Some(span) = &mut report.log {
                 span.computer = computer;
             }

@@ -211,12 +211,7 @@ impl LogReader for ServiceControlReader {
                 report.error(format!("{undated} lines come before any run header with a date: they cannot be placed in time and are not used"));
                 report.records_failed += undated;
             }
-            if cut > 0 {
-                report
-                    .notes
-                    .push(format!("{cut} lines longer than 64 KiB were cut"));
-            }
-            emitter.finish(report);
+            emitter.finish(report, cut);
             Ok(())
         })
     }
