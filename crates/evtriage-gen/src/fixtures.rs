@@ -27,8 +27,8 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         "wu-app-package-in-use" => Some(wu_app_package_in_use()),
         "kb-services-untouched" => Some(kb_services_untouched()),
         "cu-setup-refused-after-su-failed" => Some(cu_setup_refused_after_su_failed()),
-        "su-failed-state-saved-before" => Some(crate::samples::su_failed_state_saved_before()),
-        "su-failed-across-summer-time" => Some(crate::samples::su_failed_across_summer_time()),
+        "su-failed-state-saved-before" => Some(crate::exchange2016::su_failed_state_saved_before()),
+        "su-failed-across-summer-time" => Some(crate::exchange2016::su_failed_across_summer_time()),
         _ => None,
     }
 }
@@ -36,7 +36,7 @@ pub fn fixture(name: &str) -> Option<Bundle> {
 /// `samples/exchange2016-su-failed-retry`, and the next morning the cumulative update's setup,
 /// which stops because the services the security update disabled are still disabled.
 fn cu_setup_refused_after_su_failed() -> Bundle {
-    let (host, mut files) = crate::samples::su_failed_retry_parts();
+    let (host, mut files) = crate::exchange2016::su_failed_retry_parts();
     let berlin = crate::textlogs::Locale {
         offset_minutes: 60,
         date: crate::textlogs::DateStyle::DayFirstDots,

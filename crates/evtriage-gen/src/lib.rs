@@ -5,6 +5,7 @@
 
 pub mod biglog;
 pub mod events;
+pub mod exchange2016;
 pub mod fixtures;
 pub mod host;
 pub mod hostile;
