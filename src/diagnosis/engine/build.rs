@@ -157,9 +157,12 @@ pub(crate) fn build_finding(
         "files in use",
         &mut left_out,
     );
-    let mut services = services(sig, inc);
+    // Once: the services setup changed, with their restores, and those it did not change.
+    let (changed, already_disabled) = changes(sig, inc);
+    let mut services = services(sig, inc, changed);
     cap(&mut services, MAX_SERVICES, "services", &mut left_out);
-    let saved_start_modes = saved_start_modes(sig, inc, events, file_names, &services);
+    let saved_start_modes =
+        saved_start_modes(sig, inc, events, file_names, &services, &already_disabled);
     let mut confidence = confidence_of(sig, inc);
     if unchecked.is_some() {
         // The evidence `missing_log.requires` asks for holds, and what the missing log would
@@ -227,7 +230,7 @@ pub(crate) fn build_finding(
         left_out,
         unchecked: unchecked.into_iter().collect(),
         text_log_clock: None,
-        already_disabled: changes(sig, inc).1,
+        already_disabled,
         saved_start_modes,
     };
     fill_default_starts(&mut finding);
@@ -326,9 +329,9 @@ fn saved_start_modes(
     events: &[Matched],
     file_names: &[String],
     services: &[ServiceInfo],
+    unchanged: &[String],
 ) -> Option<SavedStartModes> {
     let saved = saved_state(sig, inc)?;
-    let key = sig.def.status.as_ref()?.key.as_deref()?;
     let any = saved.items.values().next()?;
     let file = file_names
         .get(events[any.at].event.source as usize)
@@ -338,29 +341,17 @@ fn saved_start_modes(
         .iter()
         .filter(|s| s.original_start_from == "saved_state")
         .count();
-    let mut disabled_before: Vec<String> = Vec::new();
-    if saved.stale.is_none() {
-        // The changes the saved state shows were no change: disabled before, disabled after.
-        let changed: HashSet<JoinKey> = sig
-            .def
-            .status
+    // Of the keys the incident found unchanged (see `changes`), those the saved state shows were
+    // disabled before.
+    let disabled_before: Vec<String> = if saved.stale.is_none() {
+        unchanged
             .iter()
-            .flat_map(|st| st.each.iter().flat_map(|e| e.ids()))
-            .filter_map(|id| sig.evidence.iter().position(|e| e.id == *id))
-            .flat_map(|ei| inc.selected[ei].iter())
-            .filter_map(|it| it.fields.get(key))
-            .map(join_key)
-            .collect();
-        for (k, it) in &saved.items {
-            if changed.contains(k)
-                && it.fields.get("old_start") == Some("disabled")
-                && let Some(name) = it.fields.get(key)
-            {
-                disabled_before.push(name.to_string());
-            }
-        }
-        disabled_before.sort_by_key(|n| n.to_lowercase());
-    }
+            .filter(|n| saved.start_of(n) == Some("disabled"))
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let note = match &saved.stale {
         Some(why) => {
             format!("{why}. Not used: restoring from it would leave the services disabled")
@@ -407,7 +398,12 @@ fn fill_default_starts(f: &mut Finding) {
     }
 }
 
-pub(crate) fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
+/// The services of `changed` (each disabling and its restore, from [`changes`]).
+pub(crate) fn services<'a>(
+    sig: &Signature,
+    inc: &Incident<'a>,
+    changed: Vec<(Item<'a>, Option<Item<'a>>)>,
+) -> Vec<ServiceInfo> {
     let Some(key) = sig.def.status.as_ref().and_then(|s| s.key.as_deref()) else {
         return Vec::new();
     };
@@ -449,7 +445,7 @@ pub(crate) fn services(sig: &Signature, inc: &Incident) -> Vec<ServiceInfo> {
         }
     }
     let saved = saved_state(sig, inc);
-    let mut out: Vec<ServiceInfo> = restores(sig, inc)
+    let mut out: Vec<ServiceInfo> = changed
         .into_iter()
         .map(|(d, r)| {
             let name = d.fields.get(key).unwrap_or_default().to_string();
