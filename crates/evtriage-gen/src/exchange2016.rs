@@ -120,10 +120,7 @@ pub(crate) fn su_failed_retry_parts() -> (Host, Vec<(String, Vec<u8>)>) {
     // A busy System log: what it held before the retry's end was overwritten.
     host.sys.wrap_before(t2 + Duration::minutes(40));
 
-    let berlin = textlogs::Locale {
-        offset_minutes: 60,
-        date: textlogs::DateStyle::DayFirstDots,
-    };
+    let berlin = berlin(60);
     let roles = "Mailbox,ClientAccess";
     let sc_log = textlogs::service_control_log(
         &[
@@ -242,7 +239,8 @@ fn su_2016_patch() -> Patch {
     }
 }
 
-fn berlin(offset_minutes: i32) -> textlogs::Locale {
+/// A Berlin server's clock (UTC+1, or +2 in summer) and German short dates (`15.03.2023`).
+pub(crate) fn berlin(offset_minutes: i32) -> textlogs::Locale {
     textlogs::Locale {
         offset_minutes,
         date: textlogs::DateStyle::DayFirstDots,

@@ -37,10 +37,7 @@ pub fn fixture(name: &str) -> Option<Bundle> {
 /// which stops because the services the security update disabled are still disabled.
 fn cu_setup_refused_after_su_failed() -> Bundle {
     let (host, mut files) = crate::exchange2016::su_failed_retry_parts();
-    let berlin = crate::textlogs::Locale {
-        offset_minutes: 60,
-        date: crate::textlogs::DateStyle::DayFirstDots,
-    };
+    let berlin = crate::exchange2016::berlin(60);
     let log = crate::textlogs::exchange_setup_refused(
         at("2023-03-16T07:42:09Z"),
         &berlin,
