@@ -3,10 +3,10 @@
 //! is data, not code written here, because a hand-picked list printed no meaning for most codes
 //! real logs hold (issue 14).
 //! Windows Installer's own return codes keep the wording of Microsoft's Windows Installer error
-//! list ([`crate::knowledge::msi_code`]), which explains them for installs; everything else comes
+//! list ([`msi_code`]), which explains them for installs; everything else comes
 //! from here, and a code in no table says so.
 
-use crate::knowledge::CodeInfo;
+use serde::Serialize;
 use std::sync::OnceLock;
 
 const WIN32: &str = include_str!("../data/errors/win32.tsv");
@@ -59,6 +59,92 @@ fn table(cell: &'static OnceLock<Table>, text: &'static str) -> &'static Table {
     cell.get_or_init(|| Table::parse(text).expect("data/errors tables are well formed"))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CodeInfo {
+    pub name: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Windows Installer return codes (`domain.md` §3, MicrosoftDocs win32 `Msi/error-codes.md`), in
+/// the wording written for installs; any other Win32 code from the tables.
+pub fn msi_code(code: u64) -> Option<CodeInfo> {
+    let (name, meaning) = match code {
+        0 => ("ERROR_SUCCESS", "The action completed successfully."),
+        1058 => (
+            "ERROR_SERVICE_DISABLED",
+            "The service cannot be started, either because it is disabled or because it has no enabled devices associated with it.",
+        ),
+        1601 => (
+            "ERROR_INSTALL_SERVICE_FAILURE",
+            "The Windows Installer service could not be accessed.",
+        ),
+        1602 => (
+            "ERROR_INSTALL_USEREXIT",
+            "The user canceled the installation.",
+        ),
+        1603 => (
+            "ERROR_INSTALL_FAILURE",
+            "A fatal error occurred during installation.",
+        ),
+        1605 => (
+            "ERROR_UNKNOWN_PRODUCT",
+            "This action is only valid for products that are currently installed.",
+        ),
+        1618 => (
+            "ERROR_INSTALL_ALREADY_RUNNING",
+            "Another installation is already in progress.",
+        ),
+        1619 => (
+            "ERROR_INSTALL_PACKAGE_OPEN_FAILED",
+            "The installation package could not be opened.",
+        ),
+        1625 => (
+            "ERROR_INSTALL_PACKAGE_REJECTED",
+            "The installation is forbidden by system policy.",
+        ),
+        1635 => (
+            "ERROR_PATCH_PACKAGE_OPEN_FAILED",
+            "The update package could not be opened (a missing cached .msp gives this).",
+        ),
+        1636 => (
+            "ERROR_PATCH_PACKAGE_INVALID",
+            "The update package could not be opened: it is not a valid Windows Installer update package.",
+        ),
+        1638 => (
+            "ERROR_PRODUCT_VERSION",
+            "Another version of this product is already installed.",
+        ),
+        1641 => (
+            "ERROR_SUCCESS_REBOOT_INITIATED",
+            "The installer has initiated a restart (success).",
+        ),
+        1642 => (
+            "ERROR_PATCH_TARGET_NOT_FOUND",
+            "The upgrade cannot be installed: the program to be upgraded may be missing, or the upgrade may update a different version of the program.",
+        ),
+        1646 => (
+            "ERROR_PATCH_REMOVAL_UNSUPPORTED",
+            "The update package is not a removable update package.",
+        ),
+        1648 => (
+            "ERROR_PATCH_NO_SEQUENCE",
+            "No valid sequence could be found for the set of updates.",
+        ),
+        3010 => (
+            "ERROR_SUCCESS_REBOOT_REQUIRED",
+            "A restart is required to complete the install (success; files in use are replaced at the restart).",
+        ),
+        _ => return u32::try_from(code).ok().and_then(win32),
+    };
+    Some(CodeInfo { name, meaning })
+}
+
+/// HRESULT_FROM_WIN32 for a Windows Installer return code, as Windows Update reports it.
+pub fn hresult_from_win32(code: u64) -> Option<u32> {
+    let code = u32::try_from(code).ok()?;
+    (code != 0 && code <= 0xffff).then_some(0x8007_0000 | code)
+}
+
 /// A Win32 error code (`ERROR_…`).
 pub fn win32(code: u32) -> Option<CodeInfo> {
     static CELL: OnceLock<Table> = OnceLock::new();
@@ -71,7 +157,7 @@ pub fn win32(code: u32) -> Option<CodeInfo> {
 pub fn hresult(code: u32) -> Option<CodeInfo> {
     static CELL: OnceLock<Table> = OnceLock::new();
     if code & 0xffff_0000 == 0x8007_0000 {
-        return crate::knowledge::msi_code(u64::from(code & 0xffff));
+        return msi_code(u64::from(code & 0xffff));
     }
     if let Some(info) = windows_update(code) {
         return Some(info);

@@ -346,92 +346,6 @@ pub fn app_package(title: &str) -> Option<&str> {
     (id_ok && name_ok).then_some(name)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct CodeInfo {
-    pub name: &'static str,
-    pub meaning: &'static str,
-}
-
-/// Windows Installer return codes (`domain.md` §3, MicrosoftDocs win32 `Msi/error-codes.md`), in
-/// the wording written for installs; any other Win32 code from the tables ([`crate::codes`]).
-pub fn msi_code(code: u64) -> Option<CodeInfo> {
-    let (name, meaning) = match code {
-        0 => ("ERROR_SUCCESS", "The action completed successfully."),
-        1058 => (
-            "ERROR_SERVICE_DISABLED",
-            "The service cannot be started, either because it is disabled or because it has no enabled devices associated with it.",
-        ),
-        1601 => (
-            "ERROR_INSTALL_SERVICE_FAILURE",
-            "The Windows Installer service could not be accessed.",
-        ),
-        1602 => (
-            "ERROR_INSTALL_USEREXIT",
-            "The user canceled the installation.",
-        ),
-        1603 => (
-            "ERROR_INSTALL_FAILURE",
-            "A fatal error occurred during installation.",
-        ),
-        1605 => (
-            "ERROR_UNKNOWN_PRODUCT",
-            "This action is only valid for products that are currently installed.",
-        ),
-        1618 => (
-            "ERROR_INSTALL_ALREADY_RUNNING",
-            "Another installation is already in progress.",
-        ),
-        1619 => (
-            "ERROR_INSTALL_PACKAGE_OPEN_FAILED",
-            "The installation package could not be opened.",
-        ),
-        1625 => (
-            "ERROR_INSTALL_PACKAGE_REJECTED",
-            "The installation is forbidden by system policy.",
-        ),
-        1635 => (
-            "ERROR_PATCH_PACKAGE_OPEN_FAILED",
-            "The update package could not be opened (a missing cached .msp gives this).",
-        ),
-        1636 => (
-            "ERROR_PATCH_PACKAGE_INVALID",
-            "The update package could not be opened: it is not a valid Windows Installer update package.",
-        ),
-        1638 => (
-            "ERROR_PRODUCT_VERSION",
-            "Another version of this product is already installed.",
-        ),
-        1641 => (
-            "ERROR_SUCCESS_REBOOT_INITIATED",
-            "The installer has initiated a restart (success).",
-        ),
-        1642 => (
-            "ERROR_PATCH_TARGET_NOT_FOUND",
-            "The upgrade cannot be installed: the program to be upgraded may be missing, or the upgrade may update a different version of the program.",
-        ),
-        1646 => (
-            "ERROR_PATCH_REMOVAL_UNSUPPORTED",
-            "The update package is not a removable update package.",
-        ),
-        1648 => (
-            "ERROR_PATCH_NO_SEQUENCE",
-            "No valid sequence could be found for the set of updates.",
-        ),
-        3010 => (
-            "ERROR_SUCCESS_REBOOT_REQUIRED",
-            "A restart is required to complete the install (success; files in use are replaced at the restart).",
-        ),
-        _ => return u32::try_from(code).ok().and_then(crate::codes::win32),
-    };
-    Some(CodeInfo { name, meaning })
-}
-
-/// HRESULT_FROM_WIN32 for a Windows Installer return code, as Windows Update reports it.
-pub fn hresult_from_win32(code: u64) -> Option<u32> {
-    let code = u32::try_from(code).ok()?;
-    (code != 0 && code <= 0xffff).then_some(0x8007_0000 | code)
-}
-
 /// Services in the order they should be started: the Windows services Exchange setup stops
 /// alongside its own, then Active Directory Topology (and on Edge, ADAM), as every other Exchange
 /// service depends on it (`domain.md` §4.4); services not listed keep their relative order after
@@ -549,7 +463,7 @@ mod tests {
             crate::codes::hresult(0x8007_0643).unwrap().name,
             "ERROR_INSTALL_FAILURE"
         );
-        assert_eq!(hresult_from_win32(1603), Some(0x8007_0643));
+        assert_eq!(crate::codes::hresult_from_win32(1603), Some(0x8007_0643));
         assert_eq!(
             crate::codes::hresult(0x8024_001e).unwrap().name,
             "WU_E_SERVICE_STOP"

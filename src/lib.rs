@@ -10,6 +10,7 @@
 
 pub mod codes;
 pub mod diagnosis;
+pub mod escape;
 pub mod event;
 pub mod input;
 pub mod knowledge;

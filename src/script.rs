@@ -16,8 +16,8 @@
 
 use crate::diagnosis::command::{self, Kind, Shell, Value};
 use crate::diagnosis::finding::{Finding, ServiceInfo};
+use crate::escape::comment_text;
 use crate::knowledge::{self, StartType};
-use crate::report::escape::comment_text;
 use std::collections::{BTreeSet, HashSet};
 
 /// What the script says it does, and to which services.
@@ -60,7 +60,7 @@ pub fn write(computer: &str, findings: &[&Finding]) -> Result<Script, String> {
     if !is_computer_name(computer) {
         return Err(format!(
             "the computer name \u{ab}{}\u{bb} from the logs is not a valid computer name: no script is written for it",
-            crate::report::display(computer)
+            crate::escape::display(computer)
         ));
     }
     let short = computer.split('.').next().unwrap_or(computer).to_string();
@@ -109,7 +109,7 @@ pub fn write(computer: &str, findings: &[&Finding]) -> Result<Script, String> {
     if planned.is_empty() {
         return Err(format!(
             "no service of {} can be restored by a script{}",
-            crate::report::display(computer),
+            crate::escape::display(computer),
             if skipped.is_empty() {
                 String::new()
             } else {

@@ -529,18 +529,6 @@ fn setup_log_zone(matched: &[Matched], texts: &[usize], reports: &[InputReport])
     })
 }
 
-/// `-05:00`, `+05:30` → minutes.
-pub fn parse_offset(s: &str) -> Option<i32> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let (h, m) = rest.split_once(':')?;
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    ((0..=14).contains(&h) && (0..60).contains(&m)).then_some(sign * (h * 60 + m))
-}
-
 /// The folder a report's path is in, with `/` between parts and an archive's `!/` as a folder.
 fn folder(path: &str) -> String {
     let p = path.replace('\\', "/");
@@ -634,11 +622,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn offsets_and_folders() {
-        assert_eq!(parse_offset("-05:00"), Some(-300));
-        assert_eq!(parse_offset("+05:45"), Some(345));
-        assert_eq!(parse_offset("+15:00"), None);
-        assert_eq!(parse_offset("05:00"), None);
+    fn folders_and_nearest_offsets() {
         assert_eq!(
             folder("case.zip!/EXMBX01/ExchangeSetupLogs/ServiceControl.log"),
             "case.zip!/EXMBX01/ExchangeSetupLogs"

@@ -13,7 +13,7 @@
 //! A value that fails removes its command; the step then says which command was left out, why,
 //! and shows the value escaped, so that the engineer sees what the log tried.
 
-use crate::report::escape::{display, is_unsafe_char};
+use crate::escape::{display, is_unsafe_char};
 
 /// What a placeholder holds, and so where it may go and how it is written there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -126,13 +126,15 @@ pub(crate) fn build_finding(
     let logged_hresult = first(inc, "hresult")
         .and_then(parse_number)
         .and_then(|h| u32::try_from(h).ok());
-    let (hresult, hresult_source) =
-        match (logged_hresult, msi.and_then(knowledge::hresult_from_win32)) {
-            (Some(h), _) => (Some(h), Some("windows_update")),
-            (None, Some(h)) => (Some(h), Some("derived_from_msi")),
-            (None, None) => (None, None),
-        };
-    let msi_info = msi.and_then(knowledge::msi_code);
+    let (hresult, hresult_source) = match (
+        logged_hresult,
+        msi.and_then(crate::codes::hresult_from_win32),
+    ) {
+        (Some(h), _) => (Some(h), Some("windows_update")),
+        (None, Some(h)) => (Some(h), Some("derived_from_msi")),
+        (None, None) => (None, None),
+    };
+    let msi_info = msi.and_then(crate::codes::msi_code);
     let hr_info = hresult.and_then(crate::codes::hresult);
     let error = ErrorInfo {
         hresult: hresult.map(|h| format!("0x{h:08X}")),

@@ -427,8 +427,8 @@ pub(crate) fn saved_state<'a>(sig: &Signature, inc: &Incident<'a>) -> Option<Sav
     {
         stale = Some(format!(
             "the start modes were saved again at {}, after the first service was disabled at {} and with nothing re-enabled in between: the saved state records Disabled for the services the first attempt disabled, not the start types they had",
-            crate::report::time(again.time),
-            crate::report::time(first)
+            crate::escape::time(again.time),
+            crate::escape::time(first)
         ));
     }
     // The file alone: when it says Disabled for most of what setup disabled, it was saved after.
@@ -579,8 +579,8 @@ fn log_missing(
             format!(
                 "{} holds {} to {}",
                 inputs.names.get(*id as usize).map_or("?", String::as_str),
-                crate::report::time(l.first),
-                crate::report::time(l.last)
+                crate::escape::time(l.first),
+                crate::escape::time(l.last)
             )
         })
         .collect();
@@ -590,7 +590,7 @@ fn log_missing(
         format!(
             "the {} log of {computer} does not reach back to the failure at {} ({}): it wrapped, or was cleared or cut",
             m.log,
-            crate::report::time(inc.start),
+            crate::escape::time(inc.start),
             same.join("; ")
         )
     };

@@ -161,7 +161,7 @@ impl LogReader for ExchangeSetupReader {
                         && let Some(offset) = fields
                             .iter()
                             .find(|(k, _)| *k == "Offset")
-                            .and_then(|(_, v)| crate::timeline::parse_offset(v))
+                            .and_then(|(_, v)| super::parse_offset(v))
                     {
                         // Standard time: what the report falls back on when nothing anchors it.
                         report.placed = Some(super::Placement {

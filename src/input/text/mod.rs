@@ -501,9 +501,29 @@ impl<'a> Emitter<'a> {
     }
 }
 
+/// `-05:00`, `+05:30` → minutes.
+pub fn parse_offset(s: &str) -> Option<i32> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    ((0..=14).contains(&h) && (0..60).contains(&m)).then_some(sign * (h * 60 + m))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_offsets() {
+        assert_eq!(parse_offset("-05:00"), Some(-300));
+        assert_eq!(parse_offset("+05:45"), Some(345));
+        assert_eq!(parse_offset("+15:00"), None);
+        assert_eq!(parse_offset("05:00"), None);
+    }
 
     #[test]
     fn short_dates_in_every_order() {
