@@ -1,7 +1,7 @@
 //! The command line: options, their parsing, and the exit codes they lead to.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use evtriage::report::{Format, Shells};
 use std::path::PathBuf;
 
@@ -20,7 +20,11 @@ Exit codes:
 Examples:
   evtriage samples/kb940006-rollup-failed
   evtriage --format json --output report.json /cases/1234/*.evtx
-  evtriage --format jsonl --computer EXMBX01 /exports/";
+  evtriage --format jsonl --computer EXMBX01 /exports/
+  evtriage --live                                (on the server, elevated)
+  evtriage collect --output case.zip             (on the server, elevated)
+  evtriage collect --script collect.ps1          (for servers that cannot run evtriage)
+  evtriage merge reports/                        (one report from many runs)";
 
 /// `--format`: the report writers' formats, as the command line names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,21 +90,22 @@ its evidence and the steps to fix it. It knows the Exchange rollup that fails on
 leaves Exchange services disabled (KB 940006) in particular.",
     after_help = AFTER_HELP
 )]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Logs to read: .evtx, .evt, Event XML, Windows Installer verbose logs, Exchange's
     /// ServiceControl.log, ServiceStartupMode.xml and ExchangeSetup.log, zip archives of any of
-    /// them, folders (searched recursively), glob patterns, or - for standard input.
-    /// Files are recognized by content, not by name.
-    #[arg(required_unless_present_any = ["list_signatures", "check_signatures"])]
+    /// them (a collection from `evtriage collect` among them), folders (searched recursively),
+    /// glob patterns, or - for standard input. Files are recognized by content, not by name.
+    #[arg(required_unless_present_any = ["list_signatures", "check_signatures", "live"])]
     pub paths: Vec<String>,
 
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatChoice::Table)]
-    pub format: FormatChoice,
-
-    /// Write the report to this file (complete or not at all: it is written aside and renamed).
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Read this computer's own logs where they are (Windows, elevated): Application, System and
+    /// Setup, and the installer and Exchange setup logs at their known places.
+    #[arg(long)]
+    pub live: bool,
 
     /// Worker threads (default: one per CPU).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -122,6 +127,43 @@ pub struct Cli {
     /// of one computer is beside them in their folder or archive; otherwise "unknown".
     #[arg(long, value_name = "NAME")]
     pub text_computer: Option<String>,
+
+    /// Also load the signature files (*.toml) in this folder; one with a built-in's ID replaces it.
+    #[arg(long, value_name = "DIR")]
+    pub signatures: Option<PathBuf>,
+
+    /// List the signatures and exit.
+    #[arg(long)]
+    pub list_signatures: bool,
+
+    /// Check every signature file in this folder (and its patterns.toml) and exit: each problem
+    /// is printed with its file and line; exit code 0 when all load, 2 otherwise.
+    #[arg(long, value_name = "DIR")]
+    pub check_signatures: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub render: Render,
+
+    /// Read at most this many MiB from standard input (`-`).
+    #[arg(long, value_name = "MIB", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    pub stdin_limit: u64,
+
+    /// Unpack at most this many MiB from one zip archive (with the archives inside it); a member
+    /// declaring more, or unpacking to more than 1000 times its packed size, is not read.
+    #[arg(long, value_name = "MIB", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
+    pub archive_limit: u64,
+}
+
+/// How the report is written: shared by a diagnosis and `evtriage merge`.
+#[derive(Debug, Args)]
+pub struct Render {
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = FormatChoice::Table)]
+    pub format: FormatChoice,
+
+    /// Write the report to this file (complete or not at all: it is written aside and renamed).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 
     /// No progress bar and no warnings on stderr; only the report and errors.
     #[arg(short, long)]
@@ -145,33 +187,46 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
-    /// Also load the signature files (*.toml) in this folder; one with a built-in's ID replaces it.
-    #[arg(long, value_name = "DIR")]
-    pub signatures: Option<PathBuf>,
-
-    /// List the signatures and exit.
-    #[arg(long)]
-    pub list_signatures: bool,
-
-    /// Check every signature file in this folder (and its patterns.toml) and exit: each problem
-    /// is printed with its file and line; exit code 0 when all load, 2 otherwise.
-    #[arg(long, value_name = "DIR")]
-    pub check_signatures: Option<PathBuf>,
-
     /// Also write a PowerShell script that restores the services of the findings to act on, for
     /// the engineer to read and run on the server (-WhatIf for a dry run). A folder: one script
     /// per computer.
     #[arg(long, value_name = "FILE|DIR")]
     pub script: Option<PathBuf>,
+}
 
-    /// Read at most this many MiB from standard input (`-`).
-    #[arg(long, value_name = "MIB", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
-    pub stdin_limit: u64,
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gather this server's logs for a diagnosis into one zip with a manifest (run it on the
+    /// server, elevated), or write the same collection as a PowerShell 2.0 script
+    Collect(CollectArgs),
+    /// One report from many runs' JSON or JSONL reports: how a fleet is triaged
+    Merge(MergeArgs),
+}
 
-    /// Unpack at most this many MiB from one zip archive (with the archives inside it); a member
-    /// declaring more, or unpacking to more than 1000 times its packed size, is not read.
-    #[arg(long, value_name = "MIB", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
-    pub archive_limit: u64,
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The zip to write (complete or not at all).
+    #[arg(short, long, value_name = "FILE", required_unless_present = "script")]
+    pub output: Option<PathBuf>,
+
+    /// Write the collection as a PowerShell 2.0 script instead, for servers where evtriage cannot
+    /// run (Windows Server 2003 to 2012 R2); it writes a zip (or a folder) the same way.
+    #[arg(long, value_name = "FILE", conflicts_with = "output")]
+    pub script: Option<PathBuf>,
+
+    /// No progress on stderr; only errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Reports written with --format json or jsonl, or folders of them (*.json, *.jsonl).
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub render: Render,
 }
 
 /// Times as a person types them; without a zone they are UTC.

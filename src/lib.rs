@@ -9,11 +9,15 @@
 #![forbid(unsafe_code)]
 
 pub mod codes;
+pub mod collection;
 pub mod diagnosis;
 pub mod escape;
 pub mod event;
+pub mod fleet;
 pub mod input;
 pub mod knowledge;
+pub mod labels;
+pub mod live;
 pub mod report;
 pub mod script;
 pub mod services;

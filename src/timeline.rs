@@ -111,7 +111,7 @@ pub fn place(
 ) -> Vec<ComputerClock> {
     let is_text: Vec<bool> = reports
         .iter()
-        .map(|r| r.clock == Some(LogClock::Local) || is_text_format(r.format))
+        .map(|r| r.clock == Some(LogClock::Local) || is_text_format(r.format.as_deref()))
         .collect();
     if !is_text.iter().any(|t| *t) {
         return Vec::new();
@@ -274,7 +274,7 @@ pub fn place(
             computer,
             utc_offset_minutes: primary,
             offsets,
-            basis,
+            basis: basis.into(),
             anchors: shown,
             anchors_total: trusted.len(),
         });
@@ -301,7 +301,7 @@ pub fn place(
     let mut retimed: HashMap<usize, bool> = HashMap::new();
     for m in matched.iter_mut() {
         let s = m.event.source as usize;
-        if reports.get(s).and_then(|r| r.format) == Some("clixml") {
+        if reports.get(s).and_then(|r| r.format.as_deref()) == Some("clixml") {
             let at = last_save.get(&short(&m.event.computer)).copied();
             retimed.insert(s, at.is_some());
             if let Some(at) = at {
@@ -318,7 +318,7 @@ pub fn place(
             .placed
             .as_ref()
             .filter(|p| p.basis == "setup_log_time_zone")
-            .map(|p| (p.utc_offset_minutes, p.basis));
+            .map(|p| (p.utc_offset_minutes, "setup_log_time_zone"));
         let (offset, basis) = if retimed.get(&s) == Some(&true) {
             (None, "last_save_in_service_control_log")
         } else if r.clock == Some(LogClock::Local) {
@@ -332,7 +332,7 @@ pub fn place(
                     r.placed
                         .as_ref()
                         .filter(|p| p.basis == "setup_log_time_zone")
-                        .map(|p| (p.utc_offset_minutes, p.basis))
+                        .map(|p| (p.utc_offset_minutes, "setup_log_time_zone"))
                 })
                 .unwrap_or((None, "date_only"))
         } else {
@@ -340,9 +340,9 @@ pub fn place(
         };
         r.placed = Some(Placement {
             computer,
-            computer_from: from,
+            computer_from: from.into(),
             utc_offset_minutes: offset,
-            basis,
+            basis: basis.into(),
         });
         if let (Some(span), Some(off)) = (&mut r.log, offset)
             && r.clock == Some(LogClock::Local)

@@ -473,11 +473,21 @@ fn output_file_stdin_jsonl_and_filters() {
         .args(["--format", "jsonl", "samples"])
         .output()
         .unwrap();
-    let lines: Vec<Value> = String::from_utf8(o.stdout)
+    let mut lines: Vec<Value> = String::from_utf8(o.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // The run opens with its schema and closes with its summary and inputs; between, findings.
+    let opening = lines.remove(0);
+    assert_eq!(opening["schema_version"], 2);
+    assert_eq!(opening["tool"]["name"], "evtriage");
+    let closing = lines.pop().unwrap();
+    assert_eq!(
+        closing["summary"]["findings"].as_u64().unwrap() as usize,
+        lines.len()
+    );
+    assert!(closing["inputs"].as_array().unwrap().len() > lines.len());
     assert_eq!(
         lines.len(),
         evtriage_gen::samples::all().len() - 2,

@@ -3,10 +3,11 @@
 
 use super::signature::{Role, Severity};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The failure's effects are still in place at the end of the logs.
@@ -30,7 +31,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConfidenceLevel {
     High,
@@ -38,7 +39,7 @@ pub enum ConfidenceLevel {
     Low,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Confidence {
     pub level: ConfidenceLevel,
     /// The evidence that was found, in the signature's words.
@@ -47,7 +48,7 @@ pub struct Confidence {
     pub missing: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct UpdateInfo {
     pub title: Option<String>,
     pub kb: Option<String>,
@@ -55,41 +56,42 @@ pub struct UpdateInfo {
     pub package: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ErrorInfo {
     /// As Windows Update reported it, or derived from the installer's code when it did not.
     pub hresult: Option<String>,
-    pub hresult_source: Option<&'static str>,
-    pub hresult_name: Option<&'static str>,
+    #[serde(deserialize_with = "crate::labels::optional_label")]
+    pub hresult_source: Option<crate::labels::Label>,
+    pub hresult_name: Option<Cow<'static, str>>,
     pub msi: Option<u64>,
-    pub msi_name: Option<&'static str>,
-    pub meaning: Option<&'static str>,
+    pub msi_name: Option<Cow<'static, str>>,
+    pub meaning: Option<Cow<'static, str>>,
     /// The installer's own sentence about the failure (Error-table events 10005, 11xxx).
     pub installer_message: Option<String>,
     pub log_file: Option<String>,
     /// Read from the verbose log (when it is among the inputs): the installer log it is, the
     /// action that failed, and the log's lines before that failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installer_log: Option<InstallerLog>,
 }
 
 /// What the verbose installer log said of the failure.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InstallerLog {
     /// The log among the inputs.
     pub file: String,
     /// Whether it is the log the event log names (1023's "Log file", by file name): false when
     /// the event log names another one, absent when no record names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub named_by_event_log: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_action: Option<String>,
     /// The lines before the failed action, as the log has them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LockedFile {
     pub path: Option<String>,
     pub process: Option<String>,
@@ -97,7 +99,7 @@ pub struct LockedFile {
     pub image: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceInfo {
     /// The service's key name; its display name where the logs give no key name (Windows Server
     /// 2003 and 2008 7040s): then `name_is_key` is false.
@@ -109,7 +111,8 @@ pub struct ServiceInfo {
     /// Where `original_start` comes from: `event_log` (the 7040 that disabled it), `saved_state`
     /// (the start modes setup saved before it disabled anything), `defaults` (evtriage's table of
     /// the Exchange version's default start types: the logs do not say), or `unknown`.
-    pub original_start_from: &'static str,
+    #[serde(deserialize_with = "crate::labels::label")]
+    pub original_start_from: crate::labels::Label,
     pub disabled_at: DateTime<Utc>,
     pub disabled_by: Option<String>,
     /// Setup stopped it during the install, so it was running before.
@@ -123,14 +126,14 @@ pub struct ServiceInfo {
 }
 
 /// What a saved state of the services' start modes is worth.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedStartModes {
     /// The file the saved modes were read from.
     pub file: String,
     /// How many services it holds.
     pub services: usize,
     /// When the start modes were last saved, as the service-control log says.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_saved: Option<DateTime<Utc>>,
     /// Saved again after the services were disabled: it records Disabled, not what they had.
     /// Restoring from it (as setup's own AfterPatch would) leaves them disabled.
@@ -138,11 +141,11 @@ pub struct SavedStartModes {
     /// Why it is stale, or what it was used for.
     pub note: String,
     /// Services it shows were already disabled before the update: left as they are.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disabled_before: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     pub id: String,
     pub title: String,
@@ -154,14 +157,14 @@ pub struct Step {
     pub withheld: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvidenceRef {
     pub evidence: String,
     pub role: Role,
     pub describe: String,
     pub file: String,
     pub record_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_record_id: Option<u64>,
     pub time: DateTime<Utc>,
     pub provider: String,
@@ -170,7 +173,7 @@ pub struct EvidenceRef {
     pub fields: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub signature: String,
     pub title: String,
@@ -194,23 +197,23 @@ pub struct Finding {
     pub evidence: Vec<EvidenceRef>,
     /// What the finding does not list because a list was longer than evtriage shows (a hostile
     /// or broken log): how many, of what.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<String>,
     /// What could not be checked because a log was not among the inputs or did not reach back to
     /// the incident, and why: the finding rests on the other logs alone.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchecked: Vec<String>,
     /// When text logs of this computer were read (local time): the offset they were placed on
     /// the event logs' UTC timeline with, and the moments both recorded that it rests on.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_log_clock: Option<crate::input::text::ComputerClock>,
     /// Services setup's script disabled that were disabled already before the update (the trusted
     /// saved state says so, or the System log, which records every change of start type, has
     /// none for them): no change to undo, left as they are by every step and script.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub already_disabled: Vec<String>,
     /// The start modes setup saved before it disabled the services (`ServiceStartupMode.xml`),
     /// where read: whether they can be trusted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved_start_modes: Option<SavedStartModes>,
 }

@@ -75,10 +75,10 @@ fn finding_vars(f: &Finding) -> Vars {
         f.error
             .hresult
             .clone()
-            .filter(|_| f.error.hresult_source == Some("windows_update")),
+            .filter(|_| f.error.hresult_source.as_deref() == Some("windows_update")),
     );
     put("msi_error", f.error.msi.map(|c| c.to_string()));
-    put("meaning", f.error.meaning.map(str::to_string));
+    put("meaning", f.error.meaning.as_deref().map(str::to_string));
     put("installer_message", f.error.installer_message.clone());
     put("log_file", f.error.log_file.clone());
     put(

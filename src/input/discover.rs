@@ -231,6 +231,19 @@ fn hex_preview(bytes: &[u8]) -> String {
         .join(" ")
 }
 
+/// A path as reports name it: with the platform's one separator. On Windows, a folder typed with
+/// `/` and joined by the walk with `\` would otherwise read `samples/x\Application.evtx`; there
+/// both are separators, and `\` is the one Windows users type and paste. Elsewhere `\` is a
+/// character a file name may hold, and the path is shown as it is.
+pub fn display_path(p: &Path) -> String {
+    let shown = p.display().to_string();
+    if cfg!(windows) {
+        shown.replace('/', "\\")
+    } else {
+        shown
+    }
+}
+
 /// Resolve the command line's paths into files to read.
 pub fn discover(args: &[String], stdin: &mut dyn Read, stdin_limit: u64) -> Discovery {
     discover_with(args, stdin, stdin_limit, archive::ArchiveLimits::default())
@@ -272,7 +285,7 @@ pub fn discover_with(
         let path = PathBuf::from(arg);
         match std::fs::metadata(&path) {
             Ok(m) if m.is_dir() => walk(&mut d, &path, &mut seen),
-            Ok(_) => d.add(path, arg.clone(), true, &mut seen),
+            Ok(_) => d.add(path, display_path(Path::new(arg)), true, &mut seen),
             Err(e) if arg.contains(['*', '?', '[']) => match glob::glob(arg) {
                 Ok(paths) => {
                     let mut any = false;
@@ -284,11 +297,11 @@ pub fn discover_with(
                             }
                             Ok(p) => {
                                 any = true;
-                                let display = p.display().to_string();
+                                let display = display_path(&p);
                                 d.add(p, display, true, &mut seen)
                             }
                             Err(ge) => d.rejected.push(InputReport::failed(
-                                &ge.path().display().to_string(),
+                                &display_path(ge.path()),
                                 None,
                                 0,
                                 InputStatus::Unreadable,
@@ -341,8 +354,8 @@ fn walk(d: &mut Discovery, dir: &Path, seen: &mut HashSet<PathBuf>) {
             Err(e) => {
                 let where_ = e
                     .path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| dir.display().to_string());
+                    .map(display_path)
+                    .unwrap_or_else(|| display_path(dir));
                 let why = if e.loop_ancestor().is_some() {
                     "symbolic link loop; not followed".to_string()
                 } else {
@@ -361,7 +374,7 @@ fn walk(d: &mut Discovery, dir: &Path, seen: &mut HashSet<PathBuf>) {
         }
     }
     for p in entries {
-        let display = p.display().to_string();
+        let display = display_path(&p);
         d.add(p, display, false, seen);
     }
 }

@@ -14,7 +14,9 @@ pub mod template;
 pub mod text;
 pub mod xml;
 
-pub use discover::{Discovery, STDIN_LIMIT_DEFAULT, discover, discover_with, log_name_of};
+pub use discover::{
+    Discovery, STDIN_LIMIT_DEFAULT, discover, discover_with, display_path, log_name_of,
+};
 
 use crate::event::{Event, PayloadSource, SourceId};
 use chrono::{DateTime, Utc};
@@ -130,7 +132,7 @@ impl InputFile {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InputStatus {
     /// Every record was read.
@@ -143,10 +145,11 @@ pub enum InputStatus {
     NotAnEventLog,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct InputReport {
     pub path: String,
-    pub format: Option<&'static str>,
+    #[serde(deserialize_with = "crate::labels::optional_label")]
+    pub format: Option<crate::labels::Label>,
     pub status: InputStatus,
     pub size_bytes: u64,
     pub records_read: u64,
@@ -162,20 +165,20 @@ pub struct InputReport {
     pub notes: Vec<String>,
     /// Which log of which computer the file holds, and the times of its oldest and newest
     /// records: what a diagnosis can say the inputs cover.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogSpan>,
     /// `local` for a text log, whose times are the server's wall clock without an offset; event
     /// logs keep UTC and leave it out.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<LogClock>,
     /// For a text log: which computer it was taken to be of, and how its local times were placed
     /// against the event logs' UTC (`crate::timeline`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placed: Option<text::Placement>,
 }
 
 /// What a log's times are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogClock {
     /// The server's local wall-clock time, no offset stored.
@@ -183,7 +186,7 @@ pub enum LogClock {
 }
 
 /// The log a file holds and the time it covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct LogSpan {
     /// The log's name (`System`, `Application`); empty when the file does not say.
     pub name: String,
@@ -249,7 +252,7 @@ impl InputReport {
     pub fn new(path: &str, format: Option<&'static str>, size: u64) -> Self {
         InputReport {
             path: path.to_string(),
-            format,
+            format: format.map(std::borrow::Cow::Borrowed),
             status: InputStatus::Complete,
             size_bytes: size,
             records_read: 0,

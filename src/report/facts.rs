@@ -26,7 +26,7 @@ pub(crate) fn action_words(f: &Finding) -> &'static str {
 /// The error as one line: the HRESULT, the Windows Installer code and what it means.
 pub(crate) fn error_line(f: &Finding) -> Option<String> {
     let e = &f.error;
-    let derived = if e.hresult_source == Some("derived_from_msi") {
+    let derived = if e.hresult_source.as_deref() == Some("derived_from_msi") {
         " (derived)"
     } else {
         ""
@@ -34,14 +34,17 @@ pub(crate) fn error_line(f: &Finding) -> Option<String> {
     let code = match (&e.hresult, e.msi) {
         (Some(h), Some(m)) => format!(
             "{h}{derived} = Windows Installer {m} {}",
-            e.msi_name.unwrap_or("")
+            e.msi_name.as_deref().unwrap_or("")
         ),
-        (Some(h), None) => format!("{h} {}", e.hresult_name.unwrap_or("")),
-        (None, Some(m)) => format!("Windows Installer {m} {}", e.msi_name.unwrap_or("")),
+        (Some(h), None) => format!("{h} {}", e.hresult_name.as_deref().unwrap_or("")),
+        (None, Some(m)) => format!(
+            "Windows Installer {m} {}",
+            e.msi_name.as_deref().unwrap_or("")
+        ),
         (None, None) => return None,
     };
     let code = code.trim_end().to_string();
-    Some(match e.meaning {
+    Some(match e.meaning.as_deref() {
         Some(m) => format!("{code}: {m}"),
         None => code,
     })
@@ -56,7 +59,7 @@ fn utc_offset(minutes: i32) -> String {
 /// How the text logs of the finding's computer were placed in time, in one line.
 pub(crate) fn clock_line(f: &Finding) -> Option<String> {
     let c = f.text_log_clock.as_ref()?;
-    Some(match (c.basis, c.utc_offset_minutes) {
+    Some(match (&*c.basis, c.utc_offset_minutes) {
         ("anchored" | "anchored_to_transaction_start", Some(o)) => {
             let how = if c.basis == "anchored" {
                 format!("{} anchor(s) in both kinds of log", c.anchors_total)
@@ -124,7 +127,7 @@ pub(crate) fn service_entries(f: &Finding) -> Vec<String> {
         .iter()
         .map(|s| {
             let mut what = s.original_start.clone();
-            match s.original_start_from {
+            match &*s.original_start_from {
                 "saved_state" => what.push_str(" as saved"),
                 "defaults" => what.push_str(" by default"),
                 _ => {}

@@ -16,28 +16,29 @@ mod timeline;
 
 use crate::diagnosis::Finding;
 use crate::input::InputReport;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 
 /// Bumped when a field is renamed or removed, or its meaning changes; adding fields keeps it.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: a JSONL report opens and closes with a line of its own (`jsonl.rs`).
+pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: std::borrow::Cow<'static, str>,
+    pub version: std::borrow::Cow<'static, str>,
 }
 
 impl Tool {
     pub fn current() -> Self {
         Tool {
-            name: "evtriage",
-            version: env!("CARGO_PKG_VERSION"),
+            name: "evtriage".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Summary {
     pub findings: usize,
     pub action_required: usize,
@@ -189,7 +190,7 @@ pub fn writer(format: Format, style: Style) -> Box<dyn ReportWriter> {
     match format {
         Format::Table => Box::new(table::TableWriter::new(style)),
         Format::Json => Box::new(json::JsonWriter::default()),
-        Format::Jsonl => Box::new(jsonl::JsonlWriter),
+        Format::Jsonl => Box::new(jsonl::JsonlWriter::default()),
         Format::Html => Box::new(html::HtmlWriter::new(style)),
         Format::Markdown => Box::new(markdown::MarkdownWriter::new(style)),
     }

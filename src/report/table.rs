@@ -476,7 +476,7 @@ fn write_inputs(out: &mut dyn Write, inputs: &[InputReport]) -> io::Result<()> {
                     i.records_failed.to_string(),
                     i.records_used.to_string(),
                     // Only .evtx files come in chunks.
-                    if i.chunks == 0 && i.format != Some("evtx") {
+                    if i.chunks == 0 && i.format.as_deref() != Some("evtx") {
                         "-".to_string()
                     } else {
                         format!("{} of {}", i.chunks_damaged, i.chunks)

@@ -3,6 +3,7 @@
 //! endless, and the remediation.
 
 use super::*;
+use std::borrow::Cow;
 
 /// The first value of `field` among the incident's items, in evidence order.
 pub(crate) fn first<'a>(inc: &'a Incident, field: &str) -> Option<&'a str> {
@@ -138,14 +139,15 @@ pub(crate) fn build_finding(
     let hr_info = hresult.and_then(crate::codes::hresult);
     let error = ErrorInfo {
         hresult: hresult.map(|h| format!("0x{h:08X}")),
-        hresult_source,
-        hresult_name: hr_info.map(|i| i.name),
+        hresult_source: hresult_source.map(Cow::Borrowed),
+        hresult_name: hr_info.map(|i| i.name.into()),
         msi,
-        msi_name: msi_info.map(|i| i.name),
+        msi_name: msi_info.map(|i| i.name.into()),
         meaning: msi_info
             .or(hr_info)
             .map(|i| i.meaning)
-            .or((msi.is_some() || hresult.is_some()).then_some(crate::codes::UNKNOWN)),
+            .or((msi.is_some() || hresult.is_some()).then_some(crate::codes::UNKNOWN))
+            .map(Cow::Borrowed),
         installer_message: installer_message(inc, events),
         log_file: first(inc, "log_file").map(str::to_string),
         installer_log: installer_log(inc, events, file_names),
@@ -395,7 +397,7 @@ fn fill_default_starts(f: &mut Finding) {
             .find(|d| d.key.eq_ignore_ascii_case(&s.name))
         {
             s.original_start = d.start.as_str().to_string();
-            s.original_start_from = "defaults";
+            s.original_start_from = Cow::Borrowed("defaults");
         }
     }
 }
@@ -484,7 +486,7 @@ pub(crate) fn services<'a>(
                 name_is_key: display.as_deref() != Some(name.as_str()),
                 display_name: display,
                 original_start: original.unwrap_or("unknown").to_string(),
-                original_start_from: from,
+                original_start_from: Cow::Borrowed(from),
                 disabled_at: d.time,
                 disabled_by: d.fields.get("sid").map(str::to_string),
                 was_running,

@@ -166,9 +166,9 @@ impl LogReader for ExchangeSetupReader {
                         // Standard time: what the report falls back on when nothing anchors it.
                         report.placed = Some(super::Placement {
                             computer: String::new(),
-                            computer_from: "unknown",
+                            computer_from: "unknown".into(),
                             utc_offset_minutes: Some(offset),
-                            basis: "setup_log_time_zone",
+                            basis: "setup_log_time_zone".into(),
                         });
                     }
                     emitter.emit(report, n, at, id, &fields);

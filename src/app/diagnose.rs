@@ -1,0 +1,234 @@
+//! `evtriage [PATHS…]` and `evtriage --live`: load the signatures, find and read the inputs in
+//! parallel, place the text logs in time, diagnose each computer, and hand the findings to the
+//! report as they are made.
+
+use super::Terminal;
+use super::progress::ProgressBar;
+use super::render;
+use crate::cli::{self, Cli};
+use evtriage::diagnosis::{Collector, Diagnoser, Inputs, Matched, Scope};
+use evtriage::input::{self, Discovery, InputReport};
+use evtriage::timeline;
+use std::io::{Read, Write};
+use std::ops::ControlFlow;
+
+pub fn run(
+    cli: &Cli,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    term: Terminal,
+) -> u8 {
+    let diagnoser = match load_signatures(cli, stderr) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if let (Some(s), Some(u)) = (cli.since, cli.until)
+        && s > u
+    {
+        let _ = writeln!(
+            stderr,
+            "evtriage: --since is after --until: no event can match"
+        );
+        return cli::EXIT_USAGE_OR_NO_INPUT;
+    }
+    let mut discovery = match discover(cli, stdin, stderr) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if let Err(code) = render::check_targets(&cli.render, &discovery.files, stderr) {
+        return code;
+    }
+    let scope = Scope {
+        since: cli.since,
+        until: cli.until,
+        computers: cli
+            .computer
+            .iter()
+            .map(|c| c.trim().to_lowercase())
+            .collect(),
+    };
+    let (matched, read, clocks) = match read(cli, &diagnoser, &discovery, &scope, term, stderr) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
+    let rejected = std::mem::take(&mut discovery.rejected);
+    drop(discovery);
+    render::report(&cli.render, term, stdout, stderr, |sink| {
+        diagnose(
+            diagnoser,
+            matched,
+            read,
+            rejected,
+            &file_names,
+            &clocks,
+            sink,
+        )
+    })
+}
+
+/// The built-in signatures, with `--signatures DIR`'s over them.
+fn load_signatures(cli: &Cli, stderr: &mut dyn Write) -> Result<Diagnoser, u8> {
+    match &cli.signatures {
+        None => Ok(Diagnoser::builtin()),
+        Some(dir) => Diagnoser::with_dir(dir).map_err(|e| {
+            let _ = writeln!(stderr, "evtriage: {e}");
+            cli::EXIT_USAGE_OR_NO_INPUT
+        }),
+    }
+}
+
+/// The files to read: the paths named, and with `--live` this computer's logs where they are.
+fn discover(cli: &Cli, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<Discovery, u8> {
+    let mut paths = cli.paths.clone();
+    let mut refused = Vec::new();
+    if cli.live {
+        match evtriage::live::locate() {
+            Ok(found) => {
+                if !cli.render.quiet {
+                    for note in &found.notes {
+                        let _ = writeln!(
+                            stderr,
+                            "evtriage: --live: {}",
+                            evtriage::escape::display(note)
+                        );
+                    }
+                }
+                paths.extend(found.paths);
+                refused = found.refused;
+            }
+            Err(why) => {
+                let _ = writeln!(stderr, "evtriage: --live: {why}");
+                return Err(cli::EXIT_USAGE_OR_NO_INPUT);
+            }
+        }
+    }
+    let mut discovery = input::discover_with(
+        &paths,
+        stdin,
+        cli.stdin_limit.saturating_mul(1 << 20),
+        input::archive::ArchiveLimits {
+            total: cli.archive_limit.saturating_mul(1 << 20),
+        },
+    );
+    discovery.rejected.extend(refused);
+    Ok(discovery)
+}
+
+type Read3 = (
+    Vec<Matched>,
+    Vec<InputReport>,
+    Vec<evtriage::input::text::ComputerClock>,
+);
+
+/// Every file read on `--threads` workers, the events the signatures want kept, the text logs
+/// placed on the event logs' UTC and the scope applied.
+fn read(
+    cli: &Cli,
+    diagnoser: &Diagnoser,
+    discovery: &Discovery,
+    scope: &Scope,
+    term: Terminal,
+    stderr: &mut dyn Write,
+) -> Result<Read3, u8> {
+    // Text logs are placed in time against the event logs' records: those records are kept
+    // whatever --since and --until say, and every event is judged once placed.
+    let has_text_logs = discovery
+        .files
+        .iter()
+        .any(|f| timeline::is_text_format(Some(f.format)));
+    let early_scope = if has_text_logs {
+        Scope {
+            since: None,
+            until: None,
+            ..scope.clone()
+        }
+    } else {
+        scope.clone()
+    };
+    let collector = Collector::with_scope(diagnoser, early_scope);
+    let total: u64 = discovery.files.iter().map(|f| f.size).sum();
+    let show_progress = term.stderr_is_tty && !cli.render.quiet && total > 0;
+    let bar = show_progress.then(|| ProgressBar::new(total, discovery.files.len()));
+    let progress: &dyn input::Progress = match &bar {
+        Some(b) => b,
+        None => &input::NoProgress,
+    };
+    let threads = cli.threads.map(usize::from).unwrap_or(0);
+    let mut read = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(|| input::read_all(&discovery.files, &collector, progress)),
+        Err(e) => {
+            let _ = writeln!(stderr, "evtriage: cannot start worker threads: {e}");
+            return Err(cli::EXIT_USAGE_OR_NO_INPUT);
+        }
+    };
+    if let Some(b) = &bar {
+        b.bar.finish_and_clear();
+    }
+    let mut matched = collector.into_matched();
+    // Text logs keep local time: placed on the event logs' UTC before anything is correlated.
+    let clocks = timeline::place(
+        &mut matched,
+        &mut read,
+        &timeline::Options {
+            text_computer: cli.text_computer.clone(),
+        },
+    );
+    timeline::apply_scope(&mut matched, scope);
+    Ok((matched, read, clocks))
+}
+
+/// Diagnosis on a thread of its own, handing each computer's findings to `sink` on this one,
+/// so that a fleet's report costs little more than its diagnosis; then the inputs, with a note
+/// on each file whose records were copies of another's.
+fn diagnose(
+    diagnoser: Diagnoser,
+    matched: Vec<Matched>,
+    read: Vec<InputReport>,
+    rejected: Vec<InputReport>,
+    file_names: &[String],
+    clocks: &[evtriage::input::text::ComputerClock],
+    sink: &mut render::Sink,
+) -> Vec<InputReport> {
+    // Reports come in source-ID order (read_all keeps the files' order), named as the files are.
+    let read_inputs = Inputs::of_reports(&read);
+    let mut inputs = read;
+    inputs.extend(rejected);
+    // A bounded channel keeps only a few computers' findings in flight.
+    let (batches, received) = std::sync::mpsc::sync_channel(8);
+    let copies = std::thread::scope(|scope| {
+        let read_inputs = &read_inputs;
+        let diagnosis = scope.spawn(move || {
+            diagnoser.diagnose_each(matched, read_inputs, |batch| {
+                // The renderer stops listening only on a write error that ends the report.
+                match batches.send(batch) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
+                }
+            })
+        });
+        'batches: for batch in received {
+            for mut f in batch {
+                f.text_log_clock = timeline::clock_of(clocks, &f.computer);
+                if sink(f).is_break() {
+                    break 'batches;
+                }
+            }
+        }
+        diagnosis
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    // Reports of read files come first in `inputs`, in source order.
+    for (report, c) in inputs.iter_mut().zip(copies).filter(|(_, c)| c.events > 0) {
+        let other =
+            c.of.and_then(|s| file_names.get(s as usize))
+                .map_or("another input", String::as_str);
+        report.notes.push(format!(
+            "{} event(s) evtriage used from this file are the same records as in {other} (same computer, record ID, time and content): each is counted once",
+            c.events
+        ));
+    }
+    inputs
+}

@@ -1,0 +1,195 @@
+//! `evtriage collect`: what the customer runs on the server. The event logs a diagnosis reads
+//! are exported (`wevtutil epl`, which copies a consistent snapshot while the service writes;
+//! where it is missing or fails, a shared-read copy), the text logs copied from their known
+//! places ([`crate::live::places`]), and all of it written into one zip with a manifest
+//! (`evtriage-manifest.json`, [`Manifest`]): the computer, its Windows, its time zone with
+//! the offsets in force over the past year and a half, Exchange where the registry has it, and
+//! each file's size and SHA-256. evtriage reads that zip back as a case: the manifest names the
+//! computer and gives the exact offset of every text log's local times (`timeline`).
+//!
+//! For servers where evtriage cannot run (Windows Server 2003 to 2012 R2), [`script`] writes
+//! the same collection as a PowerShell 2.0 script.
+//!
+//! What the registry and the system say is the customer's own computer's, but is treated like
+//! log text all the same: it reaches reports only through their escaping.
+
+pub mod manifest;
+pub mod script;
+pub mod system;
+
+pub use manifest::{CollectedFile, Manifest, Missing, OffsetFrom};
+
+use crate::live::Place;
+use sha2::{Digest, Sha256};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// A collection's manifest is this file at the zip's root.
+pub const MANIFEST_NAME: &str = "evtriage-manifest.json";
+
+/// Progress and problems as the collection goes, for stderr.
+pub trait Report {
+    fn step(&mut self, what: &str);
+}
+
+/// One file to put in the zip: where it comes from, its name inside, and how to get it.
+#[derive(Debug, Clone)]
+struct Item {
+    source: PathBuf,
+    name: String,
+    event_log: Option<&'static str>,
+}
+
+/// The folder inside the zip a place's files go to.
+fn folder_in_zip(place: &Place) -> &'static str {
+    match (place.event_log, place.pattern) {
+        (Some(_), _) => "EventLogs",
+        (None, Some(_)) => "InstallerLogs",
+        (None, None) if place.what.starts_with("Exchange setup") => "ExchangeSetupLogs",
+        (None, None) => "ExchangeUpdateLogs",
+    }
+}
+
+/// Every file the places hold, named inside the zip, and what is missing.
+fn items(places: &[Place], missing: &mut Vec<Missing>) -> Vec<Item> {
+    let mut items = Vec::new();
+    for place in places {
+        let folder = folder_in_zip(place);
+        if let Some(log) = place.event_log {
+            items.push(Item {
+                source: place.path.clone(),
+                name: format!("{folder}/{log}.evtx"),
+                event_log: Some(log),
+            });
+            continue;
+        }
+        if !place.path.is_dir() {
+            missing.push(Missing {
+                what: place.what.to_string(),
+                path: place.path.to_string_lossy().into_owned(),
+                why: "not on this computer".into(),
+            });
+            continue;
+        }
+        let files: Vec<PathBuf> = match place.pattern {
+            Some(p) => crate::live::matching(&place.path, p),
+            None => walkdir::WalkDir::new(&place.path)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .collect(),
+        };
+        for file in files {
+            let relative = file.strip_prefix(&place.path).unwrap_or(&file);
+            let inside: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            items.push(Item {
+                source: file.clone(),
+                name: format!("{folder}/{}", inside.join("/")),
+                event_log: None,
+            });
+        }
+    }
+    items
+}
+
+/// Collects `places` into a zip written to `out`, with the manifest `system` describes.
+/// `export` exports an event log to a file (`wevtutil epl` on Windows); when it fails, the log
+/// is copied with shared reading. Returns the manifest written.
+pub fn collect<W: Write + Seek>(
+    places: &[Place],
+    system: manifest::System,
+    export: &dyn Fn(&str, &Path) -> Result<(), String>,
+    out: W,
+    report: &mut dyn Report,
+) -> io::Result<Manifest> {
+    let mut missing = Vec::new();
+    let items = items(places, &mut missing);
+    let mut zip = zip::ZipWriter::new(out);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    let staging = tempfile::tempdir()?;
+    let mut files = Vec::new();
+    for item in &items {
+        report.step(&format!("{}", item.source.display()));
+        let (path, how) = match item.event_log {
+            Some(log) => {
+                let exported = staging.path().join(format!("{log}.evtx"));
+                match export(log, &exported) {
+                    Ok(()) => (exported, "wevtutil epl"),
+                    Err(why) => {
+                        report.step(&format!(
+                            "{log}: wevtutil epl failed ({why}); copying the file with shared reading"
+                        ));
+                        (item.source.clone(), "shared-read copy")
+                    }
+                }
+            }
+            None => (item.source.clone(), "copy"),
+        };
+        match add_file(&mut zip, &path, &item.name, options) {
+            Ok((size, sha256)) => files.push(CollectedFile {
+                path: item.name.clone(),
+                source: item.source.to_string_lossy().into_owned(),
+                how: how.to_string(),
+                size,
+                sha256,
+            }),
+            Err(e) => {
+                let why = match e.kind() {
+                    io::ErrorKind::PermissionDenied => {
+                        format!("access denied ({e}): run the collection elevated")
+                    }
+                    io::ErrorKind::NotFound => "not on this computer".to_string(),
+                    _ => e.to_string(),
+                };
+                missing.push(Missing {
+                    what: item.name.clone(),
+                    path: item.source.to_string_lossy().into_owned(),
+                    why,
+                });
+            }
+        }
+    }
+    let manifest = Manifest::new(system, files, missing);
+    zip.start_file(MANIFEST_NAME, options)?;
+    serde_json::to_writer_pretty(&mut zip, &manifest).map_err(io::Error::other)?;
+    zip.finish().map_err(io::Error::other)?;
+    Ok(manifest)
+}
+
+/// Copies one file into the zip, hashing as it goes. A failure part-way leaves an entry that
+/// is removed, so the zip holds only whole files.
+fn add_file<W: Write + Seek>(
+    zip: &mut zip::ZipWriter<W>,
+    path: &Path,
+    name: &str,
+    options: zip::write::SimpleFileOptions,
+) -> io::Result<(u64, String)> {
+    let mut file = std::fs::File::open(path)?;
+    zip.start_file(name, options)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = zip.abort_file();
+                return Err(e);
+            }
+        };
+        hasher.update(&buffer[..n]);
+        zip.write_all(&buffer[..n])?;
+        size += n as u64;
+    }
+    let digest = hasher.finalize();
+    Ok((size, digest.iter().map(|b| format!("{b:02x}")).collect()))
+}
