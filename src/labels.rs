@@ -42,6 +42,7 @@ const LABELS: &[&str] = &[
     "exchange-setup-log",
     "clixml",
     "zip",
+    "evtriage-manifest",
 ];
 
 /// The static copy of `word`, when it is one of the schema's.

@@ -25,6 +25,8 @@ pub struct Located {
     /// What was looked for and not there (not a problem: a server without Exchange has no
     /// ExchangeSetupLogs).
     pub notes: Vec<String>,
+    /// The folders of text logs read: their times are this computer's local time.
+    pub text_folders: Vec<PathBuf>,
 }
 
 /// One place a case's logs may be.
@@ -97,6 +99,9 @@ pub fn locate() -> Result<Located, String> {
     let mut found = Located::default();
     for place in places()? {
         let shown = display_path(&place.path);
+        if place.event_log.is_none() && place.path.is_dir() {
+            found.text_folders.push(place.path.clone());
+        }
         match (&place.pattern, place.path.is_dir()) {
             (Some(pattern), true) => {
                 for file in matching(&place.path, pattern) {

@@ -8,7 +8,7 @@ use super::render;
 use crate::cli::{self, Cli};
 use evtriage::diagnosis::{Collector, Diagnoser, Inputs, Matched, Scope};
 use evtriage::input::{self, Discovery, InputReport};
-use evtriage::timeline;
+use evtriage::timeline::{self, KnownClock};
 use std::io::{Read, Write};
 use std::ops::ControlFlow;
 
@@ -32,10 +32,17 @@ pub fn run(
         );
         return cli::EXIT_USAGE_OR_NO_INPUT;
     }
-    let mut discovery = match discover(cli, stdin, stderr) {
+    let (mut discovery, mut known) = match discover(cli, stdin, stderr) {
         Ok(d) => d,
         Err(code) => return code,
     };
+    // Collections' manifests: the computer and zone of their text logs, listed as inputs.
+    let mut manifests = Vec::new();
+    for file in &discovery.manifests {
+        let (clock, report) = evtriage::collection::read_back(file);
+        known.extend(clock);
+        manifests.push(report);
+    }
     if let Err(code) = render::check_targets(&cli.render, &discovery.files, stderr) {
         return code;
     }
@@ -48,12 +55,14 @@ pub fn run(
             .map(|c| c.trim().to_lowercase())
             .collect(),
     };
-    let (matched, read, clocks) = match read(cli, &diagnoser, &discovery, &scope, term, stderr) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
+    let (matched, read, clocks) =
+        match read(cli, &diagnoser, &discovery, &scope, known, term, stderr) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
     let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
-    let rejected = std::mem::take(&mut discovery.rejected);
+    let mut rejected = std::mem::take(&mut discovery.rejected);
+    rejected.extend(manifests);
     drop(discovery);
     render::report(&cli.render, term, stdout, stderr, |sink| {
         diagnose(
@@ -79,10 +88,16 @@ fn load_signatures(cli: &Cli, stderr: &mut dyn Write) -> Result<Diagnoser, u8> {
     }
 }
 
-/// The files to read: the paths named, and with `--live` this computer's logs where they are.
-fn discover(cli: &Cli, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<Discovery, u8> {
+/// The files to read: the paths named, and with `--live` this computer's logs where they are,
+/// whose text logs are in this computer's own zone.
+fn discover(
+    cli: &Cli,
+    stdin: &mut dyn Read,
+    stderr: &mut dyn Write,
+) -> Result<(Discovery, Vec<KnownClock>), u8> {
     let mut paths = cli.paths.clone();
     let mut refused = Vec::new();
+    let mut known = Vec::new();
     if cli.live {
         match evtriage::live::locate() {
             Ok(found) => {
@@ -97,6 +112,18 @@ fn discover(cli: &Cli, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<D
                 }
                 paths.extend(found.paths);
                 refused = found.refused;
+                if !found.text_folders.is_empty() {
+                    let computer = evtriage::collection::system::computer_name();
+                    let zone = evtriage::collection::system::local_zone();
+                    for folder in found.text_folders {
+                        known.push(KnownClock {
+                            under: input::display_path(&folder),
+                            computer: computer.clone(),
+                            zone: zone.clone(),
+                            basis: "live",
+                        });
+                    }
+                }
             }
             Err(why) => {
                 let _ = writeln!(stderr, "evtriage: --live: {why}");
@@ -113,7 +140,7 @@ fn discover(cli: &Cli, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<D
         },
     );
     discovery.rejected.extend(refused);
-    Ok(discovery)
+    Ok((discovery, known))
 }
 
 type Read3 = (
@@ -129,6 +156,7 @@ fn read(
     diagnoser: &Diagnoser,
     discovery: &Discovery,
     scope: &Scope,
+    known: Vec<KnownClock>,
     term: Terminal,
     stderr: &mut dyn Write,
 ) -> Result<Read3, u8> {
@@ -173,6 +201,7 @@ fn read(
         &mut read,
         &timeline::Options {
             text_computer: cli.text_computer.clone(),
+            known,
         },
     );
     timeline::apply_scope(&mut matched, scope);

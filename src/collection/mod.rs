@@ -25,7 +25,7 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// A collection's manifest is this file at the zip's root.
-pub const MANIFEST_NAME: &str = "evtriage-manifest.json";
+pub use crate::input::COLLECTION_MANIFEST as MANIFEST_NAME;
 
 /// Progress and problems as the collection goes, for stderr.
 pub trait Report {
@@ -192,4 +192,68 @@ fn add_file<W: Write + Seek>(
     }
     let digest = hasher.finalize();
     Ok((size, digest.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+/// A collection's manifest among the inputs, read back: what it says of the computer and its
+/// zone (a [`KnownClock`](crate::timeline::KnownClock) for the collection's text logs), and the
+/// input report that lists it, with what the collector could not collect as notes.
+pub fn read_back(
+    file: &crate::input::InputFile,
+) -> (
+    Option<crate::timeline::KnownClock>,
+    crate::input::InputReport,
+) {
+    let mut report =
+        crate::input::InputReport::new(&file.display, Some("evtriage-manifest"), file.size);
+    let read = || -> Result<Manifest, String> {
+        if file.size > manifest::MAX_BYTES {
+            return Err(format!(
+                "larger than {} MiB: not a manifest a collector wrote",
+                manifest::MAX_BYTES >> 20
+            ));
+        }
+        let mut bytes = Vec::new();
+        file.open()
+            .and_then(|mut b| b.by_ref().take(manifest::MAX_BYTES).read_to_end(&mut bytes))
+            .map_err(|e| format!("cannot read: {e}"))?;
+        Manifest::parse(&bytes)
+    };
+    match read() {
+        Err(why) => {
+            report.status = crate::input::InputStatus::Unreadable;
+            report.errors.push(why);
+            (None, report)
+        }
+        Ok(m) => {
+            let zone = &m.system.time_zone;
+            report.notes.push(format!(
+                "a collection of {} by {}, at {} UTC; time zone {} (UTC{:+}:{:02} then), {} offset change(s) listed; {} file(s)",
+                m.system.computer,
+                m.collected_by,
+                crate::escape::time(m.collected_at),
+                zone.name.as_deref().unwrap_or("not named"),
+                zone.utc_offset_minutes / 60,
+                (zone.utc_offset_minutes % 60).abs(),
+                zone.offsets.len().saturating_sub(1),
+                m.files.len()
+            ));
+            for missing in &m.missing {
+                report.notes.push(format!(
+                    "not collected: {} ({}): {}",
+                    missing.what, missing.path, missing.why
+                ));
+            }
+            let under = match file.display.rfind(['/', '\\']) {
+                Some(i) => file.display[..i].trim_end_matches('!').to_string(),
+                None => String::new(),
+            };
+            let clock = (!m.system.computer.is_empty()).then(|| crate::timeline::KnownClock {
+                under,
+                computer: m.system.computer.clone(),
+                zone: m.system.time_zone.clone(),
+                basis: "manifest",
+            });
+            (clock, report)
+        }
+    }
 }

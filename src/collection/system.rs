@@ -51,16 +51,33 @@ fn value(values: &[(String, String)], name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// This computer, as Windows describes it.
-pub fn this_computer() -> System {
+/// This computer's name, fully qualified where it has a DNS domain.
+pub fn computer_name() -> String {
     let tcpip = reg(r"HKLM\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters");
     let host = value(&tcpip, "Hostname")
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .unwrap_or_default();
-    let computer = match value(&tcpip, "Domain") {
+    match value(&tcpip, "Domain") {
         Some(domain) => format!("{host}.{domain}"),
         None => host,
-    };
+    }
+}
+
+/// This computer's zone: the offsets Windows' rules gave over the covered span.
+pub fn local_zone() -> TimeZone {
+    let zone = reg(r"HKLM\SYSTEM\CurrentControlSet\Control\TimeZoneInformation");
+    let now = Utc::now();
+    let offset = |at: DateTime<Utc>| at.with_timezone(&Local).offset().fix().local_minus_utc() / 60;
+    TimeZone {
+        name: value(&zone, "TimeZoneKeyName").or_else(|| value(&zone, "StandardName")),
+        utc_offset_minutes: offset(now),
+        offsets: offsets_over(now - Duration::days(OFFSETS_SPAN_DAYS), now, &offset),
+    }
+}
+
+/// This computer, as Windows describes it.
+pub fn this_computer() -> System {
+    let computer = computer_name();
     let nt = reg(r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion");
     let version = match (
         value(&nt, "CurrentMajorVersionNumber"),
@@ -77,20 +94,13 @@ pub fn this_computer() -> System {
             _ => v,
         }
     });
-    let zone = reg(r"HKLM\SYSTEM\CurrentControlSet\Control\TimeZoneInformation");
-    let now = Utc::now();
-    let offset = |at: DateTime<Utc>| at.with_timezone(&Local).offset().fix().local_minus_utc() / 60;
     System {
         computer,
         os: Os {
             product: value(&nt, "ProductName"),
             version,
         },
-        time_zone: TimeZone {
-            name: value(&zone, "TimeZoneKeyName").or_else(|| value(&zone, "StandardName")),
-            utc_offset_minutes: offset(now),
-            offsets: offsets_over(now - Duration::days(OFFSETS_SPAN_DAYS), now, &offset),
-        },
+        time_zone: local_zone(),
         exchange: exchange(),
     }
 }

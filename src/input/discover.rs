@@ -21,6 +21,21 @@ pub struct Discovery {
     pub stdin_spool: Option<Arc<File>>,
     /// How much an archive may unpack to.
     pub archive_limits: archive::ArchiveLimits,
+    /// Manifests of collections (`evtriage collect`, its script): not logs, but what says
+    /// which computer the collection's text logs are of, and their time zone.
+    pub manifests: Vec<InputFile>,
+}
+
+/// A collection's manifest, at the collection's root.
+pub const COLLECTION_MANIFEST: &str = "evtriage-manifest.json";
+
+/// Whether a file is a collection's manifest: by its name and its first key.
+fn is_manifest(file: &InputFile, head: &[u8]) -> bool {
+    let name = file.display.rsplit(['/', '\\']).next().unwrap_or("");
+    let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
+    name.eq_ignore_ascii_case(COLLECTION_MANIFEST)
+        && text.trim_ascii_start().starts_with(b"{")
+        && memchr::memmem::find(&text[..text.len().min(200)], b"\"evtriage_collection\"").is_some()
 }
 
 /// Standard input is spooled to disk up to this size by default (`--stdin-limit`): a pipe that
@@ -177,6 +192,11 @@ impl Discovery {
     /// Keep a file whose first bytes a reader recognizes; say why another is not read.
     /// `named`: the user named it (not found in a folder or archive), so it must be a log.
     fn classify(&mut self, mut file: InputFile, bytes: &[u8], named: bool) {
+        if is_manifest(&file, bytes) {
+            file.format = "evtriage-manifest";
+            self.manifests.push(file);
+            return;
+        }
         let size = file.size;
         let display = &file.display;
         match READERS.iter().find(|r| r.recognizes(bytes)) {

@@ -10,6 +10,10 @@
 //! zone `ExchangeSetup.log` states (standard time) is used, and without that the events keep
 //! their date and wall-clock time, and the report says they are placed by date only.
 
+mod known;
+
+pub use known::KnownClock;
+
 use crate::diagnosis::Matched;
 use crate::event::TEXT_PROVIDER_PREFIX;
 pub use crate::input::text::{Anchor, ComputerClock, OffsetVotes, Placement};
@@ -23,6 +27,8 @@ use std::sync::Arc;
 pub struct Options {
     /// `--text-computer`: the computer of text logs that no event log of one computer sits beside.
     pub text_computer: Option<String>,
+    /// Folders whose text logs' computer and zone are known (a collection's manifest, `--live`).
+    pub known: Vec<KnownClock>,
 }
 
 /// The pairs of (text provider, text event) and (event-log provider, event) that record the same
@@ -116,8 +122,21 @@ pub fn place(
     if !is_text.iter().any(|t| *t) {
         return Vec::new();
     }
-    // Which computer each text log is of.
-    let owners = owners(reports, &is_text, options);
+    // Which computer each text log is of; a known clock says it outright.
+    let mut owners = owners(reports, &is_text, options);
+    let known_of: Vec<Option<&KnownClock>> = reports
+        .iter()
+        .enumerate()
+        .map(|(s, r)| {
+            let local = r.clock == Some(LogClock::Local) || is_text[s];
+            options.known.iter().find(|k| local && k.covers(&r.path))
+        })
+        .collect();
+    for (s, k) in known_of.iter().enumerate() {
+        if let Some(k) = k {
+            owners[s] = (spelled(reports, &is_text, &k.computer), k.basis);
+        }
+    }
     let mut names: HashMap<String, Arc<str>> = HashMap::new();
     for m in matched.iter_mut() {
         let s = m.event.source as usize;
@@ -168,6 +187,48 @@ pub fn place(
     let mut shifts: Vec<(usize, i32)> = Vec::new();
     for key in keys {
         let (texts, logs) = &by_computer[key];
+        // Text events whose zone is known are placed exactly, each with the offset in force.
+        let (exact, texts): (Vec<usize>, Vec<usize>) = texts
+            .iter()
+            .partition(|&&t| known_of[matched[t].event.source as usize].is_some());
+        if !exact.is_empty() {
+            let mut votes: HashMap<i32, usize> = HashMap::new();
+            let mut basis = "";
+            for &t in &exact {
+                let s = matched[t].event.source as usize;
+                let Some(k) = known_of[s] else { continue };
+                let off = k.offset_of_local(matched[t].event.time.naive_utc());
+                shifts.push((t, off));
+                *votes.entry(off).or_default() += 1;
+                offset_of_source.entry(s).or_insert((Some(off), k.basis));
+                basis = k.basis;
+            }
+            let mut offsets: Vec<OffsetVotes> = votes
+                .into_iter()
+                .map(|(o, n)| OffsetVotes {
+                    utc_offset_minutes: o,
+                    anchors: n,
+                })
+                .collect();
+            offsets.sort_by(|a, b| {
+                b.anchors
+                    .cmp(&a.anchors)
+                    .then(a.utc_offset_minutes.cmp(&b.utc_offset_minutes))
+            });
+            let primary = offsets.first().map(|o| o.utc_offset_minutes);
+            offset_of_computer.insert(key.clone(), (primary, basis));
+            if texts.is_empty() {
+                clocks.push(ComputerClock {
+                    computer: matched[exact[0]].event.computer.to_string(),
+                    utc_offset_minutes: primary,
+                    offsets,
+                    basis: basis.into(),
+                    anchors: Vec::new(),
+                    anchors_total: 0,
+                });
+            }
+        }
+        let texts = &texts;
         if texts.is_empty() {
             continue;
         }
@@ -321,6 +382,14 @@ pub fn place(
             .map(|p| (p.utc_offset_minutes, "setup_log_time_zone"));
         let (offset, basis) = if retimed.get(&s) == Some(&true) {
             (None, "last_save_in_service_control_log")
+        } else if let Some(k) = known_of[s]
+            && r.clock == Some(LogClock::Local)
+        {
+            // Of no kept event: the offset in force at the log's first time.
+            offset_of_source.get(&s).copied().unwrap_or_else(|| {
+                let at = r.log.as_ref().map(|l| l.first.naive_utc());
+                (at.map(|t| k.offset_of_local(t)), k.basis)
+            })
         } else if r.clock == Some(LogClock::Local) {
             offset_of_source
                 .get(&s)
@@ -536,6 +605,19 @@ fn folder(path: &str) -> String {
         Some(i) => p[..i].trim_end_matches('!').to_string(),
         None => String::new(),
     }
+}
+
+/// A computer named by a known clock, spelled as the event logs spell it when one of them is of
+/// that computer.
+fn spelled(reports: &[InputReport], is_text: &[bool], name: &str) -> String {
+    reports
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !is_text[*i])
+        .filter_map(|(_, r)| r.log.as_ref().map(|l| l.computer.as_str()))
+        .find(|c| !c.is_empty() && short(c) == short(name))
+        .unwrap_or(name)
+        .to_string()
 }
 
 /// For every input: the computer it is of and how that was decided (text logs only; others get
