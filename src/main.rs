@@ -25,10 +25,12 @@ fn main() -> ExitCode {
             });
         }
     };
+    let stdout_is_tty = std::io::stdout().is_terminal();
     let term = app::Terminal {
-        stdout_is_tty: std::io::stdout().is_terminal(),
+        stdout_is_tty,
         stderr_is_tty: std::io::stderr().is_terminal(),
-        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+            || (stdout_is_tty && !console_understands_escapes()),
         width: terminal_width(),
     };
     let code = app::run(
@@ -40,6 +42,19 @@ fn main() -> ExitCode {
         term,
     );
     ExitCode::from(code)
+}
+
+/// Whether the console shows escape codes as colors: on Windows, once virtual-terminal
+/// processing is turned on (it cannot be on a console older than Windows 10); elsewhere, always.
+fn console_understands_escapes() -> bool {
+    #[cfg(windows)]
+    {
+        enable_ansi_support::enable_ansi_support().is_ok()
+    }
+    #[cfg(not(windows))]
+    {
+        true
+    }
 }
 
 fn terminal_width() -> Option<u16> {

@@ -113,12 +113,11 @@ fn discover(
                 paths.extend(found.paths);
                 refused = found.refused;
                 if !found.text_folders.is_empty() {
-                    let computer = evtriage::collection::system::computer_name();
                     let zone = evtriage::collection::system::local_zone();
                     for folder in found.text_folders {
                         known.push(KnownClock {
                             under: input::display_path(&folder),
-                            computer: computer.clone(),
+                            computer: None,
                             zone: zone.clone(),
                             basis: "live",
                         });

@@ -147,8 +147,8 @@ foreach ($key in @("HKLM:\SOFTWARE\Microsoft\ExchangeServer\v15\Setup", "HKLM:\S
     }
 }
 
-# The computer, its Windows and its time zone: the offset in force at every hour of the past 550
-# days, each change found to the minute.
+# The computer, its Windows and its time zone: the offset in force on every day of the past 20
+# years, each change found to the hour and then to the minute.
 $tcpip = "HKLM:\SYSTEM\CurrentControlSet\Services\Tcpip\Parameters"
 $fqdn = RegValue $tcpip "Hostname"
 if ($fqdn -eq $null) { $fqdn = $computerName }
@@ -162,19 +162,28 @@ $zoneKey = "HKLM:\SYSTEM\CurrentControlSet\Control\TimeZoneInformation"
 $zoneName = RegValue $zoneKey "TimeZoneKeyName"
 if ($zoneName -eq $null) { $zoneName = RegValue $zoneKey "StandardName" }
 
-function OffsetAt([DateTime]$Utc) { return [int]($Utc.ToLocalTime() - $Utc).TotalMinutes }
+# TimeZoneInfo (.NET 3.5) knows the zone's past rules; TimeZone (.NET 2.0) applies this year's.
+$zoneInfo = $null
+try { $zoneInfo = [TimeZoneInfo]::Local } catch { }
+function OffsetAt([DateTime]$Utc) {
+    if ($zoneInfo -ne $null) { return [int]$zoneInfo.GetUtcOffset($Utc).TotalMinutes }
+    return [int]($Utc.ToLocalTime() - $Utc).TotalMinutes
+}
 $now = [DateTime]::UtcNow
-$at = $now.AddDays(-550)
+$at = $now.AddDays(-7320)
 $at = New-Object DateTime($at.Year, $at.Month, $at.Day, $at.Hour, 0, 0, [DateTimeKind]::Utc)
 $current = OffsetAt $at
 $offsets = New-Object System.Collections.ArrayList
 [void]$offsets.Add(("{" + '"from":' + (Json (Utc $at)) + ',"utc_offset_minutes":' + $current + "}"))
 while ($at -lt $now) {
-    $next = $at.AddHours(1)
+    $next = $at.AddDays(1)
     $offset = OffsetAt $next
     if ($offset -ne $current) {
-        $minute = $at
+        $hour = $at
+        while ((OffsetAt $hour.AddHours(1)) -eq $current) { $hour = $hour.AddHours(1) }
+        $minute = $hour
         while ((OffsetAt $minute) -eq $current) { $minute = $minute.AddMinutes(1) }
+        $offset = OffsetAt $minute
         [void]$offsets.Add(("{" + '"from":' + (Json (Utc $minute)) + ',"utc_offset_minutes":' + $offset + "}"))
         $current = $offset
     }

@@ -1,7 +1,8 @@
 //! The manifest of a collection (`evtriage-manifest.json`): written by `evtriage collect` and
 //! by the collection script, read back when the zip is a case. Its offsets are what makes a
-//! collection's text logs exact in time: the collector asks Windows for the offset in force at
-//! every hour of the past 550 days and writes each change.
+//! collection's text logs exact in time: the collector asks Windows for the offset in force on
+//! every day of the past 20 years (by the rules Windows applies to those dates) and writes each
+//! change, to the minute.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -172,34 +173,45 @@ pub fn utc_of_local(zone: &TimeZone, local: chrono::NaiveDateTime) -> DateTime<U
 }
 
 /// The changes of offset over the span, from an oracle that gives the offset at an instant
-/// (Windows' rules, through chrono's `Local` or .NET's `TimeZone`): hourly steps, each change
-/// found to the minute by bisection.
+/// (Windows' rules, through chrono's `Local` or .NET's `TimeZone`): daily steps, each change
+/// found to the hour and then to the minute. Zones change at most a few times a year, never
+/// twice in a day.
 pub fn offsets_over(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     offset: &dyn Fn(DateTime<Utc>) -> i32,
 ) -> Vec<OffsetFrom> {
+    use chrono::Duration;
+    // On whole hours and minutes, as every zone changes.
+    let from = DateTime::from_timestamp(from.timestamp() - from.timestamp().rem_euclid(3600), 0)
+        .unwrap_or(from);
     let mut changes = vec![OffsetFrom {
         from,
         utc_offset_minutes: offset(from),
     }];
     let mut at = from;
     while at < to {
-        let next = at + chrono::Duration::hours(1);
+        let next = at + Duration::days(1);
         let now = offset(next);
-        if now != changes.last().map_or(now, |c| c.utc_offset_minutes) {
-            let (mut lo, mut hi) = (at, next);
-            while hi - lo > chrono::Duration::minutes(1) {
-                let mid = lo + (hi - lo) / 2;
-                if offset(mid) == now {
-                    hi = mid;
-                } else {
+        let before = changes.last().map_or(now, |c| c.utc_offset_minutes);
+        if now != before {
+            let mut hour = at;
+            while offset(hour + Duration::hours(1)) == before && hour < next {
+                hour += Duration::hours(1);
+            }
+            // The first whole minute of that hour with the new offset.
+            let (mut lo, mut hi) = (0i64, 60i64);
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2;
+                if offset(hour + Duration::minutes(mid)) == before {
                     lo = mid;
+                } else {
+                    hi = mid;
                 }
             }
             changes.push(OffsetFrom {
-                from: hi,
-                utc_offset_minutes: now,
+                from: hour + Duration::minutes(hi),
+                utc_offset_minutes: offset(hour + Duration::minutes(hi)),
             });
         }
         at = next;

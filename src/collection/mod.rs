@@ -249,7 +249,7 @@ pub fn read_back(
             };
             let clock = (!m.system.computer.is_empty()).then(|| crate::timeline::KnownClock {
                 under,
-                computer: m.system.computer.clone(),
+                computer: Some(m.system.computer.clone()),
                 zone: m.system.time_zone.clone(),
                 basis: "manifest",
             });

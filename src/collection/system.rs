@@ -8,8 +8,9 @@ use chrono::{DateTime, Duration, Local, Offset, Utc};
 use std::path::Path;
 use std::process::Command;
 
-/// How far back the manifest's offsets reach: the logs a case holds rarely go back further.
-const OFFSETS_SPAN_DAYS: i64 = 550;
+/// How far back the manifest's offsets reach: further than any log a case holds (an Exchange
+/// 2007 server's logs reach back to 2007, and some cases are read years later).
+const OFFSETS_SPAN_DAYS: i64 = 20 * 366;
 
 /// The values of one `reg query KEY` (`    Name    REG_SZ    Value`).
 pub fn parse_reg_query(text: &str) -> Vec<(String, String)> {

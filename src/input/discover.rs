@@ -66,10 +66,13 @@ fn head(path: &Path, handle: Option<&Arc<File>>) -> io::Result<(Vec<u8>, u64, Op
     };
     let meta = f.metadata()?;
     let size = meta.len();
-    let modified = meta
-        .modified()
-        .ok()
-        .map(|t| FileTime::Utc(chrono::DateTime::<Utc>::from(t).naive_utc()));
+    // To Windows' FILETIME resolution (100 ns), which is all an NTFS time holds: the same file
+    // is then dated alike on Linux and Windows.
+    let modified = meta.modified().ok().map(|t| {
+        let t = chrono::DateTime::<Utc>::from(t).naive_utc();
+        let ns = t.and_utc().timestamp_subsec_nanos();
+        FileTime::Utc(t - chrono::Duration::nanoseconds(i64::from(ns % 100)))
+    });
     // Enough for an XML declaration and a comment before the first element.
     let mut buf = vec![0u8; HEAD];
     let mut n = 0;

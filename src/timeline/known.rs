@@ -12,7 +12,9 @@ pub struct KnownClock {
     /// The folder (as reports name it, compared with `/` for `\`, case-insensitively) whose text
     /// logs this is for: a collection's archive, or a place `--live` reads.
     pub under: String,
-    pub computer: String,
+    /// The computer a collection's manifest names; `None` with `--live`, whose text logs are of
+    /// the computer whose event logs sit beside them (their records spell its name).
+    pub computer: Option<String>,
     pub zone: TimeZone,
     /// `manifest` or `live`: what placement and the computer's clock say they rest on.
     pub basis: &'static str,
@@ -48,7 +50,7 @@ mod tests {
     fn folders_covered() {
         let k = KnownClock {
             under: "C:\\ExchangeSetupLogs\\".into(),
-            computer: "EX1".into(),
+            computer: Some("EX1".into()),
             zone: TimeZone::default(),
             basis: "live",
         };

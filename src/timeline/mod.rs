@@ -133,8 +133,20 @@ pub fn place(
         })
         .collect();
     for (s, k) in known_of.iter().enumerate() {
-        if let Some(k) = k {
-            owners[s] = (spelled(reports, &is_text, &k.computer), k.basis);
+        if let Some(
+            k @ KnownClock {
+                computer: Some(name),
+                ..
+            },
+        ) = k
+        {
+            let owner = owner_of_collection(reports, &is_text, k, name);
+            if short(&owner) != short(name) {
+                reports[s].notes.push(format!(
+                    "the collection's manifest names the computer {name}, and the event logs collected with it are of {owner}: taken to be of {owner}"
+                ));
+            }
+            owners[s] = (owner, k.basis);
         }
     }
     let mut names: HashMap<String, Arc<str>> = HashMap::new();
@@ -607,17 +619,31 @@ fn folder(path: &str) -> String {
     }
 }
 
-/// A computer named by a known clock, spelled as the event logs spell it when one of them is of
-/// that computer.
-fn spelled(reports: &[InputReport], is_text: &[bool], name: &str) -> String {
-    reports
+/// The computer of a collection's text logs: the one its event logs are of (they were all taken
+/// from one server, and the records spell its name as the diagnosis does), else the computer
+/// its manifest names. They differ only for a renamed server, or logs copied from elsewhere.
+fn owner_of_collection(
+    reports: &[InputReport],
+    is_text: &[bool],
+    clock: &KnownClock,
+    named: &str,
+) -> String {
+    let mut computers: Vec<&str> = reports
         .iter()
         .enumerate()
-        .filter(|(i, _)| !is_text[*i])
+        .filter(|(i, r)| !is_text[*i] && clock.covers(&r.path))
         .filter_map(|(_, r)| r.log.as_ref().map(|l| l.computer.as_str()))
-        .find(|c| !c.is_empty() && short(c) == short(name))
-        .unwrap_or(name)
-        .to_string()
+        .filter(|c| !c.is_empty())
+        .collect();
+    computers.sort_by_key(|c| short(c));
+    computers.dedup_by(|a, b| short(a) == short(b));
+    match computers.as_slice() {
+        [one] => one.to_string(),
+        many => many
+            .iter()
+            .find(|c| short(c) == short(named))
+            .map_or_else(|| named.to_string(), |c| c.to_string()),
+    }
 }
 
 /// For every input: the computer it is of and how that was decided (text logs only; others get
