@@ -160,3 +160,88 @@ pub fn refused(shown: &str, e: &std::io::Error) -> InputReport {
     r.errors.push(why);
     r
 }
+
+/// A path an installer event names as its log (MsiInstaller 1023's "Log file"), if it is one
+/// evtriage may open on this computer: a local drive's absolute path to a `.log` or `.txt` file,
+/// no shorter than `X:\\a.log`, within MAX_PATH. Log text is hostile: a network path would make
+/// Windows connect (and offer the account's credentials) to whatever server a crafted event
+/// names; device names, alternate data streams, wildcards and `..` are refused as well.
+pub fn local_log_path(text: &str) -> Option<PathBuf> {
+    let t = text.trim();
+    let b = t.as_bytes();
+    if !(7..=259).contains(&t.len()) || !b[0].is_ascii_alphabetic() || b[1] != b':' || b[2] != b'\\'
+    {
+        return None;
+    }
+    if t.chars()
+        .any(|c| c.is_control() || matches!(c, '/' | '*' | '?' | '"' | '<' | '>' | '|'))
+        || t[2..].contains(':')
+    {
+        return None;
+    }
+    const DEVICES: &[&str] = &[
+        "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+        "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9", "conin$",
+        "conout$",
+    ];
+    for part in t[3..].split('\\') {
+        let stem = part
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .trim_end()
+            .to_ascii_lowercase();
+        if part.is_empty()
+            || part == "."
+            || part == ".."
+            || part.ends_with(['.', ' '])
+            || DEVICES.contains(&stem.as_str())
+        {
+            return None;
+        }
+    }
+    let lower = t.to_ascii_lowercase();
+    (lower.ends_with(".log") || lower.ends_with(".txt")).then(|| PathBuf::from(t))
+}
+
+/// The installer logs the kept events name (`log_file`), where they are files on this computer
+/// that evtriage may open, each once.
+pub fn named_installer_logs(matched: &[crate::diagnosis::Matched]) -> Vec<PathBuf> {
+    let mut named: Vec<PathBuf> = matched
+        .iter()
+        .flat_map(|m| m.hits.iter())
+        .filter_map(|h| h.fields.get("log_file"))
+        .filter_map(local_log_path)
+        .collect();
+    named.sort_by_key(|p| p.to_string_lossy().to_lowercase());
+    named.dedup_by_key(|p| p.to_string_lossy().to_lowercase());
+    named.retain(|p| p.is_file());
+    named
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_log_files_are_opened() {
+        assert!(local_log_path("C:\\Windows\\TEMP\\MSI4f2a1.LOG").is_some());
+        assert!(local_log_path(" D:\\logs\\rollup retry.txt ").is_some());
+        for hostile in [
+            "\\\\attacker.example\\share\\x.log",
+            "\\\\?\\C:\\x.log",
+            "\\\\.\\PhysicalDrive0",
+            "C:\\Windows\\..\\x.log",
+            "C:\\x\\CON.log",
+            "C:\\x\\nul .log",
+            "C:\\x.log:stream",
+            "C:\\Windows\\System32\\config\\SAM",
+            "C:\\x\\*.log",
+            "C:/x/y.log",
+            "C:\\x\\a\nb.log",
+            "relative\\x.log",
+        ] {
+            assert!(local_log_path(hostile).is_none(), "{hostile}");
+        }
+    }
+}

@@ -441,3 +441,74 @@ fn collect_writes_a_case_the_linux_build_reads_back() {
         "{control}"
     );
 }
+
+/// An installer log outside the places `--live` looks in, named by the Application log's 1023:
+/// read after the logs that name it.
+#[test]
+#[ignore = "needs the Windows build, MinGW-w64 and wine64 (.ci/run installs them)"]
+fn live_reads_the_installer_log_the_event_log_names() {
+    let p = stage("live-named", "kb940006-rollup-failed");
+    let c = p.join("drive_c");
+    let _ = std::fs::remove_file(c.join("windows/temp/MSI4f2a1.LOG"));
+    let named = "C:\\Admin\\logs\\rollup-retry.log";
+    let xml = support::sample_xml("kb940006-rollup-failed", "Application")
+        .replace("C:\\Windows\\TEMP\\MSI4f2a1.LOG", named);
+    assert!(xml.contains(named));
+    evtriage_writer::write_xml(
+        &xml,
+        std::fs::File::create(c.join("windows/system32/winevt/Logs/Application.evtx")).unwrap(),
+    )
+    .unwrap();
+    std::fs::create_dir_all(c.join("Admin/logs")).unwrap();
+    std::fs::copy(
+        samples().join("kb940006-rollup-failed/MSI4f2a1.LOG"),
+        c.join("Admin/logs/rollup-retry.log"),
+    )
+    .unwrap();
+    let out = windows(
+        "live-named",
+        &["--live", "--format", "json"],
+        &[("TZ", "America/New_York")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let log = &r["findings"][0]["error"]["installer_log"];
+    assert_eq!(log["file"], named, "{log}");
+    assert_eq!(log["named_by_event_log"], true);
+    assert_eq!(log["failed_action"], "InstallFinalize", "{log}");
+
+    // And collected: the Linux build reads the same log from the zip.
+    let dir = tempfile::tempdir().unwrap();
+    let zip = format!(
+        "Z:{}\\case.zip",
+        dir.path().display().to_string().replace('/', "\\")
+    );
+    let out = windows(
+        "live-named",
+        &["collect", "--output", &zip],
+        &[("TZ", "America/New_York")],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("the Application log names C:\\Admin\\logs\\rollup-retry.log"),
+        "{said}"
+    );
+    let r = linux(&[
+        "--format",
+        "json",
+        dir.path().join("case.zip").to_str().unwrap(),
+    ]);
+    let case: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let file = case["findings"][0]["error"]["installer_log"]["file"]
+        .as_str()
+        .unwrap();
+    assert!(
+        file.ends_with("case.zip!/InstallerLogs/named/rollup-retry.log"),
+        "{file}"
+    );
+}

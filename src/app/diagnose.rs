@@ -55,13 +55,18 @@ pub fn run(
             .map(|c| c.trim().to_lowercase())
             .collect(),
     };
-    let (matched, read, clocks) =
-        match read(cli, &diagnoser, &discovery, &scope, known, term, stderr) {
-            Ok(r) => r,
-            Err(code) => return code,
-        };
-    let file_names: Vec<String> = discovery.files.iter().map(|f| f.display.clone()).collect();
+    let ReadLogs {
+        matched,
+        reports: read,
+        clocks,
+        not_read,
+    } = match read(cli, &diagnoser, &discovery, &scope, known, term, stderr) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let file_names: Vec<String> = read.iter().map(|r| r.path.clone()).collect();
     let mut rejected = std::mem::take(&mut discovery.rejected);
+    rejected.extend(not_read);
     rejected.extend(manifests);
     drop(discovery);
     render::report(&cli.render, term, stdout, stderr, |sink| {
@@ -142,11 +147,14 @@ fn discover(
     Ok((discovery, known))
 }
 
-type Read3 = (
-    Vec<Matched>,
-    Vec<InputReport>,
-    Vec<evtriage::input::text::ComputerClock>,
-);
+/// What reading gave: the events kept, a report per file read (in source-ID order), the
+/// computers' clocks, and the files found on the way that are not logs.
+struct ReadLogs {
+    matched: Vec<Matched>,
+    reports: Vec<InputReport>,
+    clocks: Vec<evtriage::input::text::ComputerClock>,
+    not_read: Vec<InputReport>,
+}
 
 /// Every file read on `--threads` workers, the events the signatures want kept, the text logs
 /// placed on the event logs' UTC and the scope applied.
@@ -158,23 +166,13 @@ fn read(
     known: Vec<KnownClock>,
     term: Terminal,
     stderr: &mut dyn Write,
-) -> Result<Read3, u8> {
-    // Text logs are placed in time against the event logs' records: those records are kept
-    // whatever --since and --until say, and every event is judged once placed.
-    let has_text_logs = discovery
-        .files
-        .iter()
-        .any(|f| timeline::is_text_format(Some(f.format)));
-    let early_scope = if has_text_logs {
-        Scope {
-            since: None,
-            until: None,
-            ..scope.clone()
-        }
-    } else {
-        scope.clone()
-    };
-    let collector = Collector::with_scope(diagnoser, early_scope);
+) -> Result<ReadLogs, u8> {
+    let has_text_logs = cli.live
+        || discovery
+            .files
+            .iter()
+            .any(|f| timeline::is_text_format(Some(f.format)));
+    let collector = Collector::with_scope(diagnoser, early_scope_of(scope, has_text_logs));
     let total: u64 = discovery.files.iter().map(|f| f.size).sum();
     let show_progress = term.stderr_is_tty && !cli.render.quiet && total > 0;
     let bar = show_progress.then(|| ProgressBar::new(total, discovery.files.len()));
@@ -183,17 +181,40 @@ fn read(
         None => &input::NoProgress,
     };
     let threads = cli.threads.map(usize::from).unwrap_or(0);
-    let mut read = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool.install(|| input::read_all(&discovery.files, &collector, progress)),
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool,
         Err(e) => {
             let _ = writeln!(stderr, "evtriage: cannot start worker threads: {e}");
             return Err(cli::EXIT_USAGE_OR_NO_INPUT);
         }
     };
+    let mut read = pool.install(|| input::read_all(&discovery.files, &collector, progress));
     if let Some(b) = &bar {
         b.bar.finish_and_clear();
     }
     let mut matched = collector.into_matched();
+    let mut not_read = Vec::new();
+    if cli.live {
+        // The installer logs the Application log names, where they are not among the places
+        // read already: read now, after the files that name them.
+        let named: Vec<_> = evtriage::live::named_installer_logs(&matched)
+            .into_iter()
+            .filter(|p| {
+                !discovery.files.iter().any(|f| {
+                    f.member.is_none() && same_file::is_same_file(p, &f.path).unwrap_or(false)
+                })
+            })
+            .collect();
+        if !named.is_empty() {
+            let found = input::discover_found(&named, read.len() as evtriage::event::SourceId);
+            let collector = Collector::with_scope(diagnoser, early_scope_of(scope, true));
+            read.extend(
+                pool.install(|| input::read_all(&found.files, &collector, &input::NoProgress)),
+            );
+            matched.extend(collector.into_matched());
+            not_read = found.rejected;
+        }
+    }
     // Text logs keep local time: placed on the event logs' UTC before anything is correlated.
     let clocks = timeline::place(
         &mut matched,
@@ -204,7 +225,27 @@ fn read(
         },
     );
     timeline::apply_scope(&mut matched, scope);
-    Ok((matched, read, clocks))
+    Ok(ReadLogs {
+        matched,
+        reports: read,
+        clocks,
+        not_read,
+    })
+}
+
+/// The scope events are kept with while reading: text logs are placed in time against the event
+/// logs' records, so those are kept whatever --since and --until say, and every event is judged
+/// once placed.
+fn early_scope_of(scope: &Scope, text_logs: bool) -> Scope {
+    if text_logs {
+        Scope {
+            since: None,
+            until: None,
+            ..scope.clone()
+        }
+    } else {
+        scope.clone()
+    }
 }
 
 /// Diagnosis on a thread of its own, handing each computer's findings to `sink` on this one,

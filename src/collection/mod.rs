@@ -108,14 +108,18 @@ pub fn collect<W: Write + Seek>(
     report: &mut dyn Report,
 ) -> io::Result<Manifest> {
     let mut missing = Vec::new();
-    let items = items(places, &mut missing);
+    let mut items = items(places, &mut missing);
     let mut zip = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(true);
     let staging = tempfile::tempdir()?;
     let mut files = Vec::new();
-    for item in &items {
+    let mut application: Option<PathBuf> = None;
+    let mut at = 0;
+    while at < items.len() {
+        let item = items[at].clone();
+        at += 1;
         report.step(&format!("{}", item.source.display()));
         let (path, how) = match item.event_log {
             Some(log) => {
@@ -132,6 +136,9 @@ pub fn collect<W: Write + Seek>(
             }
             None => (item.source.clone(), "copy"),
         };
+        if item.event_log == Some("Application") {
+            application = Some(path.clone());
+        }
         match add_file(&mut zip, &path, &item.name, options) {
             Ok((size, sha256)) => files.push(CollectedFile {
                 path: item.name.clone(),
@@ -155,12 +162,47 @@ pub fn collect<W: Write + Seek>(
                 });
             }
         }
+        // Once the event logs are in (they come first): the installer logs the Application log
+        // names outside the places, collected too.
+        let last_event_log =
+            item.event_log.is_some() && items.get(at).is_none_or(|next| next.event_log.is_none());
+        if last_event_log && let Some(app) = application.take() {
+            let known: Vec<String> = items
+                .iter()
+                .map(|i| i.source.to_string_lossy().to_lowercase())
+                .collect();
+            for log in named_logs(&app) {
+                if known.contains(&log.to_string_lossy().to_lowercase()) {
+                    continue;
+                }
+                let name = log
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                report.step(&format!("the Application log names {}", log.display()));
+                items.push(Item {
+                    source: log,
+                    name: format!("InstallerLogs/named/{name}"),
+                    event_log: None,
+                });
+            }
+        }
     }
     let manifest = Manifest::new(system, files, missing);
     zip.start_file(MANIFEST_NAME, options)?;
     serde_json::to_writer_pretty(&mut zip, &manifest).map_err(io::Error::other)?;
     zip.finish().map_err(io::Error::other)?;
     Ok(manifest)
+}
+
+/// The installer logs an exported Application log names (MsiInstaller 1023's "Log file"), as
+/// `--live` reads them: read with the built-in signatures, each path checked before it is opened.
+fn named_logs(application: &Path) -> Vec<PathBuf> {
+    let diagnoser = crate::diagnosis::Diagnoser::builtin();
+    let collector = crate::diagnosis::Collector::new(&diagnoser);
+    let found = crate::input::discover_found(&[application.to_path_buf()], 0);
+    crate::input::read_all(&found.files, &collector, &crate::input::NoProgress);
+    crate::live::named_installer_logs(&collector.into_matched())
 }
 
 /// Copies one file into the zip, hashing as it goes. A failure part-way leaves an entry that

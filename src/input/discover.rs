@@ -365,6 +365,21 @@ pub fn discover_with(
     d
 }
 
+/// Files found rather than named (an installer log an event names, with `--live`): each is read
+/// when its content is a log's, and otherwise listed as not a log, like a file found in a folder.
+/// Their source IDs start at `first_id`, after those of a discovery already read.
+pub fn discover_found(paths: &[PathBuf], first_id: SourceId) -> Discovery {
+    let mut d = Discovery::default();
+    let mut seen = HashSet::new();
+    for p in paths {
+        d.add(p.clone(), display_path(p), false, &mut seen);
+    }
+    for (i, f) in d.files.iter_mut().enumerate() {
+        f.id = first_id + i as SourceId;
+    }
+    d
+}
+
 fn walk(d: &mut Discovery, dir: &Path, seen: &mut HashSet<PathBuf>) {
     let mut entries: Vec<PathBuf> = Vec::new();
     for entry in walkdir::WalkDir::new(dir)

@@ -15,8 +15,8 @@ pub mod text;
 pub mod xml;
 
 pub use discover::{
-    COLLECTION_MANIFEST, Discovery, STDIN_LIMIT_DEFAULT, discover, discover_with, display_path,
-    log_name_of,
+    COLLECTION_MANIFEST, Discovery, STDIN_LIMIT_DEFAULT, discover, discover_found, discover_with,
+    display_path, log_name_of,
 };
 
 use crate::event::{Event, PayloadSource, SourceId};
