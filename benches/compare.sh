@@ -12,7 +12,11 @@
 #   7. rendering a fleet's report in each readable format;
 #   8. text logs (a verbose installer log in UTF-16 and in the ANSI code page, ExchangeSetup.log),
 #      one thread, against `cat` of the same bytes; and a zipped case against its folder and its
-#      decompression alone (`unzip -p`).
+#      decompression alone (`unzip -p`);
+#   9. `evtriage merge` of the 5,000 hosts' JSONL reports (section 4) split across runs, against
+#      the run that wrote them: time and peak memory;
+#  10. with WINDOWS=1: the Windows build on the 1 GiB log under Wine (needs wine64, MinGW-w64 and
+#      the .exe: .ci/run builds it); Wine's own cost is in it, so it is marked as such.
 # Prints MiB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
 # Usage: benches/compare.sh            (LARGE=1GiB; set GROW=4GiB to add a 4 GiB memory point)
 set -euo pipefail
@@ -227,3 +231,33 @@ for _ in 1 2 3 4 5; do
 done
 tz=$(printf '%s\n' "${zt[@]}" | median); tf=$(printf '%s\n' "${ft[@]}" | median); tu=$(printf '%s\n' "${ut[@]}" | median)
 echo "   case.zip ($(mib "$zb") MiB packed, $(mib "$ub") MiB unpacked): ${tz} s, peak $((zmem / 1024)) MiB; the folder: ${tf} s; unzip -p alone: ${tu} s; the zip adds $(awk -v z="$tz" -v f="$tf" 'BEGIN { printf "%.2f", z - f }') s   (target: no more than its decompression)"
+
+# 9. Merging a fleet's reports: the JSONL of the 5,000 hosts, written by two runs over halves of
+#    the fleet, merged into one table; memory should not grow with the reports' size (one finding
+#    held per run).
+reports=$WORK/fleet-reports
+mkdir -p "$reports"
+if [[ ! -s $reports/b.jsonl ]]; then
+  mapfile -t hosts < <(find "$fleet" -mindepth 1 -maxdepth 1 -type d | sort)
+  half=$(( ${#hosts[@]} / 2 ))
+  "$EVTRIAGE" --quiet --format jsonl "${hosts[@]:0:$half}" > "$reports/a.jsonl" 2>/dev/null || true
+  "$EVTRIAGE" --quiet --format jsonl "${hosts[@]:$half}" > "$reports/b.jsonl" 2>/dev/null || true
+fi
+rb=$(cat "$reports"/*.jsonl | wc -c)
+read -r t_m m_m < <(measure "$EVTRIAGE" merge --quiet --color never "$reports")
+read -r t_mj m_mj < <(measure "$EVTRIAGE" merge --quiet --format jsonl "$reports")
+echo "9. merge of the 5,000 hosts' reports ($(mib "$rb") MiB of JSONL in 2 runs): table ${t_m} s, peak $((m_m / 1024)) MiB; jsonl ${t_mj} s, peak $((m_mj / 1024)) MiB; the run that wrote them: ${t_f} s"
+
+# 10. The Windows build under Wine, on the 1 GiB log of section 2 (median of 3).
+if [[ -n ${WINDOWS:-} ]]; then
+  exe=$PWD/target/x86_64-pc-windows-gnu/dist/evtriage.exe
+  bin=$PWD/target/wine/bin
+  [[ -x /usr/lib/wine/wine64 && -f $exe && -f $bin/bcryptprimitives.dll ]] || {
+    echo "10. skipped: needs wine64, $exe and $bin/bcryptprimitives.dll (run tests/windows.rs once)"; exit 0; }
+  cp "$exe" "$bin/evtriage.exe"
+  export WINEPREFIX=$PWD/target/wine/prefix-main WINEDEBUG=-all
+  for i in 1 2 3; do
+    read -r tw _ < <(measure /usr/lib/wine/wine64 "$bin/evtriage.exe" --quiet -j 2 --format json "Z:$large/host0001/System.evtx")
+    echo "$tw"
+  done | sort -n | sed -n 2p | { read -r tw; echo "10. Windows build under Wine (wine64 $(/usr/lib/wine/wine64 --version)), -j 2, the 1 GiB log: ${tw} s, median of 3 (Wine's cost included); the Linux build: ${t_tri} s"; }
+fi

@@ -224,6 +224,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_refused_log_says_why_and_what_to_do() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let r = refused("C:\\Windows\\System32\\winevt\\Logs\\System.evtx", &denied);
+        assert_eq!(r.status, InputStatus::Unreadable);
+        assert!(
+            r.errors[0].contains("run evtriage from an elevated prompt"),
+            "{:?}",
+            r.errors
+        );
+        let shared = std::io::Error::from_raw_os_error(32);
+        if cfg!(windows) {
+            assert!(refused("x", &shared).errors[0].contains("evtriage collect"));
+        }
+    }
+
+    #[test]
     fn only_local_log_files_are_opened() {
         assert!(local_log_path("C:\\Windows\\TEMP\\MSI4f2a1.LOG").is_some());
         assert!(local_log_path(" D:\\logs\\rollup retry.txt ").is_some());

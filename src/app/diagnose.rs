@@ -64,21 +64,11 @@ pub fn run(
         Ok(r) => r,
         Err(code) => return code,
     };
-    let file_names: Vec<String> = read.iter().map(|r| r.path.clone()).collect();
     let mut rejected = std::mem::take(&mut discovery.rejected);
     rejected.extend(not_read);
     rejected.extend(manifests);
-    drop(discovery);
     render::report(&cli.render, term, stdout, stderr, |sink| {
-        diagnose(
-            diagnoser,
-            matched,
-            read,
-            rejected,
-            &file_names,
-            &clocks,
-            sink,
-        )
+        diagnose(diagnoser, matched, read, rejected, &clocks, sink)
     })
 }
 
@@ -256,7 +246,6 @@ fn diagnose(
     matched: Vec<Matched>,
     read: Vec<InputReport>,
     rejected: Vec<InputReport>,
-    file_names: &[String],
     clocks: &[evtriage::input::text::ComputerClock],
     sink: &mut render::Sink,
 ) -> Vec<InputReport> {
@@ -289,15 +278,26 @@ fn diagnose(
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
-    // Reports of read files come first in `inputs`, in source order.
-    for (report, c) in inputs.iter_mut().zip(copies).filter(|(_, c)| c.events > 0) {
-        let other =
-            c.of.and_then(|s| file_names.get(s as usize))
-                .map_or("another input", String::as_str);
-        report.notes.push(format!(
-            "{} event(s) evtriage used from this file are the same records as in {other} (same computer, record ID, time and content): each is counted once",
-            c.events
-        ));
+    // Reports of read files come first in `inputs`, in source order, named as the files are.
+    let notes: Vec<(usize, String)> = copies
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.events > 0)
+        .map(|(i, c)| {
+            let other =
+                c.of.and_then(|s| inputs.get(s as usize))
+                    .map_or("another input", |r| r.path.as_str());
+            (
+                i,
+                format!(
+                    "{} event(s) evtriage used from this file are the same records as in {other} (same computer, record ID, time and content): each is counted once",
+                    c.events
+                ),
+            )
+        })
+        .collect();
+    for (i, note) in notes {
+        inputs[i].notes.push(note);
     }
     inputs
 }
