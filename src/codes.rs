@@ -271,6 +271,11 @@ mod tests {
             hresult(0x8024_0016).unwrap().meaning,
             "Operation tried to install while another installation was in progress or the system was pending a mandatory restart."
         );
+        // Issue 23: Microsoft's sentence for a code its component list leaves out.
+        assert_eq!(
+            hresult(0x8024_6013).unwrap().meaning,
+            "An attempt was made to access a downloaded update that has already been removed."
+        );
         let sih = hresult(0x8024_5001);
         assert!(sih.is_none_or(|i| !i.meaning.is_empty()));
         assert_eq!(hresult(0xDEAD_BEEF), None);

@@ -53,13 +53,15 @@ for line in header.read_text().splitlines():
 # Names the header lacks but Microsoft's page gives.
 wu.setdefault(0x80245FFF, "WU_E_REDIRECTOR_UNEXPECTED")
 meanings = {}
-for line in (here / "wu-meanings.tsv").read_text().splitlines():
-    if line and not line.startswith("#"):
-        code, meaning = line.split("\t")
-        meanings[int(code, 16)] = meaning
+# The component page first; the SDK page and the rest only for codes it does not explain.
+for table in ("wu-meanings.tsv", "wu-meanings-more.tsv"):
+    for line in (here / table).read_text().splitlines():
+        if line and not line.startswith("#"):
+            code, meaning = line.split("\t")
+            meanings.setdefault(int(code, 16), meaning)
 write(
     "wu.tsv",
     "# code\tname\tmeaning: Windows Update Agent result codes. Names: mingw-w64 wuerror.h (public domain); "
-    "meanings: Microsoft's \"Windows Update error codes by component\" (CC BY 4.0); see README.md",
+    "meanings: Microsoft's \"Windows Update error codes by component\" and \"WUA Success and Error Codes\" (CC BY 4.0); see README.md",
     [(f"0x{k:08X}", wu[k], *([meanings[k]] if k in meanings else [])) for k in sorted(wu)],
 )

@@ -184,6 +184,10 @@ pub struct Finding {
     /// Whether someone has to do something: false for information, and for failures whose effects
     /// were undone and whose update was installed later.
     pub action_required: bool,
+    /// Why it is (or is not) action-required, in one sentence (docs/signatures.md, "Action
+    /// required").
+    #[serde(default)]
+    pub action_reason: String,
     pub confidence: Confidence,
     pub computer: String,
     pub first_seen: DateTime<Utc>,

@@ -461,7 +461,10 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
         }
     }
     let mut steps = Vec::new();
-    for step in &sig.def.remediation {
+    // A resolved failure that needs nothing more gets no steps: it asks for no action.
+    let nothing_to_do =
+        finding.status == super::finding::Status::Resolved && !finding.action_required;
+    for step in sig.def.remediation.iter().filter(|_| !nothing_to_do) {
         if let Some(cond) = &step.when {
             let ok = cond
                 .split('&')

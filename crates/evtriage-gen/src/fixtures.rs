@@ -13,6 +13,9 @@ pub const NAMES: &[&str] = &[
     "admin-disabled-pop3",
     "wu-failed-non-exchange",
     "wu-app-package-in-use",
+    "wu-failed-once",
+    "wu-failed-after-restart",
+    "wu-failed-log-ends",
     "kb-services-untouched",
     "cu-setup-refused-after-su-failed",
     "su-failed-state-saved-before",
@@ -25,6 +28,21 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         "admin-disabled-pop3" => Some(admin_disabled_pop3()),
         "wu-failed-non-exchange" => Some(wu_failed_non_exchange()),
         "wu-app-package-in-use" => Some(wu_app_package_in_use()),
+        "wu-failed-once" => Some(wu_action_case(
+            "wu-failed-once",
+            &["2021-06-14T09:12:40Z"],
+            &["2021-06-17T08:00:05Z"],
+        )),
+        "wu-failed-after-restart" => Some(wu_action_case(
+            "wu-failed-after-restart",
+            &["2021-06-14T09:12:40Z", "2021-06-14T15:02:11Z"],
+            &["2021-06-14T11:30:02Z"],
+        )),
+        "wu-failed-log-ends" => Some(wu_action_case(
+            "wu-failed-log-ends",
+            &["2021-06-14T09:12:40Z"],
+            &["2021-06-14T08:00:02Z"],
+        )),
         "kb-services-untouched" => Some(kb_services_untouched()),
         "cu-setup-refused-after-su-failed" => Some(cu_setup_refused_after_su_failed()),
         "su-failed-state-saved-before" => Some(crate::exchange2016::su_failed_state_saved_before()),
@@ -177,6 +195,39 @@ fn wu_app_package_in_use() -> Bundle {
         &["2021-06-14T09:12:40Z", "2021-06-15T09:13:02Z"],
         8800,
     )
+}
+
+/// The action rule's cases (docs/signatures.md, "Action required"): a Store app update that
+/// fails at `failures` on a Windows 10 computer that starts (EventLog 6005, as the System log
+/// records a start) at `starts`; the System log ends with the last of them.
+fn wu_action_case(name: &'static str, failures: &[&str], starts: &[&str]) -> Bundle {
+    let computer = "DESKTOP-7Q2M4KD";
+    let mut b = wu_failures(
+        name,
+        computer,
+        "9WZDNCRFHVN5-Microsoft.WindowsCalculator",
+        0x8007_3D02,
+        failures,
+        8800,
+    );
+    let mut system = b.system;
+    for t in starts {
+        let stamp = Stamp {
+            computer,
+            time: at(t),
+        };
+        system.push(events::eventlog(&stamp, 6005, &[]));
+    }
+    // In time order, as a log holds them.
+    system.sort_by_key(|e| {
+        e.find("System")
+            .and_then(|s| s.find("TimeCreated"))
+            .and_then(|t| t.get_attr("SystemTime"))
+            .unwrap_or("")
+            .to_string()
+    });
+    b.system = numbered(system, 8800);
+    b
 }
 
 /// The bundle's logs in `dir`, in the bundle's formats (a log with no events is not written).

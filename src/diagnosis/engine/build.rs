@@ -108,6 +108,7 @@ pub(crate) fn build_finding(
     events: &[Matched],
     file_names: &[String],
     unchecked: Option<String>,
+    logs_end: Option<DateTime<Utc>>,
 ) -> Finding {
     let computer = events[inc.anchors[0].1.at].event.computer.to_string();
     let title = first(inc, "update").map(str::to_string);
@@ -179,7 +180,8 @@ pub(crate) fn build_finding(
         .done_when
         .iter()
         .all(|group| group.iter().any(|id| inc.found(sig, id)));
-    let action_required = severity != Severity::Info && !(status == Status::Resolved && done);
+    let (action_required, action_reason) =
+        super::verdict::action_of(sig, inc, events, status, done, logs_end, services.len());
 
     let mut evidence = Vec::new();
     for (ei, e) in sig.evidence.iter().enumerate() {
@@ -220,6 +222,7 @@ pub(crate) fn build_finding(
         severity,
         status,
         action_required,
+        action_reason,
         confidence,
         computer,
         first_seen: evidence.first().map_or(inc.start, |e| e.time),

@@ -219,6 +219,14 @@ pub(crate) fn run_signature(
                 }
             }
         }
+        // Where this computer's logs end: a failure just before it is too early to judge.
+        let computer = &events[inc.anchors[0].1.at].event.computer;
+        let logs_end = inputs
+            .logs
+            .iter()
+            .filter(|(_, span)| span.computer.eq_ignore_ascii_case(computer))
+            .map(|(_, span)| span.last)
+            .max();
         out.push(build_finding(
             sig,
             &inc,
@@ -226,6 +234,7 @@ pub(crate) fn run_signature(
             events,
             &inputs.names,
             unchecked,
+            logs_end,
         ));
     }
     out

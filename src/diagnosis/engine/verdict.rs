@@ -77,3 +77,137 @@ pub(crate) fn confidence_of(sig: &Signature, inc: &Incident) -> Confidence {
         missing,
     }
 }
+
+/// Whether someone has to act, and why (docs/signatures.md, "Action required"): information
+/// never; a resolved failure only while what would finish it (`done_when`) is not shown; a
+/// failure of something Windows retries by itself only when it persists (it failed on two or
+/// more days, or again after a restart); any other unresolved failure always.
+pub(crate) fn action_of(
+    sig: &Signature,
+    inc: &Incident,
+    events: &[Matched],
+    status: Status,
+    done: bool,
+    logs_end: Option<DateTime<Utc>>,
+    services: usize,
+) -> (bool, String) {
+    if sig.def.severity == Severity::Info {
+        return (false, "information: nothing failed".into());
+    }
+    if status == Status::Resolved {
+        let recovered = sig
+            .evidence
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.role == Role::Recovery)
+            .flat_map(|(ei, e)| inc.selected[ei].iter().map(move |it| (it, e)))
+            .map(|(it, e)| (events[it.at].event.time, e.describe.as_str()))
+            .max_by_key(|(t, _)| *t);
+        let how = match recovered {
+            Some((t, what)) => format!("{what}, {}", crate::escape::time(t)),
+            None => "what it did was undone later".to_string(),
+        };
+        return if done {
+            (false, format!("resolved: {how}"))
+        } else {
+            (
+                true,
+                format!(
+                    "its effects were undone ({how}), but nothing shows the update installed since: it still needs installing"
+                ),
+            )
+        };
+    }
+    let mut failures: Vec<DateTime<Utc>> = inc
+        .anchors
+        .iter()
+        .map(|(_, it)| events[it.at].event.time)
+        .collect();
+    failures.sort();
+    let (Some(&first), Some(&last)) = (failures.first(), failures.last()) else {
+        return (true, "unresolved at the end of the logs".into());
+    };
+    match &sig.def.action {
+        Some(a) if a.retried_by_windows => {
+            let mut days: Vec<chrono::NaiveDate> =
+                failures.iter().map(|t| t.date_naive()).collect();
+            days.dedup();
+            if days.len() >= 2 {
+                return (
+                    true,
+                    format!(
+                        "it persists: it failed on {} days, {} to {}, and Windows' own retries did not fix it",
+                        days.len(),
+                        days[0],
+                        days[days.len() - 1]
+                    ),
+                );
+            }
+            let restart = a
+                .restarts
+                .iter()
+                .filter_map(|id| sig.evidence.iter().position(|e| &e.id == id))
+                .flat_map(|ei| inc.selected[ei].iter())
+                .map(|it| events[it.at].event.time)
+                .filter(|t| *t > first && *t < last)
+                .min();
+            if let Some(r) = restart {
+                return (
+                    true,
+                    format!(
+                        "it persists: it failed again after the computer restarted ({})",
+                        crate::escape::time(r)
+                    ),
+                );
+            }
+            match logs_end {
+                Some(end) if end - last < Duration::hours(24) => (
+                    false,
+                    format!(
+                        "too early to tell: the logs end {} after the failure, before Windows would retry it; collect the logs again later",
+                        span_words(end - last)
+                    ),
+                ),
+                Some(end) => (
+                    false,
+                    format!(
+                        "a failure on one day ({}) of an update Windows retries by itself, and no later failure up to the end of the logs ({}): watch for it failing again",
+                        first.date_naive(),
+                        crate::escape::time(end)
+                    ),
+                ),
+                None => (
+                    false,
+                    format!(
+                        "a failure on one day ({}) of an update Windows retries by itself: watch for it failing again",
+                        first.date_naive()
+                    ),
+                ),
+            }
+        }
+        _ if services > 0 && status == Status::PartiallyResolved => (
+            true,
+            "some of what it did was undone later, not all: services are still disabled".into(),
+        ),
+        _ if services > 0 => (
+            true,
+            "services it disabled are still disabled at the end of the logs".into(),
+        ),
+        _ if status == Status::PartiallyResolved => {
+            (true, "some of what it did was undone later, not all".into())
+        }
+        _ => (
+            true,
+            "the failure is not undone at the end of the logs, and nothing else retries it".into(),
+        ),
+    }
+}
+
+/// "3 hours", "40 minutes".
+fn span_words(d: Duration) -> String {
+    if d >= Duration::hours(2) {
+        format!("{} hours", d.num_hours())
+    } else {
+        format!("{} minutes", d.num_minutes().max(0))
+    }
+}

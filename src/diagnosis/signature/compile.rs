@@ -438,6 +438,14 @@ impl Signature {
         let known = |id: &str| id == "anchor" || evidence.iter().any(|e| e.id == id);
         let mut named: Vec<&str> = def.requires.iter().flatten().map(String::as_str).collect();
         named.extend(def.done_when.iter().flatten().map(String::as_str));
+        if let Some(a) = &def.action {
+            named.extend(a.restarts.iter().map(String::as_str));
+            if !a.restarts.is_empty() && !a.retried_by_windows {
+                return Err(err(
+                    "action restarts only count for a failure retried_by_windows".into(),
+                ));
+            }
+        }
         if let Some(m) = &def.missing_log {
             named.extend(m.requires.iter().flatten().map(String::as_str));
             if m.log.trim().is_empty() || m.requires.is_empty() {

@@ -176,6 +176,21 @@ pub struct StatusDef {
     pub saved_at: Option<String>,
 }
 
+/// `[action]`: the rule of docs/signatures.md ("Action required"). A failure of something
+/// Windows retries by itself (Windows Update installs, Store app updates) needs action only when
+/// it persists: it failed on two or more days, or again after the computer restarted.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ActionDef {
+    #[serde(default)]
+    pub retried_by_windows: bool,
+    /// Evidence that marks the computer starting (EventLog 6005, Kernel-General 12, the
+    /// Application log's service starts): a failure after one of these failed again after a
+    /// restart.
+    #[serde(default)]
+    pub restarts: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ConfidenceDef {
@@ -239,6 +254,9 @@ pub struct SignatureDef {
     pub done_when: Vec<Vec<String>>,
     #[serde(default)]
     pub report_when: ReportWhen,
+    /// When an unresolved failure needs someone to act (see [`ActionDef`]); without it, every
+    /// unresolved failure does.
+    pub action: Option<ActionDef>,
     #[serde(default)]
     pub confidence: ConfidenceDef,
     #[serde(default)]

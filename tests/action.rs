@@ -1,0 +1,136 @@
+//! "Action required" only when action is needed (docs/signatures.md): a failure Windows retries by
+//! itself needs action when it persists (two days, or again after a restart), is "too early to
+//! tell" when the logs end soon after it, and otherwise says what to watch; a resolved finding
+//! asks for nothing; the Application log's own restart markers resolve a pending restart.
+
+mod support;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use support::root;
+
+fn run(dir: &std::path::Path) -> (Value, i32) {
+    let out = Command::cargo_bin("evtriage")
+        .unwrap()
+        .current_dir(root())
+        .args(["--format", "json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    (
+        serde_json::from_slice(&out.stdout).unwrap(),
+        out.status.code().unwrap(),
+    )
+}
+
+fn fixture(name: &str) -> (Value, i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = evtriage_gen::fixtures::fixture(name).unwrap();
+    evtriage_gen::fixtures::write(&bundle, dir.path()).unwrap();
+    run(dir.path())
+}
+
+fn only(r: &Value) -> &Value {
+    let f = r["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{f:#?}");
+    &f[0]
+}
+
+#[test]
+fn a_failure_windows_retries_needs_action_only_when_it_persists() {
+    // Twice on two days (the existing fixture): it persists.
+    let (r, code) = fixture("wu-app-package-in-use");
+    let f = only(&r);
+    assert_eq!((f["action_required"].as_bool(), code), (Some(true), 1));
+    assert!(
+        f["action_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("it persists: it failed on 2 days, 2021-06-14 to 2021-06-15"),
+        "{}",
+        f["action_reason"]
+    );
+
+    // Twice on one day, with a restart between: it persists.
+    let (r, code) = fixture("wu-failed-after-restart");
+    let f = only(&r);
+    assert_eq!((f["action_required"].as_bool(), code), (Some(true), 1));
+    assert!(
+        f["action_reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed again after the computer restarted (2021-06-14 11:30:02)"),
+        "{}",
+        f["action_reason"]
+    );
+    assert!(!f["remediation"].as_array().unwrap().is_empty());
+
+    // Once, and the logs go on for three days: watch, no action, no steps.
+    let (r, code) = fixture("wu-failed-once");
+    let f = only(&r);
+    assert_eq!((f["action_required"].as_bool(), code), (Some(false), 0));
+    let why = f["action_reason"].as_str().unwrap();
+    assert!(
+        why.contains("Windows retries by itself") && why.contains("watch for it failing again"),
+        "{why}"
+    );
+    assert!(f["remediation"].as_array().unwrap().is_empty(), "{f:#}");
+
+    // Once, and the logs end half an hour later: too early to tell.
+    let (r, code) = fixture("wu-failed-log-ends");
+    let f = only(&r);
+    assert_eq!((f["action_required"].as_bool(), code), (Some(false), 0));
+    assert!(
+        f["action_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("too early to tell: the logs end"),
+        "{}",
+        f["action_reason"]
+    );
+}
+
+#[test]
+fn exchange_services_left_disabled_say_why_they_need_action() {
+    let (r, code) = run(&support::samples().join("kb940006-rollup-failed"));
+    let f = only(&r);
+    assert_eq!((f["action_required"].as_bool(), code), (Some(true), 1));
+    assert_eq!(
+        f["action_reason"],
+        "services it disabled are still disabled at the end of the logs"
+    );
+    let (r, _) = run(&support::samples().join("kb940006-services-restored"));
+    for f in r["findings"].as_array().unwrap() {
+        assert!(!f["action_reason"].as_str().unwrap().is_empty());
+        if f["status"] == "resolved" && f["action_required"] == false {
+            assert!(f["remediation"].as_array().unwrap().is_empty(), "{f:#}");
+        }
+    }
+}
+
+/// The real DeepBlueCLI Application log: .NET updates installed with files in use, and the
+/// restart that followed shows only in the Application log (User Profile Service 1531,
+/// EventSystem 4625): "restart pending" is resolved.
+#[test]
+fn a_restart_the_application_log_shows_resolves_a_pending_restart() {
+    let Some(dir) = support::shared("corpus/deepbluecli") else {
+        return;
+    };
+    let (r, _) = run(&dir.join("many-events-application.evtx"));
+    let pending: Vec<&Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["signature"] == "restart-pending")
+        .collect();
+    assert!(!pending.is_empty());
+    for f in pending {
+        assert_eq!(f["status"], "resolved", "{f:#}");
+        assert_eq!(f["action_required"], false);
+        let recovered =
+            f["evidence"].as_array().unwrap().iter().any(|e| {
+                e["role"] == "recovery" && (e["event_id"] == 1531 || e["event_id"] == 4625)
+            });
+        assert!(recovered, "{f:#}");
+    }
+}
