@@ -134,3 +134,98 @@ fn a_restart_the_application_log_shows_resolves_a_pending_restart() {
         assert!(recovered, "{f:#}");
     }
 }
+
+/// The Windows Update log step fits the Windows the logs show: `Get-WindowsUpdateLog` from
+/// Windows 10 / Server 2016 on (boot record build 19041), `%windir%\WindowsUpdate.log` before
+/// (build 7601); the finding states the version and the record it rests on, and quotes only that
+/// boot record.
+#[test]
+fn advice_for_the_windows_that_wrote_the_log() {
+    let (r, _) = fixture("wu-failed-windows-7");
+    let f = only(&r);
+    assert_eq!(f["windows"]["build"], 7601, "{f:#}");
+    assert_eq!(f["windows"]["windows_10_or_later"], false);
+    assert!(
+        f["windows"]["from"]
+            .as_str()
+            .unwrap()
+            .contains("Microsoft-Windows-Kernel-General 12")
+    );
+    let steps: Vec<&str> = f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["read-wu-log"]);
+    assert!(
+        f["remediation"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("On a Windows older than Windows 10 / Server 2016 (version 6, build 7601), %windir%\\WindowsUpdate.log records"),
+        "{}",
+        f["remediation"][0]["text"]
+    );
+
+    let (r, _) = fixture("wu-failed-after-restart");
+    let f = only(&r);
+    assert_eq!(f["windows"]["build"], 19041, "{f:#}");
+    // The app update's own steps; no Windows Update log step for a Store app.
+    assert!(
+        f["remediation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["id"] != "read-wu-log")
+    );
+    let boots = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["fields"].get("os_build").is_some())
+        .count();
+    assert_eq!(
+        boots, 1,
+        "only the boot record the version rests on is quoted"
+    );
+}
+
+/// The real evtx crate's system.evtx (Windows 10 build 15063): the cumulative update that failed
+/// on four days gets `Get-WindowsUpdateLog`, not WindowsUpdate.log; the one-off 0x80246013 gets
+/// Microsoft's meaning and no action.
+#[test]
+fn windows_10_advice_on_the_real_log() {
+    let Some(dir) = support::shared("corpus/evtx-crate") else {
+        return;
+    };
+    let (r, _) = run(&dir.join("system.evtx"));
+    let findings = r["findings"].as_array().unwrap();
+    let cu = findings
+        .iter()
+        .find(|f| {
+            f["update"]["title"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Cumulative Update")
+        })
+        .unwrap();
+    assert_eq!(cu["windows"]["build"], 15063);
+    let ids: Vec<&str> = cu["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["make-wu-log"]);
+    assert!(!cu.to_string().contains("Windows Server 2003 to 2012 R2"));
+    let msrt = findings
+        .iter()
+        .find(|f| f["error"]["hresult"] == "0x80246013")
+        .unwrap();
+    assert_eq!(msrt["action_required"], false);
+    assert_eq!(
+        msrt["error"]["meaning"],
+        "An attempt was made to access a downloaded update that has already been removed."
+    );
+    assert!(msrt["remediation"].as_array().unwrap().is_empty());
+}

@@ -125,6 +125,22 @@ pub struct ServiceInfo {
     pub start_refused: u32,
 }
 
+/// The Windows the finding's computer ran, as its logs show it, and what that rests on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowsVersion {
+    /// `Windows 10 / Server 2016 or later` or `a Windows older than Windows 10 / Server 2016`, with the
+    /// version where the logs give it.
+    pub name: String,
+    /// The build number (15063), where a boot record gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<u32>,
+    /// Build 10240 (Windows 10 1507, Server 2016's base) or later: `Get-WindowsUpdateLog` makes
+    /// the readable Windows Update log; before, `%windir%\WindowsUpdate.log` is it.
+    pub windows_10_or_later: bool,
+    /// The record (or the update's title) it rests on.
+    pub from: String,
+}
+
 /// What a saved state of the services' start modes is worth.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedStartModes {
@@ -220,4 +236,7 @@ pub struct Finding {
     /// where read: whether they can be trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved_start_modes: Option<SavedStartModes>,
+    /// The Windows the computer ran, where its boot records or the update's title say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsVersion>,
 }

@@ -36,6 +36,7 @@ fn finding_vars(f: &Finding) -> Vars {
         }
     };
     put("update", f.update.title.clone());
+    put("windows", f.windows.as_ref().map(|w| w.name.clone()));
     put("kb", f.update.kb.clone());
     put(
         "kb_number",
@@ -444,6 +445,14 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
             "log_missing" => !finding.unchecked.is_empty(),
             "installer_log_read" => finding.error.installer_log.is_some(),
             "saved_state_stale" => finding.saved_start_modes.as_ref().is_some_and(|s| s.stale),
+            "windows_10_or_later" => finding
+                .windows
+                .as_ref()
+                .is_some_and(|w| w.windows_10_or_later),
+            "windows_before_10" => finding
+                .windows
+                .as_ref()
+                .is_some_and(|w| !w.windows_10_or_later),
             other => lists.get(other).is_some_and(|l| !l.is_empty()) || vars.contains_key(other),
         }
     };

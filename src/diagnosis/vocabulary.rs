@@ -65,6 +65,7 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
     p("failed_action", Kind::Text, Scope::Finding),
     p("start_types_source", Kind::Text, Scope::Finding),
     p("saved_state_problem", Kind::Text, Scope::Finding),
+    p("windows", Kind::Text, Scope::Finding),
     p("path", Kind::LocalPath, Scope::LockedFile),
     p("process", Kind::ProcessName, Scope::LockedFile),
     p("pid", Kind::Pid, Scope::LockedFile),
@@ -141,6 +142,18 @@ pub const FIELDS: &[(&str, &str)] = &[
         "context",
         "the verbose log's lines before the failed action",
     ),
+    (
+        "os_major",
+        "Windows' major version as a boot record gives it (Kernel-General 12)",
+    ),
+    (
+        "os_version",
+        "Windows' version as Event Log 6009 gives it (10.00.)",
+    ),
+    (
+        "os_build",
+        "Windows' build number as a boot record gives it",
+    ),
 ];
 
 pub fn check_field_name(name: &str) -> Result<(), String> {
@@ -166,6 +179,8 @@ pub const FLAGS: &[&str] = &[
     "log_missing",
     "installer_log_read",
     "saved_state_stale",
+    "windows_10_or_later",
+    "windows_before_10",
 ];
 
 /// `foreach` lists, with the scope of their items.

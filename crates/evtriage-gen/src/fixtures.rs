@@ -16,6 +16,7 @@ pub const NAMES: &[&str] = &[
     "wu-failed-once",
     "wu-failed-after-restart",
     "wu-failed-log-ends",
+    "wu-failed-windows-7",
     "kb-services-untouched",
     "cu-setup-refused-after-su-failed",
     "su-failed-state-saved-before",
@@ -43,6 +44,7 @@ pub fn fixture(name: &str) -> Option<Bundle> {
             &["2021-06-14T09:12:40Z"],
             &["2021-06-14T08:00:02Z"],
         )),
+        "wu-failed-windows-7" => Some(wu_failed_windows_7()),
         "kb-services-untouched" => Some(kb_services_untouched()),
         "cu-setup-refused-after-su-failed" => Some(cu_setup_refused_after_su_failed()),
         "su-failed-state-saved-before" => Some(crate::exchange2016::su_failed_state_saved_before()),
@@ -216,6 +218,8 @@ fn wu_action_case(name: &'static str, failures: &[&str], starts: &[&str]) -> Bun
             computer,
             time: at(t),
         };
+        // Windows 10 2004 starting: its boot record, then the Event Log service's.
+        system.push(events::kernel_boot_of(&stamp, at(t), (10, 0, 19041)));
         system.push(events::eventlog(&stamp, 6005, &[]));
     }
     // In time order, as a log holds them.
@@ -227,6 +231,28 @@ fn wu_action_case(name: &'static str, failures: &[&str], starts: &[&str]) -> Bun
             .to_string()
     });
     b.system = numbered(system, 8800);
+    b
+}
+
+/// A .NET update failing on two days on a Windows 7 SP1 computer that started the day before
+/// (Kernel-General 12, 6.1.7601): the advice is WindowsUpdate.log, not Get-WindowsUpdateLog.
+fn wu_failed_windows_7() -> Bundle {
+    let computer = "PC-WIN7-01";
+    let mut b = wu_failures(
+        "wu-failed-windows-7",
+        computer,
+        "Security Update for Microsoft .NET Framework 4.5.2 on Windows 7 (KB3122656)",
+        0x8007_0643,
+        &["2016-01-13T03:05:12Z", "2016-01-14T03:04:58Z"],
+        300,
+    );
+    let stamp = Stamp {
+        computer,
+        time: at("2016-01-12T07:58:40Z"),
+    };
+    let mut system = vec![events::kernel_boot(&stamp, at("2016-01-12T07:58:20Z"))];
+    system.append(&mut b.system);
+    b.system = numbered(system, 300);
     b
 }
 

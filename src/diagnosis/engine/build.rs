@@ -239,7 +239,19 @@ pub(crate) fn build_finding(
         text_log_clock: None,
         already_disabled,
         saved_start_modes,
+        windows: None,
     };
+    finding.windows = windows_version(inc, events, file_names, &finding);
+    // Of the boot records, only the one the Windows version rests on is quoted: the others say
+    // the same, and a month of boots would bury the failure's own evidence.
+    let rests_on = finding.windows.as_ref().map(|w| w.from.clone());
+    finding.evidence.retain(|e| {
+        !e.fields.contains_key("os_build")
+            || rests_on.as_deref().is_some_and(|from| {
+                let file = e.file.rsplit(['/', '\\']).next().unwrap_or(&e.file);
+                from.starts_with(&format!("{file} record {}:", e.record_id))
+            })
+    });
     fill_default_starts(&mut finding);
     let (summary, steps) = remediation::render(sig, &finding, done);
     finding.summary = summary;
@@ -519,4 +531,128 @@ pub(crate) fn services<'a>(
     let mut seen = HashSet::new();
     out.retain(|s| seen.insert(s.name.to_lowercase()));
     out
+}
+
+/// The Windows the computer ran at the failure: the last boot record before it (Kernel-General
+/// 12's version and build, Event Log 6009's), else the first after it; else what the update's
+/// title says ("… for Windows 10 Version 1703"). Build 10240 is Windows 10's first, and Server
+/// 2016's base: from it on, the Windows Update log is made with `Get-WindowsUpdateLog`.
+fn windows_version(
+    inc: &Incident,
+    events: &[Matched],
+    file_names: &[String],
+    f: &Finding,
+) -> Option<WindowsVersion> {
+    let mut boots: Vec<(DateTime<Utc>, u32, Option<u32>, String)> = inc
+        .selected
+        .iter()
+        .flatten()
+        .filter_map(|it| {
+            let build = it.fields.get("os_build").and_then(parse_number)?;
+            let build = u32::try_from(build).ok()?;
+            let major = it
+                .fields
+                .get("os_major")
+                .and_then(parse_number)
+                .or_else(|| {
+                    it.fields
+                        .get("os_version")
+                        .and_then(|v| v.split('.').next())
+                        .and_then(|v| v.trim().parse().ok())
+                })
+                .and_then(|m| u32::try_from(m).ok());
+            let ev = &events[it.at].event;
+            let file = file_names
+                .get(ev.source as usize)
+                .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n).to_string())
+                .unwrap_or_default();
+            Some((
+                ev.time,
+                build,
+                major,
+                format!(
+                    "{file} record {}: {} {}, {}",
+                    ev.record_id,
+                    ev.provider,
+                    ev.event_id,
+                    crate::escape::time(ev.time)
+                ),
+            ))
+        })
+        .collect();
+    boots.sort_by_key(|b| b.0);
+    let at = f.first_seen;
+    let chosen = boots
+        .iter()
+        .rev()
+        .find(|b| b.0 <= at)
+        .or_else(|| boots.iter().find(|b| b.0 > at));
+    if let Some((_, build, major, from)) = chosen {
+        let modern = *build >= 10240;
+        let version = match major {
+            Some(m) => format!(" (version {m}, build {build})"),
+            None => format!(" (build {build})"),
+        };
+        return Some(WindowsVersion {
+            name: format!(
+                "{}{version}",
+                if modern {
+                    "Windows 10 / Server 2016 or later"
+                } else {
+                    "a Windows older than Windows 10 / Server 2016"
+                }
+            ),
+            build: Some(*build),
+            windows_10_or_later: modern,
+            from: from.clone(),
+        });
+    }
+    let title = f.update.title.as_deref()?;
+    // A title that lists several Windows versions (the Malicious Software Removal Tool's "for
+    // Windows 8, 8.1, 10 and Windows Server 2012, 2012 R2, 2016") says nothing of which.
+    let listed = title.split("Windows").skip(1).any(|after| {
+        after
+            .trim_start()
+            .split(' ')
+            .next()
+            .is_some_and(|v| v.ends_with(','))
+    });
+    if listed {
+        return None;
+    }
+    let modern = [
+        "Windows 10",
+        "Windows 11",
+        "Windows Server 2016",
+        "Windows Server 2019",
+        "Windows Server 2022",
+        "Windows Server 2025",
+        "Microsoft server operating system version",
+    ]
+    .iter()
+    .any(|w| title.contains(w));
+    let old = [
+        "Windows 8.1",
+        "Windows 8 ",
+        "Windows 7",
+        "Windows Vista",
+        "Windows XP",
+        "Windows Server 2003",
+        "Windows Server 2008",
+        "Windows Server 2012",
+    ]
+    .iter()
+    .any(|w| title.contains(w));
+    // A title naming both (the Malicious Software Removal Tool's "for Windows 8, 8.1, 10 and
+    // Windows Server 2012, 2012 R2, 2016 x64 Edition") says nothing of which.
+    (modern != old).then(|| WindowsVersion {
+        name: if modern {
+            "Windows 10 / Server 2016 or later".into()
+        } else {
+            "a Windows older than Windows 10 / Server 2016".into()
+        },
+        build: None,
+        windows_10_or_later: modern,
+        from: "the update's title".into(),
+    })
 }

@@ -14,6 +14,12 @@ pub fn eventlog(stamp: &Stamp, id: u16, data: &[Option<&str>]) -> Element {
 
 /// Kernel-General 12 (the operating system started) with its version fields.
 pub fn kernel_boot(stamp: &Stamp, start: DateTime<Utc>) -> Element {
+    kernel_boot_of(stamp, start, (6, 1, 7601))
+}
+
+/// Kernel-General 12 of a given Windows (major, minor, build); the layout is the real one of
+/// `../shared/corpus/evtx-crate/system.evtx` (Windows 10 build 15063).
+pub fn kernel_boot_of(stamp: &Stamp, start: DateTime<Utc>, version: (u32, u32, u32)) -> Element {
     event(
         manifest_system(
             &Manifest {
@@ -34,9 +40,9 @@ pub fn kernel_boot(stamp: &Stamp, start: DateTime<Utc>) -> Element {
         ),
         named_data(
             &[
-                ("MajorVersion", "6".into()),
-                ("MinorVersion", "1".into()),
-                ("BuildVersion", "7601".into()),
+                ("MajorVersion", version.0.to_string()),
+                ("MinorVersion", version.1.to_string()),
+                ("BuildVersion", version.2.to_string()),
                 ("QfeVersion", "17514".into()),
                 ("ServiceVersion", "1".into()),
                 ("BootMode", "0".into()),
