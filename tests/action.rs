@@ -229,3 +229,33 @@ fn windows_10_advice_on_the_real_log() {
     );
     assert!(msrt["remediation"].as_array().unwrap().is_empty());
 }
+
+/// A user's cancel (1602) is information, not a failure: no "Installation failed" finding, no
+/// 1033 listed as missing. A finding's range is its failures': boot records and a recovery do
+/// not stretch it.
+#[test]
+fn a_cancel_is_not_a_failure_and_a_range_is_the_failures() {
+    let (r, code) = fixture("msi-install-cancelled");
+    let f = only(&r);
+    assert_eq!(code, 0);
+    assert_eq!(f["signature"], "msi-install-cancelled");
+    assert_eq!(f["status"], "informational");
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the user cancelled the installation")
+    );
+    assert!(
+        !f["confidence"]["missing"].to_string().contains("1033"),
+        "{}",
+        f["confidence"]
+    );
+
+    let (r, _) = fixture("wu-failed-once");
+    let f = only(&r);
+    assert_eq!(
+        (f["first_seen"].as_str(), f["last_seen"].as_str()),
+        (Some("2021-06-14T09:12:40Z"), Some("2021-06-14T09:12:40Z"))
+    );
+}

@@ -140,7 +140,10 @@ fn finding_vars(f: &Finding) -> Vars {
             .iter()
             .filter(|e| e.role == super::signature::Role::Anchor)
     };
-    let reconfigured = anchors().count() > 0 && anchors().all(|e| e.event_id == 1035);
+    // A reconfiguration is said as such when Windows Installer's status records say so (1035)
+    // and none says install (1033): its 11708 "Installation failed" beside it is the same act.
+    let reconfigured =
+        anchors().any(|e| e.event_id == 1035) && !anchors().any(|e| e.event_id == 1033);
     v.insert(
         "operation",
         known(if reconfigured {

@@ -17,6 +17,7 @@ pub const NAMES: &[&str] = &[
     "wu-failed-after-restart",
     "wu-failed-log-ends",
     "wu-failed-windows-7",
+    "msi-install-cancelled",
     "kb-services-untouched",
     "cu-setup-refused-after-su-failed",
     "su-failed-state-saved-before",
@@ -45,6 +46,7 @@ pub fn fixture(name: &str) -> Option<Bundle> {
             &["2021-06-14T08:00:02Z"],
         )),
         "wu-failed-windows-7" => Some(wu_failed_windows_7()),
+        "msi-install-cancelled" => Some(msi_install_cancelled()),
         "kb-services-untouched" => Some(kb_services_untouched()),
         "cu-setup-refused-after-su-failed" => Some(cu_setup_refused_after_su_failed()),
         "su-failed-state-saved-before" => Some(crate::exchange2016::su_failed_state_saved_before()),
@@ -254,6 +256,41 @@ fn wu_failed_windows_7() -> Bundle {
     system.append(&mut b.system);
     b.system = numbered(system, 300);
     b
+}
+
+/// An administrator starts installing a product and cancels it: Windows Installer writes
+/// "Installation failed" (11708) and 1033 with status 1602 (the layouts of `events::msi`, from
+/// domain.md §3). A user's cancel, not a failure.
+fn msi_install_cancelled() -> Bundle {
+    let product = events::MsiProduct {
+        name: "Contoso Backup Agent",
+        version: "7.2.1040",
+        language: "1033",
+        manufacturer: "Contoso Ltd.",
+        product_code: "{6B1F3A2C-4D5E-4F60-8A71-92B3C4D5E6F7}",
+    };
+    let sid = "S-1-5-21-1004336348-1177238915-682003330-1105";
+    let stamp = |t: &str| Stamp {
+        computer: "FS02.contoso.local",
+        time: at(t),
+    };
+    let application = vec![
+        events::msi_message(
+            &stamp("2021-03-02T14:21:07Z"),
+            sid,
+            &product,
+            11708,
+            "Product: Contoso Backup Agent -- Installation failed.",
+        ),
+        events::msi_product_status(&stamp("2021-03-02T14:21:07Z"), sid, &product, 1602, "0"),
+    ];
+    Bundle {
+        name: "msi-install-cancelled",
+        application: numbered(application, 4100),
+        system: Vec::new(),
+        files: Files::Evtx,
+        extra: Vec::new(),
+    }
 }
 
 /// The bundle's logs in `dir`, in the bundle's formats (a log with no events is not written).

@@ -214,6 +214,24 @@ pub(crate) fn build_finding(
         }
     }
     evidence.sort_by(|a, b| (a.time, &a.file, a.record_id).cmp(&(b.time, &b.file, b.record_id)));
+    // The incident's range: the failure and what it did, not its recovery (named apart in
+    // `action_reason` and the evidence) nor what describes the computer around it.
+    let dates = |e: &EvidenceRef| {
+        e.role != Role::Recovery
+            && sig
+                .evidence
+                .iter()
+                .find(|d| d.id == e.evidence)
+                .is_none_or(|d| d.dates_incident)
+    };
+    let mut dating: Vec<DateTime<Utc>> = evidence
+        .iter()
+        .filter(|e| dates(e))
+        .map(|e| e.time)
+        .collect();
+    if dating.is_empty() {
+        dating = evidence.iter().map(|e| e.time).collect();
+    }
 
     let mut finding = Finding {
         signature: sig.def.id.clone(),
@@ -225,8 +243,8 @@ pub(crate) fn build_finding(
         action_reason,
         confidence,
         computer,
-        first_seen: evidence.first().map_or(inc.start, |e| e.time),
-        last_seen: evidence.last().map_or(inc.end, |e| e.time),
+        first_seen: dating.first().copied().unwrap_or(inc.start),
+        last_seen: dating.last().copied().unwrap_or(inc.end),
         summary: String::new(),
         update,
         error,

@@ -111,6 +111,8 @@ pub struct Evidence {
     pub after: Bound,
     pub joins: Vec<Join>,
     pub cluster_key: Option<String>,
+    /// Its records date the incident (see `EvidenceDef::dates_incident`).
+    pub dates_incident: bool,
 }
 
 /// A loaded, checked signature.
@@ -430,6 +432,7 @@ impl Signature {
                 after,
                 joins,
                 cluster_key: e.cluster_key.clone(),
+                dates_incident: e.dates_incident,
             });
         }
         if !evidence.iter().any(|e| e.role == Role::Anchor) {

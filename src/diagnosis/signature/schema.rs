@@ -123,8 +123,17 @@ pub struct EvidenceDef {
     pub window: Option<WindowDef>,
     #[serde(default)]
     pub join: Vec<JoinDef>,
+    /// Whether its records date the incident (`first_seen`, `last_seen`): false for what
+    /// describes the computer around it (its boots, its Windows version), which may lie weeks
+    /// away from the failure.
+    #[serde(default = "dates_incident_default")]
+    pub dates_incident: bool,
     /// For anchors: anchors whose values of this field differ belong to different incidents.
     pub cluster_key: Option<String>,
+}
+
+fn dates_incident_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
