@@ -91,10 +91,7 @@ pub(crate) fn action_of(
     logs_end: Option<DateTime<Utc>>,
     services: usize,
 ) -> (bool, String) {
-    if sig.def.severity == Severity::Info {
-        return (false, "information: nothing failed".into());
-    }
-    if status == Status::Resolved {
+    if status == Status::Resolved || sig.def.severity == Severity::Info {
         let recovered = sig
             .evidence
             .iter()
@@ -107,7 +104,16 @@ pub(crate) fn action_of(
             Some((t, what)) => format!("{what}, {}", crate::escape::time(t)),
             None => "what it did was undone later".to_string(),
         };
-        return if done {
+        return if sig.def.severity == Severity::Info {
+            if status == Status::Resolved {
+                (
+                    false,
+                    format!("information: nothing failed; resolved: {how}"),
+                )
+            } else {
+                (false, "information: nothing failed".into())
+            }
+        } else if done {
             (false, format!("resolved: {how}"))
         } else {
             (
