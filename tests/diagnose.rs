@@ -1000,9 +1000,23 @@ fn an_app_package_in_use_says_what_to_close() {
         "{summary}"
     );
     assert!(summary.contains("2 time(s)"), "{summary}");
+    // What to close is said as a fact; the request is in the steps (issue 23: a resolved
+    // finding's summary must not ask for action).
     assert!(
-        summary.contains("Close Microsoft.WindowsCalculator and install the update again."),
+        summary.contains("The files in use are the app's own (Microsoft.WindowsCalculator)"),
         "{summary}"
+    );
+    let retry = f["remediation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "retry-app-update")
+        .expect("a step to update the app again");
+    assert!(
+        retry["text"]
+            .as_str()
+            .unwrap()
+            .contains("With the app closed")
     );
     let commands: Vec<&str> = f["remediation"]
         .as_array()
