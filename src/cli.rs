@@ -33,7 +33,7 @@ pub enum FormatChoice {
     Table,
     /// One JSON document (schema in docs/json-schema.md).
     Json,
-    /// One finding per line, for fleet runs.
+    /// One finding per line, between a line opening the run and one closing it (`evtriage merge` reads them).
     Jsonl,
     /// One self-contained HTML page, to attach to a ticket
     Html,

@@ -121,7 +121,7 @@ pub enum Format {
     Table,
     /// One JSON document (schema in docs/json-schema.md).
     Json,
-    /// One finding per line, for fleet runs.
+    /// One finding per line, between the run's opening and closing lines.
     Jsonl,
     /// One self-contained HTML page, to attach to a ticket.
     Html,
