@@ -327,6 +327,29 @@ pub fn kb_of(title: &str) -> Option<String> {
     (digits.len() >= 5).then(|| format!("KB{digits}"))
 }
 
+/// The series a monthly update belongs to, from its title: "2017-07 Cumulative Update for Windows
+/// 10 Version 1703 for x64-based Systems (KB4025342)" is of the series "Cumulative Update for
+/// Windows 10 Version 1703 for x64-based Systems", as the September one is (titles as Windows
+/// Update logs them, real in ../shared/corpus/evtx-crate/system.evtx). A later update of the
+/// series replaces an earlier one that failed. `None` for a title without the `YYYY-MM ` month.
+pub fn update_series(title: &str) -> Option<String> {
+    let t = title.trim();
+    let (month, rest) = t.split_once(' ')?;
+    let b = month.as_bytes();
+    let is_month = b.len() == 7
+        && b[4] == b'-'
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[5..].iter().all(u8::is_ascii_digit);
+    if !is_month {
+        return None;
+    }
+    let series = match rest.rfind(" (KB") {
+        Some(i) if rest.ends_with(')') => &rest[..i],
+        _ => rest,
+    };
+    (!series.is_empty()).then(|| series.trim().to_string())
+}
+
 /// The app package a Microsoft Store update installs, from the title Windows Update logs for it:
 /// the 12-character Store ID, a hyphen, the package name (`9WZDNCRFHVN5-Microsoft.WindowsCalculator`).
 /// The form is the one users report from event 20 with 0x80073D02; no such record is in
@@ -455,6 +478,22 @@ mod tests {
         ] {
             assert_eq!(app_package(not_one), None, "{not_one}");
         }
+    }
+
+    #[test]
+    fn monthly_updates_of_one_series() {
+        let july = "2017-07 Cumulative Update for Windows 10 Version 1703 for x64-based Systems (KB4025342)";
+        let sept = "2017-09 Cumulative Update for Windows 10 Version 1703 for x64-based Systems (KB4038788)";
+        assert_eq!(update_series(july), update_series(sept));
+        assert_eq!(
+            update_series(july).as_deref(),
+            Some("Cumulative Update for Windows 10 Version 1703 for x64-based Systems")
+        );
+        assert_eq!(
+            update_series("Windows Malicious Software Removal Tool x64 - December 2017 (KB890830)"),
+            None
+        );
+        assert_eq!(update_series("9WZDNCRFJ3PS-Microsoft.RemoteDesktop"), None);
     }
 
     #[test]

@@ -216,7 +216,23 @@ fn windows_10_advice_on_the_real_log() {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["make-wu-log"]);
+    assert_eq!(ids, ["finish-pending-update", "make-wu-log"]);
+    // The September and October cumulative updates started (43) and never finished, with no
+    // boot since July: the October one replaces the failed July one, and is what is pending.
+    let pending = &cu["superseded_by"];
+    assert_eq!(
+        pending["update"],
+        "2017-10 Cumulative Update for Windows 10 Version 1703 for x64-based Systems (KB4041676)"
+    );
+    assert_eq!(pending["restarted_since"], false);
+    assert!(
+        cu["action_reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("and the computer has not restarted since: it replaces this one"),
+        "{}",
+        cu["action_reason"]
+    );
     assert!(!cu.to_string().contains("Windows Server 2003 to 2012 R2"));
     let msrt = findings
         .iter()

@@ -141,6 +141,16 @@ pub struct WindowsVersion {
     pub from: String,
 }
 
+/// A later update of the same series that started installing after the failure and has not
+/// finished: it replaces the failed one, and it is what is pending.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingUpdate {
+    pub update: String,
+    pub started: DateTime<Utc>,
+    /// Whether the computer started again after it began (a boot record says so).
+    pub restarted_since: bool,
+}
+
 /// What a saved state of the services' start modes is worth.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedStartModes {
@@ -239,4 +249,7 @@ pub struct Finding {
     /// The Windows the computer ran, where its boot records or the update's title say it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowsVersion>,
+    /// A later update of the same series that replaces the failed one and has not finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<PendingUpdate>,
 }

@@ -37,6 +37,23 @@ fn finding_vars(f: &Finding) -> Vars {
     };
     put("update", f.update.title.clone());
     put("windows", f.windows.as_ref().map(|w| w.name.clone()));
+    put(
+        "pending_update",
+        f.superseded_by.as_ref().map(|p| {
+            format!(
+                "{} replaces {}: it started installing on {} UTC and has not finished{}. Restart the computer to let the installation finish, then check Windows Update again; {} itself need not be installed.",
+                p.update,
+                f.update.title.as_deref().unwrap_or("the failed update"),
+                crate::escape::time(p.started),
+                if p.restarted_since {
+                    ""
+                } else {
+                    ", and the computer has not restarted since"
+                },
+                f.update.kb.as_deref().unwrap_or("the failed update")
+            )
+        }),
+    );
     put("kb", f.update.kb.clone());
     put(
         "kb_number",
@@ -456,6 +473,7 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
                 .windows
                 .as_ref()
                 .is_some_and(|w| !w.windows_10_or_later),
+            "superseded" => finding.superseded_by.is_some(),
             other => lists.get(other).is_some_and(|l| !l.is_empty()) || vars.contains_key(other),
         }
     };

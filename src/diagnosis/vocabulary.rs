@@ -66,6 +66,7 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
     p("start_types_source", Kind::Text, Scope::Finding),
     p("saved_state_problem", Kind::Text, Scope::Finding),
     p("windows", Kind::Text, Scope::Finding),
+    p("pending_update", Kind::Text, Scope::Finding),
     p("path", Kind::LocalPath, Scope::LockedFile),
     p("process", Kind::ProcessName, Scope::LockedFile),
     p("pid", Kind::Pid, Scope::LockedFile),
@@ -154,6 +155,10 @@ pub const FIELDS: &[(&str, &str)] = &[
         "os_build",
         "Windows' build number as a boot record gives it",
     ),
+    (
+        "series",
+        "the series of a monthly update (its title without the month and KB)",
+    ),
 ];
 
 pub fn check_field_name(name: &str) -> Result<(), String> {
@@ -181,6 +186,7 @@ pub const FLAGS: &[&str] = &[
     "saved_state_stale",
     "windows_10_or_later",
     "windows_before_10",
+    "superseded",
 ];
 
 /// `foreach` lists, with the scope of their items.

@@ -258,8 +258,24 @@ pub(crate) fn build_finding(
         already_disabled,
         saved_start_modes,
         windows: None,
+        superseded_by: None,
     };
     finding.windows = windows_version(inc, events, file_names, &finding);
+    finding.superseded_by = pending_in_series(sig, inc, events, &finding);
+    if let Some(p) = &finding.superseded_by
+        && finding.status != Status::Resolved
+    {
+        finding.action_reason.push_str(&format!(
+            "; a later update of the same series, {}, started installing on {} and has not finished{}: it replaces this one",
+            p.update,
+            crate::escape::time(p.started),
+            if p.restarted_since {
+                ""
+            } else {
+                ", and the computer has not restarted since"
+            }
+        ));
+    }
     // Of the boot records, only the one the Windows version rests on is quoted: the others say
     // the same, and a month of boots would bury the failure's own evidence.
     let rests_on = finding.windows.as_ref().map(|w| w.from.clone());
@@ -672,5 +688,49 @@ fn windows_version(
         build: None,
         windows_10_or_later: modern,
         from: "the update's title".into(),
+    })
+}
+
+/// The latest update of the failed one's series that Windows Update started installing after the
+/// failure (43) and that no later record shows installed: what replaces it, still pending.
+fn pending_in_series(
+    sig: &Signature,
+    inc: &Incident,
+    events: &[Matched],
+    f: &Finding,
+) -> Option<PendingUpdate> {
+    let items = |id: &str| {
+        sig.evidence
+            .iter()
+            .position(|e| e.id == id)
+            .map(|ei| inc.selected[ei].as_slice())
+            .unwrap_or_default()
+    };
+    let own = f.update.title.as_deref().unwrap_or("");
+    let installed: Vec<(&str, DateTime<Utc>)> = items("series_installed_later")
+        .iter()
+        .filter_map(|it| Some((it.fields.get("update")?, events[it.at].event.time)))
+        .collect();
+    let (update, started) = items("series_started_later")
+        .iter()
+        .filter_map(|it| Some((it.fields.get("update")?, events[it.at].event.time)))
+        .filter(|(u, t)| {
+            *u != own && *t > f.last_seen && !installed.iter().any(|(i, at)| i == u && at >= t)
+        })
+        .max_by_key(|(_, t)| *t)?;
+    let restarts = sig
+        .def
+        .action
+        .as_ref()
+        .map(|a| a.restarts.clone())
+        .unwrap_or_default();
+    let restarted_since = restarts
+        .iter()
+        .flat_map(|id| items(id))
+        .any(|it| events[it.at].event.time > started);
+    Some(PendingUpdate {
+        update: update.to_string(),
+        started,
+        restarted_since,
     })
 }

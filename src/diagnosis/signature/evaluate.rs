@@ -155,6 +155,7 @@ pub(crate) fn transform(t: Transform, raw: &str, binary: &[u8]) -> Option<String
             .and_then(|n| u32::try_from(n).ok())
             .map(|n| format!("0x{n:08x}")),
         Transform::Kb => knowledge::kb_of(raw),
+        Transform::UpdateSeries => knowledge::update_series(raw),
         Transform::Basename => {
             let name = raw.trim().rsplit(['\\', '/']).next().unwrap_or(raw);
             Some(
