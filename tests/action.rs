@@ -275,3 +275,32 @@ fn a_cancel_is_not_a_failure_and_a_range_is_the_failures() {
         (Some("2021-06-14T09:12:40Z"), Some("2021-06-14T09:12:40Z"))
     );
 }
+
+/// The series rule on generated logs in the real layouts: the March cumulative update fails on
+/// two days; the April one starts and never finishes (pending: finish it), or is installed
+/// (the March one is resolved by it).
+#[test]
+fn a_later_update_of_the_series_replaces_the_failed_one() {
+    let (r, code) = fixture("wu-cu-superseded");
+    let f = only(&r);
+    assert_eq!(code, 1);
+    assert_eq!(
+        f["superseded_by"]["update"],
+        "2018-04 Cumulative Update for Windows 10 Version 1709 for x64-based Systems (KB4093112)"
+    );
+    assert_eq!(f["superseded_by"]["restarted_since"], false);
+    assert_eq!(f["remediation"][0]["id"], "finish-pending-update");
+
+    let (r, code) = fixture("wu-cu-superseded-installed");
+    let f = only(&r);
+    assert_eq!((f["status"].as_str(), code), (Some("resolved"), 0));
+    assert!(
+        f["action_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("resolved: Windows Update installed a later update of the same series (19), 2018-04-11 03:40:02"),
+        "{}",
+        f["action_reason"]
+    );
+    assert!(f.get("superseded_by").is_none());
+}

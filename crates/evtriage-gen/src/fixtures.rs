@@ -18,6 +18,8 @@ pub const NAMES: &[&str] = &[
     "wu-failed-log-ends",
     "wu-failed-windows-7",
     "msi-install-cancelled",
+    "wu-cu-superseded",
+    "wu-cu-superseded-installed",
     "kb-services-untouched",
     "cu-setup-refused-after-su-failed",
     "su-failed-state-saved-before",
@@ -47,6 +49,8 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         )),
         "wu-failed-windows-7" => Some(wu_failed_windows_7()),
         "msi-install-cancelled" => Some(msi_install_cancelled()),
+        "wu-cu-superseded" => Some(wu_cu_superseded("wu-cu-superseded", false)),
+        "wu-cu-superseded-installed" => Some(wu_cu_superseded("wu-cu-superseded-installed", true)),
         "kb-services-untouched" => Some(kb_services_untouched()),
         "cu-setup-refused-after-su-failed" => Some(cu_setup_refused_after_su_failed()),
         "su-failed-state-saved-before" => Some(crate::exchange2016::su_failed_state_saved_before()),
@@ -288,6 +292,69 @@ fn msi_install_cancelled() -> Bundle {
         name: "msi-install-cancelled",
         application: numbered(application, 4100),
         system: Vec::new(),
+        files: Files::Evtx,
+        extra: Vec::new(),
+    }
+}
+
+/// A Windows 10 1709 computer (booted on 2018-03-01) where the March cumulative update fails on
+/// two days; the April one of the same series then starts installing (43) and, with
+/// `installed`, is installed (19), else never finishes. Titles and records as in
+/// `../shared/corpus/evtx-crate/system.evtx`.
+fn wu_cu_superseded(name: &'static str, installed: bool) -> Bundle {
+    let computer = "DESKTOP-8H2K5LQ";
+    let stamp = |t: &str| Stamp {
+        computer,
+        time: at(t),
+    };
+    let march =
+        "2018-03 Cumulative Update for Windows 10 Version 1709 for x64-based Systems (KB4088776)";
+    let april =
+        "2018-04 Cumulative Update for Windows 10 Version 1709 for x64-based Systems (KB4093112)";
+    let (g3, g4) = (
+        "{0c7c5e12-9d3a-4f60-a7b1-3e2d5f6a7b80}",
+        "{5d1e2f30-4a5b-4c6d-8e9f-0a1b2c3d4e5f}",
+    );
+    let mut system = vec![
+        events::kernel_boot_of(
+            &stamp("2018-03-01T08:00:20Z"),
+            at("2018-03-01T08:00:00Z"),
+            (10, 0, 16299),
+        ),
+        events::wu_install_started(&stamp("2018-03-14T03:10:02Z"), (1020, 3300), march, g3, 1),
+        events::wu_result(
+            &stamp("2018-03-14T03:10:40Z"),
+            (1020, 3300),
+            Some(0x8024_8007),
+            march,
+            g3,
+            1,
+        ),
+        events::wu_install_started(&stamp("2018-03-15T03:09:51Z"), (1020, 3300), march, g3, 1),
+        events::wu_result(
+            &stamp("2018-03-15T03:10:27Z"),
+            (1020, 3300),
+            Some(0x8024_8007),
+            march,
+            g3,
+            1,
+        ),
+        events::wu_install_started(&stamp("2018-04-11T03:12:15Z"), (1020, 3300), april, g4, 1),
+    ];
+    if installed {
+        system.push(events::wu_result(
+            &stamp("2018-04-11T03:40:02Z"),
+            (1020, 3300),
+            None,
+            april,
+            g4,
+            1,
+        ));
+    }
+    Bundle {
+        name,
+        application: Vec::new(),
+        system: numbered(system, 7100),
         files: Files::Evtx,
         extra: Vec::new(),
     }

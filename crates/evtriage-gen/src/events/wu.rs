@@ -64,5 +64,28 @@ pub fn wu_result(
     }
 }
 
+/// 43: Windows Update started installing an update. Layout of the real record in
+/// `../shared/corpus/evtx-crate/system.evtx` (Windows 10 1703: Version 1, keywords
+/// 0x8000000000002008, the same three fields as 19).
+pub fn wu_install_started(
+    stamp: &Stamp,
+    process: (u32, u32),
+    title: &str,
+    update_guid: &str,
+    revision: u32,
+) -> Element {
+    event(
+        wu_system(43, 4, "0x8000000000002008", stamp, process),
+        named_data(
+            &[
+                ("updateTitle", title.into()),
+                ("updateGuid", update_guid.into()),
+                ("updateRevisionNumber", revision.to_string()),
+            ],
+            None,
+        ),
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ordinary traffic
