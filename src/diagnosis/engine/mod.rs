@@ -17,11 +17,13 @@ use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+mod around;
 mod build;
 mod correlate;
 mod matching;
 mod verdict;
 
+use around::*;
 use build::*;
 use correlate::*;
 use verdict::*;
