@@ -14,8 +14,8 @@
 
 use crate::diagnosis::Finding;
 use crate::input::{InputReport, InputStatus};
+use crate::report::SCHEMA_VERSION;
 use crate::report::jsonl::{Closing, Opening};
-use crate::report::{SCHEMA_VERSION, Summary};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::cmp::Reverse;
@@ -417,11 +417,6 @@ impl Merge {
         }
         inputs.extend(problems);
         inputs
-    }
-
-    /// The merged summary's starting counts.
-    pub fn summary_of(inputs: &[InputReport]) -> Summary {
-        Summary::of_inputs(inputs)
     }
 }
 

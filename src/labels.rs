@@ -41,7 +41,6 @@ const LABELS: &[&str] = &[
     "service-control-log",
     "exchange-setup-log",
     "clixml",
-    "zip",
     "evtriage-manifest",
 ];
 

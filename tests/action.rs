@@ -5,22 +5,10 @@
 
 mod support;
 
-use assert_cmd::Command;
 use serde_json::Value;
-use support::root;
 
 fn run(dir: &std::path::Path) -> (Value, i32) {
-    let out = Command::cargo_bin("evtriage")
-        .unwrap()
-        .current_dir(root())
-        .args(["--format", "json"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    (
-        serde_json::from_slice(&out.stdout).unwrap(),
-        out.status.code().unwrap(),
-    )
+    support::json_run(&[dir])
 }
 
 fn fixture(name: &str) -> (Value, i32) {
@@ -151,13 +139,7 @@ fn advice_for_the_windows_that_wrote_the_log() {
             .unwrap()
             .contains("Microsoft-Windows-Kernel-General 12")
     );
-    let steps: Vec<&str> = f["remediation"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(steps, ["read-wu-log"]);
+    assert_eq!(support::step_ids(f), ["read-wu-log"]);
     assert!(
         f["remediation"][0]["text"]
             .as_str()
@@ -210,13 +192,10 @@ fn windows_10_advice_on_the_real_log() {
         })
         .unwrap();
     assert_eq!(cu["windows"]["build"], 15063);
-    let ids: Vec<&str> = cu["remediation"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["finish-pending-update", "make-wu-log"]);
+    assert_eq!(
+        support::step_ids(cu),
+        ["finish-pending-update", "make-wu-log"]
+    );
     // The September and October cumulative updates started (43) and never finished, with no
     // boot since July: the October one replaces the failed July one, and is what is pending.
     let pending = &cu["superseded_by"];

@@ -6,14 +6,13 @@
 
 mod support;
 
-use assert_cmd::Command;
 use chrono::{DateTime, TimeZone as _, Utc};
 use evtriage::collection::{self, manifest};
 use evtriage::live::Place;
 use serde_json::Value;
 use sha2::Digest;
 use std::path::Path;
-use support::{root, samples};
+use support::samples;
 
 /// Berlin's offset in 2023: summer time from 26 March 01:00 UTC to 29 October 01:00 UTC.
 fn berlin(at: DateTime<Utc>) -> i32 {
@@ -31,16 +30,7 @@ impl collection::Report for Quiet {
 }
 
 fn json(args: &[&str]) -> (Value, i32) {
-    let out = Command::cargo_bin("evtriage")
-        .unwrap()
-        .current_dir(root())
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let report = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (report, out.status.code().unwrap())
+    support::json_run(args)
 }
 
 #[test]

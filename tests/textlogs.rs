@@ -13,16 +13,7 @@ use std::path::{Path, PathBuf};
 use support::*;
 
 fn run(args: &[&str]) -> (Value, i32) {
-    let out = Command::cargo_bin("evtriage")
-        .unwrap()
-        .current_dir(root())
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (v, out.status.code().unwrap())
+    json_run(args)
 }
 
 fn input<'a>(v: &'a Value, ends_with: &str) -> &'a Value {

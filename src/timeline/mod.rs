@@ -145,18 +145,7 @@ pub fn place(
                 offset_of_source.entry(s).or_insert((Some(off), k.basis));
                 basis = k.basis;
             }
-            let mut offsets: Vec<OffsetVotes> = votes
-                .into_iter()
-                .map(|(o, n)| OffsetVotes {
-                    utc_offset_minutes: o,
-                    anchors: n,
-                })
-                .collect();
-            offsets.sort_by(|a, b| {
-                b.anchors
-                    .cmp(&a.anchors)
-                    .then(a.utc_offset_minutes.cmp(&b.utc_offset_minutes))
-            });
+            let offsets = ranked(votes);
             let primary = offsets.first().map(|o| o.utc_offset_minutes);
             offset_of_computer.insert(key.clone(), (primary, basis));
             if texts.is_empty() {
@@ -184,18 +173,7 @@ pub fn place(
         for (_, _, off) in &anchors {
             *votes.entry(*off).or_default() += 1;
         }
-        let mut offsets: Vec<OffsetVotes> = votes
-            .into_iter()
-            .map(|(o, n)| OffsetVotes {
-                utc_offset_minutes: o,
-                anchors: n,
-            })
-            .collect();
-        offsets.sort_by(|a, b| {
-            b.anchors
-                .cmp(&a.anchors)
-                .then(a.utc_offset_minutes.cmp(&b.utc_offset_minutes))
-        });
+        let mut offsets = ranked(votes);
         // Offsets found by a single stray pairing among many agreeing ones are noise.
         let strongest = offsets.first().map_or(0, |o| o.anchors);
         offsets.retain(|o| o.anchors * 5 >= strongest || o.anchors >= 3);
@@ -369,6 +347,23 @@ pub fn place(
         }
     }
     clocks
+}
+
+/// Offsets with how many moments found each, the most found first (ties: the smaller offset).
+fn ranked(votes: HashMap<i32, usize>) -> Vec<OffsetVotes> {
+    let mut offsets: Vec<OffsetVotes> = votes
+        .into_iter()
+        .map(|(o, n)| OffsetVotes {
+            utc_offset_minutes: o,
+            anchors: n,
+        })
+        .collect();
+    offsets.sort_by(|a, b| {
+        b.anchors
+            .cmp(&a.anchors)
+            .then(a.utc_offset_minutes.cmp(&b.utc_offset_minutes))
+    });
+    offsets
 }
 
 /// Drop the events that the run's scope (`--since`, `--until`, `--computer`) leaves out, once

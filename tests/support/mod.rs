@@ -164,6 +164,21 @@ pub fn strs(v: &serde_json::Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// `evtriage --format json ARGS…` from the project's root: the report and the exit code (the
+/// report must parse; stderr is shown when it does not).
+pub fn json_run<A: AsRef<std::ffi::OsStr>>(args: &[A]) -> (serde_json::Value, i32) {
+    let out = assert_cmd::Command::cargo_bin("evtriage")
+        .unwrap()
+        .current_dir(root())
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (report, out.status.code().unwrap())
+}
+
 /// The IDs of a JSON finding's remediation steps, in order.
 pub fn step_ids(finding: &serde_json::Value) -> Vec<&str> {
     finding["remediation"]
