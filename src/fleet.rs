@@ -237,7 +237,7 @@ impl Merge {
             }
             number += 1;
             if line.starts_with(b"{\"schema_version\"") {
-                let opening: Opening = serde_json::from_slice(trim(&line))
+                let opening: Opening = serde_json::from_slice(line.trim_ascii())
                     .map_err(|e| format!("line {number}: not a run's opening line: {e}"))?;
                 Self::check_version(Some(opening.schema_version))
                     .map_err(|e| format!("line {number}: {e}"))?;
@@ -327,7 +327,7 @@ impl Merge {
                         }
                         Ok(_) => {}
                     }
-                    let text = trim(buffer);
+                    let text = buffer.trim_ascii();
                     if text.is_empty() {
                         continue;
                     }
@@ -441,8 +441,4 @@ fn read_line<R: BufRead>(reader: &mut R, into: &mut Vec<u8>) -> io::Result<usize
         )));
     }
     Ok(n)
-}
-
-fn trim(line: &[u8]) -> &[u8] {
-    line.trim_ascii()
 }

@@ -150,7 +150,7 @@ pub fn refused(shown: &str, e: &std::io::Error) -> InputReport {
         (std::io::ErrorKind::PermissionDenied, _) => format!(
             "access denied ({e}): run evtriage from an elevated prompt (Run as administrator)"
         ),
-        (_, Some(32)) => format!(
+        (_, Some(32)) if cfg!(windows) => format!(
             "in use and not shared ({e}): run `evtriage collect`, which exports it with wevtutil"
         ),
         _ => format!("cannot open: {e}"),

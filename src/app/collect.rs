@@ -2,7 +2,6 @@
 //! a zip written aside and renamed (complete or not at all); or, with `--script`, the same
 //! collection as a PowerShell 2.0 script for servers where evtriage cannot run.
 
-use super::Terminal;
 use super::render::write_atomically;
 use crate::cli::{self, CollectArgs};
 use evtriage::collection::{self, system};
@@ -23,7 +22,7 @@ impl collection::Report for Stderr<'_> {
     }
 }
 
-pub fn run(args: &CollectArgs, _term: Terminal, stderr: &mut dyn Write) -> u8 {
+pub fn run(args: &CollectArgs, stderr: &mut dyn Write) -> u8 {
     if let Some(target) = &args.script {
         let written = write_atomically(target, |out| {
             out.write_all(collection::script::text().as_bytes())

@@ -31,7 +31,7 @@ pub fn run(
     term: Terminal,
 ) -> u8 {
     match &cli.command {
-        Some(Command::Collect(args)) => collect::run(args, term, stderr),
+        Some(Command::Collect(args)) => collect::run(args, stderr),
         Some(Command::Merge(args)) => merge::run(args, term, stdout, stderr),
         None if cli.check_signatures.is_some() => check_signatures(
             cli.check_signatures.as_deref().unwrap_or(Path::new(".")),

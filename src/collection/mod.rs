@@ -120,7 +120,7 @@ pub fn collect<W: Write + Seek>(
     while at < items.len() {
         let item = items[at].clone();
         at += 1;
-        report.step(&format!("{}", item.source.display()));
+        report.step(&item.source.display().to_string());
         let (path, how) = match item.event_log {
             Some(log) => {
                 let exported = staging.path().join(format!("{log}.evtx"));
