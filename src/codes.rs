@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 const WIN32: &str = include_str!("../data/errors/win32.tsv");
 const HRESULT: &str = include_str!("../data/errors/hresult.tsv");
 const WU: &str = include_str!("../data/errors/wu.tsv");
+const CBS: &str = include_str!("../data/errors/cbs.tsv");
 
 /// What the report says of a code found in no table.
 pub const UNKNOWN: &str =
@@ -162,6 +163,12 @@ pub fn hresult(code: u32) -> Option<CodeInfo> {
     if let Some(info) = windows_update(code) {
         return Some(info);
     }
+    if code & 0xffff_0000 == 0x800f_0000 {
+        static SERVICING: OnceLock<Table> = OnceLock::new();
+        if let Some((name, meaning)) = table(&SERVICING, CBS).get(code) {
+            return Some(CodeInfo { name, meaning });
+        }
+    }
     let (name, meaning) = table(&CELL, HRESULT).get(code)?;
     Some(CodeInfo { name, meaning })
 }
@@ -244,6 +251,7 @@ mod tests {
             ("win32", WIN32, 2700),
             ("hresult", HRESULT, 2900),
             ("wu", WU, 450),
+            ("cbs", CBS, 3),
         ] {
             let t = Table::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(t.rows.len() >= at_least, "{name}: {} rows", t.rows.len());
@@ -259,6 +267,9 @@ mod tests {
             (0x8024_6007, "WU_E_DM_NOTDOWNLOADED"),
             (0x8007_3CF9, "ERROR_INSTALL_FAILED"),
             (0x8024_6013, "WU_E_DM_UPDATEREMOVED"),
+            (0x800F_0984, "PSFX_E_MATCHING_BINARY_MISSING"),
+            (0x800F_081F, "CBS_E_SOURCE_MISSING"),
+            (0x8007_3712, "ERROR_SXS_COMPONENT_STORE_CORRUPT"),
             (0x8007_0643, "ERROR_INSTALL_FAILURE"),
             (0x8000_4005, "E_FAIL"),
         ] {

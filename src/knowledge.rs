@@ -369,6 +369,71 @@ pub fn app_package(title: &str) -> Option<&str> {
     (id_ok && name_ok).then_some(name)
 }
 
+/// The name of an app package from its full name, as the AppX deployment service logs it
+/// (`Name_Version_Architecture_ResourceId_PublisherId`:
+/// `Microsoft.WindowsCalculator_10.2103.8.0_x64__8wekyb3d8bbwe`, event 400/401/404), or the name
+/// alone. The name is what `Get-AppxPackage -Name` takes; `None` for anything not shaped so.
+pub fn package_name(full_name: &str) -> Option<&str> {
+    let t = full_name.trim();
+    let name = match t.split_once('_') {
+        Some((name, rest)) => {
+            let parts: Vec<&str> = rest.split('_').collect();
+            let version_ok = parts.first().is_some_and(|v| {
+                let n: Vec<&str> = v.split('.').collect();
+                n.len() == 4
+                    && n.iter()
+                        .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
+            });
+            (parts.len() == 4 && version_ok).then_some(name)?
+        }
+        None => t,
+    };
+    let ok = (3..=50).contains(&name.len())
+        && name.contains('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    ok.then_some(name)
+}
+
+/// Every package full name in a sentence, in order, each once: the AppX deployment service's
+/// 0x80073D02 text names the apps that must be closed ("… the following apps need to be closed
+/// Microsoft.WindowsCalculator_10.2103.8.0_x64__8wekyb3d8bbwe."), in the system's language
+/// (real French text in a Microsoft Q&A thread: "les applications suivantes doivent être
+/// fermées : …"): the names are found by their shape, not by the words around them.
+pub fn package_full_names(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in
+        text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '(' | ')'))
+    {
+        let word = word.trim_end_matches(['.', ':']);
+        if word.contains('_')
+            && package_name(word).is_some()
+            && word.len() <= 200
+            && !out.iter().any(|w| w == word)
+        {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
+/// A component-based servicing code (facility 0x0F, `0x800F0984` PSFX_E_MATCHING_BINARY_MISSING)
+/// as the Setup log (`0x800f0984`) or Windows Error Reporting (`800f0984`, no prefix) writes it;
+/// `None` for any other value, so that a list of sources finds the one parameter that holds it.
+pub fn cbs_hresult(raw: &str) -> Option<u32> {
+    let t = raw.trim();
+    let hex = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let n = u32::from_str_radix(hex, 16).ok()?;
+    (n & 0xFFFF_0000 == 0x800F_0000).then_some(n)
+}
+
 /// Services in the order they should be started: the Windows services Exchange setup stops
 /// alongside its own, then Active Directory Topology (and on Edge, ADAM), as every other Exchange
 /// service depends on it (`domain.md` §4.4); services not listed keep their relative order after
@@ -461,6 +526,48 @@ mod tests {
         assert_eq!(code, Some(1642));
         let (_, _, code) = msi_binary(b"{9F612429-4A00-3D44-88CF-146DA2EE1F92}, 3010");
         assert_eq!(code, Some(3010));
+    }
+
+    #[test]
+    fn package_names_and_full_names() {
+        let full = "Microsoft.WindowsCalculator_10.2103.8.0_x64__8wekyb3d8bbwe";
+        assert_eq!(package_name(full), Some("Microsoft.WindowsCalculator"));
+        assert_eq!(
+            package_name("Microsoft.WindowsCalculator"),
+            Some("Microsoft.WindowsCalculator")
+        );
+        assert_eq!(
+            package_name("Microsoft.VCLibs.140.00_14.0.30704.0_x64__8wekyb3d8bbwe"),
+            Some("Microsoft.VCLibs.140.00")
+        );
+        for bad in [
+            "x_1.2.3.4_x64__a",
+            "Microsoft.App'x_1.0.0.0_x64__p",
+            "Microsoft.App_1.0_x64__p",
+            "a b.c",
+        ] {
+            assert_eq!(package_name(bad), None, "{bad}");
+        }
+        // A real 404 text (Microsoft Q&A, French system, translated there).
+        let text = "error 0x80073D02: Installation failed because the following applications must be closed: excense.CompositeurDigitalUX.sideloaded_4.4.6465.0_x64__v9m10q68za468.";
+        assert_eq!(
+            package_full_names(text),
+            vec!["excense.CompositeurDigitalUX.sideloaded_4.4.6465.0_x64__v9m10q68za468"]
+        );
+        assert_eq!(
+            package_full_names(&format!("{full} {full}, {full}")).len(),
+            1
+        );
+        assert!(package_full_names("nothing here_at all").is_empty());
+    }
+
+    #[test]
+    fn servicing_codes() {
+        assert_eq!(cbs_hresult("0x800f0984"), Some(0x800F_0984));
+        assert_eq!(cbs_hresult("800f0922"), Some(0x800F_0922));
+        assert_eq!(cbs_hresult("0x80070643"), None);
+        assert_eq!(cbs_hresult("10.0.19041.1"), None);
+        assert_eq!(cbs_hresult("0x0"), None);
     }
 
     #[test]

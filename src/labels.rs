@@ -33,6 +33,9 @@ const LABELS: &[&str] = &[
     "event_log",
     "saved_state",
     "defaults",
+    // LikelyCause::cause: vocabulary::CAUSES.
+    "component_store_damaged",
+    "deployment_service_crashed",
     // InputReport::format: the readers' names.
     "evtx",
     "evt",

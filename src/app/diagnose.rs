@@ -279,23 +279,33 @@ fn diagnose(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
     // Reports of read files come first in `inputs`, in source order, named as the files are.
-    let notes: Vec<(usize, String)> = copies
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.events > 0)
-        .map(|(i, c)| {
-            let other =
-                c.of.and_then(|s| inputs.get(s as usize))
-                    .map_or("another input", |r| r.path.as_str());
-            (
+    let name_of = |of: Option<u32>| {
+        of.and_then(|s| inputs.get(s as usize))
+            .map_or("another input", |r| r.path.as_str())
+    };
+    let mut notes: Vec<(usize, String)> = Vec::new();
+    for (i, c) in copies.iter().enumerate() {
+        if c.events > 0 {
+            notes.push((
                 i,
                 format!(
-                    "{} event(s) evtriage used from this file are the same records as in {other} (same computer, record ID, time and content): each is counted once",
-                    c.events
+                    "{} event(s) evtriage used from this file are the same records as in {} (same computer, record ID, time and content): each is counted once",
+                    c.events,
+                    name_of(c.of)
                 ),
-            )
-        })
-        .collect();
+            ));
+        }
+        if c.twice > 0 {
+            notes.push((
+                i,
+                format!(
+                    "{} event(s) evtriage used from this file are the same events Windows also wrote to {} (same computer, time to the 100 ns, source and content, another log): each is counted once",
+                    c.twice,
+                    name_of(c.twice_of)
+                ),
+            ));
+        }
+    }
     for (i, note) in notes {
         inputs[i].notes.push(note);
     }

@@ -151,6 +151,28 @@ pub struct PendingUpdate {
     pub restarted_since: bool,
 }
 
+/// A likely cause of the failure that the logs show beside it (`likely_cause` of a signature's
+/// cause evidence): what it is, what it means, and the records that show it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LikelyCause {
+    /// A word of the schema: `component_store_damaged`, `deployment_service_crashed`.
+    #[serde(deserialize_with = "crate::labels::label")]
+    pub cause: crate::labels::Label,
+    /// What it means, in a clause.
+    pub means: String,
+    /// Each record that shows it: file, record, time and what the signature says of it.
+    pub shown_by: Vec<String>,
+}
+
+/// An update staged until the computer restarts: since when it waits, and for how long at the
+/// end of the logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaitingForRestart {
+    pub since: DateTime<Utc>,
+    /// Whole days from `since` to the end of the logs.
+    pub days: i64,
+}
+
 /// What a saved state of the services' start modes is worth.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedStartModes {
@@ -252,4 +274,14 @@ pub struct Finding {
     /// A later update of the same series that replaces the failed one and has not finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<PendingUpdate>,
+    /// What the logs show beside the failure that likely caused it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub likely_causes: Vec<LikelyCause>,
+    /// App packages Windows named as in use, to be closed before the install (AppX deployment
+    /// 404's text), by full name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apps_to_close: Vec<String>,
+    /// For what waits for a restart: since when, and how long at the end of the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for_restart: Option<WaitingForRestart>,
 }

@@ -54,6 +54,13 @@ fn finding_vars(f: &Finding) -> Vars {
             )
         }),
     );
+    put(
+        "waiting_days",
+        f.waiting_for_restart
+            .as_ref()
+            .filter(|w| w.days >= 1)
+            .map(|w| w.days.to_string()),
+    );
     put("kb", f.update.kb.clone());
     put(
         "kb_number",
@@ -286,6 +293,18 @@ fn lists(f: &Finding) -> HashMap<&'static str, Vec<Vars>> {
             })
             .collect(),
     );
+    l.insert(
+        "apps_to_close",
+        f.apps_to_close
+            .iter()
+            .filter_map(|full| {
+                let mut v = Vars::new();
+                v.insert("app", known(knowledge::package_name(full)?));
+                v.insert("app_full_name", known(full.clone()));
+                Some(v)
+            })
+            .collect(),
+    );
     l.insert("services", f.services.iter().map(service_vars).collect());
     l.insert(
         "services_to_restore",
@@ -474,6 +493,9 @@ pub fn render(sig: &Signature, finding: &Finding, done: bool) -> (String, Vec<St
                 .as_ref()
                 .is_some_and(|w| !w.windows_10_or_later),
             "superseded" => finding.superseded_by.is_some(),
+            cause if vocabulary::cause(cause).is_some() => {
+                finding.likely_causes.iter().any(|c| c.cause == cause)
+            }
             other => lists.get(other).is_some_and(|l| !l.is_empty()) || vars.contains_key(other),
         }
     };

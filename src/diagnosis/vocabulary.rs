@@ -16,6 +16,8 @@ pub enum Scope {
     /// One item of `foreach = "services"`, `"services_to_restore"`, `"services_to_start"` or
     /// `"default_services"`.
     Service,
+    /// One item of `foreach = "apps_to_close"`: an app whose files the update needs.
+    App,
 }
 
 pub struct Placeholder {
@@ -67,6 +69,9 @@ pub const PLACEHOLDERS: &[Placeholder] = &[
     p("saved_state_problem", Kind::Text, Scope::Finding),
     p("windows", Kind::Text, Scope::Finding),
     p("pending_update", Kind::Text, Scope::Finding),
+    p("waiting_days", Kind::Number, Scope::Finding),
+    p("app", Kind::AppPackage, Scope::App),
+    p("app_full_name", Kind::Text, Scope::App),
     p("path", Kind::LocalPath, Scope::LockedFile),
     p("process", Kind::ProcessName, Scope::LockedFile),
     p("pid", Kind::Pid, Scope::LockedFile),
@@ -110,7 +115,10 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("old_start", "the start type before a change"),
     ("new_start", "the start type after a change"),
     ("sid", "the account that made the change"),
-    ("state", "a service state code (1 stopped, 4 running)"),
+    (
+        "state",
+        "a service state code (1 stopped, 4 running), or a package state (Installed, Staged)",
+    ),
     ("version", "the product version"),
     ("status", "an installer status code that a condition reads"),
     (
@@ -159,6 +167,27 @@ pub const FIELDS: &[(&str, &str)] = &[
         "series",
         "the series of a monthly update (its title without the month and KB)",
     ),
+    (
+        "app_package",
+        "the name of an app package (Microsoft.WindowsCalculator), without version or publisher",
+    ),
+    (
+        "apps_to_close",
+        "the app packages Windows names as in use, to be closed before the install",
+    ),
+    (
+        "event_name",
+        "the kind of problem report Windows Error Reporting filed",
+    ),
+    (
+        "error_code",
+        "an error code a condition reads (a servicing or app deployment result)",
+    ),
+    (
+        "faulting_app",
+        "the application that crashed (Application Error 1000)",
+    ),
+    ("kb", "the KB number an update's title or package names"),
 ];
 
 pub fn check_field_name(name: &str) -> Result<(), String> {
@@ -189,6 +218,36 @@ pub const FLAGS: &[&str] = &[
     "superseded",
 ];
 
+/// A cause an evidence definition may name (`likely_cause`): when that evidence is found, the
+/// finding names it as the likely cause of the failure beside the failure itself, and its name
+/// is a `when` flag for the remedy's steps.
+#[derive(Debug)]
+pub struct Cause {
+    pub name: &'static str,
+    /// Whether it outlasts the failure: Windows retrying the update does not help until someone
+    /// repairs it, so a failure with this cause needs action even on its first day.
+    pub lasting: bool,
+    /// What it means, in a clause the finding's summary quotes.
+    pub means: &'static str,
+}
+
+pub const CAUSES: &[Cause] = &[
+    Cause {
+        name: "component_store_damaged",
+        lasting: true,
+        means: "Windows' component store is damaged, and updates that need its damaged parts fail until it is repaired",
+    },
+    Cause {
+        name: "deployment_service_crashed",
+        lasting: false,
+        means: "the service that performs the install crashed as it ran",
+    },
+];
+
+pub fn cause(name: &str) -> Option<&'static Cause> {
+    CAUSES.iter().find(|c| c.name == name)
+}
+
 /// `foreach` lists, with the scope of their items.
 pub const LISTS: &[(&str, Scope)] = &[
     ("locked_files", Scope::LockedFile),
@@ -197,6 +256,7 @@ pub const LISTS: &[(&str, Scope)] = &[
     ("services_to_start", Scope::Service),
     ("default_services", Scope::Service),
     ("default_services_to_start", Scope::Service),
+    ("apps_to_close", Scope::App),
 ];
 
 pub fn placeholder(name: &str) -> Option<&'static Placeholder> {
@@ -286,6 +346,7 @@ pub fn check_when(when: &str) -> Result<(), String> {
     for word in when.split('&').map(str::trim) {
         let word = word.strip_prefix('!').unwrap_or(word);
         let ok = FLAGS.contains(&word)
+            || cause(word).is_some()
             || LISTS.iter().any(|(n, _)| *n == word)
             || placeholder(word).is_some_and(|p| p.scope == Scope::Finding);
         if !ok {
@@ -458,6 +519,14 @@ mod tests {
         assert!(cmd("echo %{kb}%", None).is_err());
         assert!(cmd("sc.exe config {service}", Some("services")).is_err());
         assert!(cmd("echo {first_seen_iso}", None).is_err());
+    }
+
+    #[test]
+    fn causes_are_words_of_the_report_schema() {
+        for c in CAUSES {
+            assert_eq!(crate::labels::known(c.name), Some(c.name), "{}", c.name);
+            assert!(!FLAGS.contains(&c.name) && placeholder(c.name).is_none());
+        }
     }
 
     #[test]

@@ -20,6 +20,12 @@ pub const NAMES: &[&str] = &[
     "msi-install-cancelled",
     "wu-cu-superseded",
     "wu-cu-superseded-installed",
+    "appx-installed-next-day",
+    "appx-in-use-twice",
+    "appx-crash-store-damaged",
+    "cu-waiting-for-restart",
+    "cu-restart-pending-recent",
+    "wu-installed-per-operational-log",
     "kb-services-untouched",
     "cu-setup-refused-after-su-failed",
     "su-failed-state-saved-before",
@@ -51,6 +57,20 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         "msi-install-cancelled" => Some(msi_install_cancelled()),
         "wu-cu-superseded" => Some(wu_cu_superseded("wu-cu-superseded", false)),
         "wu-cu-superseded-installed" => Some(wu_cu_superseded("wu-cu-superseded-installed", true)),
+        "appx-installed-next-day" => Some(crate::servicing::appx_installed_next_day()),
+        "appx-in-use-twice" => Some(crate::servicing::appx_in_use_twice()),
+        "appx-crash-store-damaged" => Some(crate::servicing::appx_crash_store_damaged()),
+        "cu-waiting-for-restart" => Some(crate::servicing::cu_waiting_for_restart(
+            "cu-waiting-for-restart",
+            "2021-09-24T16:40:00Z",
+        )),
+        "cu-restart-pending-recent" => Some(crate::servicing::cu_waiting_for_restart(
+            "cu-restart-pending-recent",
+            "2021-09-15T09:10:00Z",
+        )),
+        "wu-installed-per-operational-log" => {
+            Some(crate::servicing::wu_installed_per_operational_log())
+        }
         "kb-services-untouched" => Some(kb_services_untouched()),
         "cu-setup-refused-after-su-failed" => Some(cu_setup_refused_after_su_failed()),
         "su-failed-state-saved-before" => Some(crate::exchange2016::su_failed_state_saved_before()),
@@ -78,13 +98,13 @@ fn cu_setup_refused_after_su_failed() -> Bundle {
     b
 }
 
-fn at(rfc3339: &str) -> DateTime<Utc> {
+pub(crate) fn at(rfc3339: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(rfc3339)
         .expect("a valid time")
         .to_utc()
 }
 
-fn numbered(mut events: Vec<Element>, first: u64) -> Vec<Element> {
+pub(crate) fn numbered(mut events: Vec<Element>, first: u64) -> Vec<Element> {
     for (i, e) in events.iter_mut().enumerate() {
         events::set_record_id(e, first + i as u64);
     }

@@ -13,4 +13,5 @@ pub mod incident;
 pub mod legacy;
 pub mod noise;
 pub mod samples;
+pub mod servicing;
 pub mod textlogs;

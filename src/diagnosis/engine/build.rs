@@ -180,8 +180,42 @@ pub(crate) fn build_finding(
         .done_when
         .iter()
         .all(|group| group.iter().any(|id| inc.found(sig, id)));
-    let (action_required, action_reason) =
-        super::verdict::action_of(sig, inc, events, status, done, logs_end, services.len());
+    let likely_causes = likely_causes(sig, inc, events, file_names);
+    let waiting_for_restart = waiting_for_restart(sig, inc, events, logs_end);
+    let (action_required, action_reason) = super::verdict::action_of(
+        sig,
+        inc,
+        events,
+        super::verdict::Facts {
+            status,
+            done,
+            logs_end,
+            services: services.len(),
+            lasting_cause: likely_causes
+                .iter()
+                .find(|c| crate::diagnosis::vocabulary::cause(&c.cause).is_some_and(|c| c.lasting)),
+            waiting: waiting_for_restart.as_ref(),
+        },
+    );
+    let mut apps_to_close: Vec<String> = Vec::new();
+    for it in inc.selected.iter().flatten() {
+        for name in it
+            .fields
+            .get("apps_to_close")
+            .into_iter()
+            .flat_map(|v| v.split(", "))
+        {
+            if !name.is_empty() && !apps_to_close.iter().any(|a| a == name) {
+                apps_to_close.push(name.to_string());
+            }
+        }
+    }
+    cap(
+        &mut apps_to_close,
+        MAX_LOCKED_FILES,
+        "apps to close",
+        &mut left_out,
+    );
 
     let mut evidence = Vec::new();
     for (ei, e) in sig.evidence.iter().enumerate() {
@@ -259,6 +293,9 @@ pub(crate) fn build_finding(
         saved_start_modes,
         windows: None,
         superseded_by: None,
+        likely_causes,
+        apps_to_close,
+        waiting_for_restart,
     };
     finding.windows = windows_version(inc, events, file_names, &finding);
     finding.superseded_by = pending_in_series(sig, inc, events, &finding);
@@ -287,10 +324,79 @@ pub(crate) fn build_finding(
             })
     });
     fill_default_starts(&mut finding);
-    let (summary, steps) = remediation::render(sig, &finding, done);
+    let (mut summary, steps) = remediation::render(sig, &finding, done);
+    for c in &finding.likely_causes {
+        summary.push_str(&format!(" Likely cause: {}; {}.", c.means, c.shown_by[0]));
+    }
     finding.summary = summary;
     finding.remediation = steps;
     finding
+}
+
+/// The likely causes the incident's cause evidence shows (`likely_cause`), each with the records
+/// that show it, in the order the signature defines them.
+fn likely_causes(
+    sig: &Signature,
+    inc: &Incident,
+    events: &[Matched],
+    file_names: &[String],
+) -> Vec<LikelyCause> {
+    let mut out: Vec<LikelyCause> = Vec::new();
+    for (ei, e) in sig.evidence.iter().enumerate() {
+        let Some(cause) = e.likely_cause else {
+            continue;
+        };
+        let mut shown_by: Vec<String> = inc.selected[ei]
+            .iter()
+            .take(MAX_EVIDENCE_EACH)
+            .map(|it| {
+                let ev = &events[it.at].event;
+                let file = file_names
+                    .get(ev.source as usize)
+                    .map(|n| n.rsplit(['/', '\\']).next().unwrap_or(n))
+                    .unwrap_or_default();
+                format!(
+                    "{}: {file} record {}, {} UTC",
+                    e.describe,
+                    ev.record_id,
+                    crate::escape::time(ev.time)
+                )
+            })
+            .collect();
+        if shown_by.is_empty() {
+            continue;
+        }
+        match out.iter_mut().find(|c| c.cause == cause.name) {
+            Some(c) => c.shown_by.append(&mut shown_by),
+            None => out.push(LikelyCause {
+                cause: Cow::Borrowed(cause.name),
+                means: cause.means.to_string(),
+                shown_by,
+            }),
+        }
+    }
+    out
+}
+
+/// For a signature whose finding waits for a restart (`[action] waits_for_restart`): since its
+/// first anchor, and how many whole days to the end of the logs.
+fn waiting_for_restart(
+    sig: &Signature,
+    inc: &Incident,
+    events: &[Matched],
+    logs_end: Option<DateTime<Utc>>,
+) -> Option<WaitingForRestart> {
+    sig.def.action.as_ref()?.waits_for_restart.as_ref()?;
+    let since = inc
+        .anchors
+        .iter()
+        .map(|(_, it)| events[it.at].event.time)
+        .min()?;
+    let end = logs_end.unwrap_or(since).max(since);
+    Some(WaitingForRestart {
+        since,
+        days: (end - since).num_days(),
+    })
 }
 
 /// What one finding lists at most. Real incidents hold a few dozen services and a handful of

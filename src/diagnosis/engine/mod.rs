@@ -123,41 +123,62 @@ pub fn diagnose_each(
     copies
 }
 
-/// How many of one input's events were copies, and of which input's.
+/// How many of one input's events were copies, and of which input's: the same records
+/// (`events`), or the same events Windows wrote to two logs (`twice`: Windows Update's results
+/// in both the System log and its Operational log).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Copies {
     pub events: u64,
     pub of: Option<SourceId>,
+    pub twice: u64,
+    pub twice_of: Option<SourceId>,
 }
 
 /// One computer's events without the copies: an event with the same record ID, time, provider,
 /// event ID and extracted content as an earlier one is the same record read from another file
 /// (`Application.evtx` and `Application (1).evtx`). The source IDs and header numbers of copies
-/// may differ; the first one, in file order, is kept. `None` when there are no copies, so that the
+/// may differ; the first one, in file order, is kept. An event of another file with another
+/// record ID but the same time (to the 100 ns), provider, event ID and content is the same event
+/// written to two logs, and is counted once too. `None` when there are no copies, so that the
 /// usual case allocates nothing.
 fn without_copies(events: &[Matched], copies: &mut [Copies]) -> Option<Vec<Matched>> {
     let mut first: FxHashMap<(u64, i64, u16), usize> = FxHashMap::default();
+    let mut at_time: FxHashMap<(i64, u16), usize> = FxHashMap::default();
     let mut copy = vec![false; events.len()];
     let mut any = false;
     for (i, m) in events.iter().enumerate() {
         let e = &m.event;
-        let key = (
-            e.record_id,
-            e.time.timestamp_nanos_opt().unwrap_or(i64::MIN),
-            e.event_id,
-        );
-        match first.entry(key) {
+        let nanos = e.time.timestamp_nanos_opt().unwrap_or(i64::MIN);
+        let same = |f: &Matched| f.event.provider == e.provider && f.hits == m.hits;
+        match first.entry((e.record_id, nanos, e.event_id)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(i);
             }
             std::collections::hash_map::Entry::Occupied(o) => {
                 let f = &events[*o.get()];
-                if f.event.provider == e.provider && f.hits == m.hits {
+                if same(f) {
                     copy[i] = true;
                     any = true;
                     if let Some(c) = copies.get_mut(e.source as usize) {
                         c.events += 1;
                         c.of.get_or_insert(f.event.source);
+                    }
+                    continue;
+                }
+            }
+        }
+        match at_time.entry((nanos, e.event_id)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                let f = &events[*o.get()];
+                if f.event.source != e.source && f.event.record_id != e.record_id && same(f) {
+                    copy[i] = true;
+                    any = true;
+                    if let Some(c) = copies.get_mut(e.source as usize) {
+                        c.twice += 1;
+                        c.twice_of.get_or_insert(f.event.source);
                     }
                 }
             }

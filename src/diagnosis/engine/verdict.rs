@@ -78,30 +78,53 @@ pub(crate) fn confidence_of(sig: &Signature, inc: &Incident) -> Confidence {
     }
 }
 
+/// What the verdict on action rests on, besides the incident.
+pub(crate) struct Facts<'a> {
+    pub status: Status,
+    /// What would finish it (`done_when`) is shown.
+    pub done: bool,
+    pub logs_end: Option<DateTime<Utc>>,
+    /// How many services it left changed.
+    pub services: usize,
+    /// A likely cause that outlasts the failure (the component store damaged).
+    pub lasting_cause: Option<&'a LikelyCause>,
+    /// For what waits for a restart: since when, and how long.
+    pub waiting: Option<&'a WaitingForRestart>,
+}
+
 /// Whether someone has to act, and why (docs/signatures.md, "Action required"): information
-/// never; a resolved failure only while what would finish it (`done_when`) is not shown; a
-/// failure of something Windows retries by itself only when it persists (it failed on two or
-/// more days, or again after a restart); any other unresolved failure always.
+/// never; a resolved failure only while what would finish it (`done_when`) is not shown; what
+/// waits for a restart once it has waited longer than the signature allows; a failure with a
+/// likely cause that outlasts it (a damaged component store) always; a failure of something
+/// Windows retries by itself only when it persists (it failed on two or more days, or again
+/// after a restart); any other unresolved failure always.
 pub(crate) fn action_of(
     sig: &Signature,
     inc: &Incident,
     events: &[Matched],
-    status: Status,
-    done: bool,
-    logs_end: Option<DateTime<Utc>>,
-    services: usize,
+    facts: Facts,
 ) -> (bool, String) {
+    let Facts {
+        status,
+        done,
+        logs_end,
+        services,
+        lasting_cause,
+        waiting,
+    } = facts;
     if status == Status::Resolved || sig.def.severity == Severity::Info {
         let recovered = sig
             .evidence
             .iter()
             .enumerate()
             .filter(|(_, e)| e.role == Role::Recovery)
-            .flat_map(|(ei, e)| inc.selected[ei].iter().map(move |it| (it, e)))
-            .map(|(it, e)| (events[it.at].event.time, e.describe.as_str()))
-            .max_by_key(|(t, _)| *t);
+            .flat_map(|(ei, e)| inc.selected[ei].iter().map(move |it| (ei, it, e)))
+            .map(|(ei, it, e)| (events[it.at].event.time, ei, e.describe.as_str()))
+            // The latest; of records at the same moment, the signature's first definition (the
+            // same update installed, before "an update of the same series").
+            .max_by_key(|(t, ei, _)| (*t, std::cmp::Reverse(*ei)));
         let how = match recovered {
-            Some((t, what)) => format!("{what}, {}", crate::escape::time(t)),
+            Some((t, _, what)) => format!("{what}, {}", crate::escape::time(t)),
             None => "what it did was undone later".to_string(),
         };
         return if sig.def.severity == Severity::Info {
@@ -123,6 +146,47 @@ pub(crate) fn action_of(
                 ),
             )
         };
+    }
+    if let (Some(w), Some(limit)) = (
+        waiting,
+        sig.def
+            .action
+            .as_ref()
+            .and_then(|a| a.waits_for_restart.as_deref())
+            .and_then(crate::diagnosis::signature::parse_duration),
+    ) {
+        let end = logs_end.unwrap_or(w.since);
+        return if end - w.since >= limit {
+            (
+                true,
+                format!(
+                    "it has waited {} for a restart ({} to the end of the logs, {}): it is not installed until the computer restarts",
+                    span_words(end - w.since),
+                    crate::escape::time(w.since),
+                    crate::escape::time(end)
+                ),
+            )
+        } else {
+            (
+                false,
+                format!(
+                    "a restart is pending since {} ({} before the end of the logs): it completes at the next restart; act if none comes within {}",
+                    crate::escape::time(w.since),
+                    span_words(end - w.since),
+                    span_words(limit)
+                ),
+            )
+        };
+    }
+    if let Some(c) = lasting_cause {
+        return (
+            true,
+            format!(
+                "it will not fix itself: {}; {}",
+                c.means,
+                c.shown_by.first().map(String::as_str).unwrap_or_default()
+            ),
+        );
     }
     let mut failures: Vec<DateTime<Utc>> = inc
         .anchors
@@ -209,9 +273,11 @@ pub(crate) fn action_of(
     }
 }
 
-/// "3 hours", "40 minutes".
+/// "9 days", "3 hours", "40 minutes".
 fn span_words(d: Duration) -> String {
-    if d >= Duration::hours(2) {
+    if d >= Duration::days(2) {
+        format!("{} days", d.num_days())
+    } else if d >= Duration::hours(2) {
         format!("{} hours", d.num_hours())
     } else {
         format!("{} minutes", d.num_minutes().max(0))

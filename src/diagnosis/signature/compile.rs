@@ -22,6 +22,10 @@ pub enum Transform {
     Hresult,
     Kb,
     UpdateSeries,
+    AppPackage,
+    PackageName,
+    PackageFullNames,
+    CbsHresult,
     Basename,
     MsiProductCode,
     MsiPatchCode,
@@ -114,6 +118,8 @@ pub struct Evidence {
     pub cluster_key: Option<String>,
     /// Its records date the incident (see `EvidenceDef::dates_incident`).
     pub dates_incident: bool,
+    /// The cause it shows, when found (see `EvidenceDef::likely_cause`).
+    pub likely_cause: Option<&'static crate::diagnosis::vocabulary::Cause>,
 }
 
 /// A loaded, checked signature.
@@ -194,6 +200,10 @@ pub(crate) fn parse_field(name: &str, spec: &str) -> Result<FieldSpec, String> {
         Some("hresult") => Transform::Hresult,
         Some("kb") => Transform::Kb,
         Some("update_series") => Transform::UpdateSeries,
+        Some("app_package") => Transform::AppPackage,
+        Some("package_name") => Transform::PackageName,
+        Some("package_full_names") => Transform::PackageFullNames,
+        Some("cbs_hresult") => Transform::CbsHresult,
         Some("basename") => Transform::Basename,
         Some("msi_product_code") => Transform::MsiProductCode,
         Some("msi_patch_code") => Transform::MsiPatchCode,
@@ -416,6 +426,24 @@ impl Signature {
             {
                 return Err(ctx(format!("cluster_key '{k}' is not an extracted field")));
             }
+            let likely_cause = match &e.likely_cause {
+                None => None,
+                Some(_) if e.role != Role::Cause => {
+                    return Err(ctx(
+                        "likely_cause is for evidence of role = \"cause\"".into()
+                    ));
+                }
+                Some(name) => Some(crate::diagnosis::vocabulary::cause(name).ok_or_else(|| {
+                    ctx(format!(
+                        "likely_cause '{name}' is not a cause (causes: {})",
+                        crate::diagnosis::vocabulary::CAUSES
+                            .iter()
+                            .map(|c| c.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?),
+            };
             evidence.push(Evidence {
                 id: e.id.clone(),
                 role: e.role,
@@ -435,6 +463,7 @@ impl Signature {
                 joins,
                 cluster_key: e.cluster_key.clone(),
                 dates_incident: e.dates_incident,
+                likely_cause,
             });
         }
         if !evidence.iter().any(|e| e.role == Role::Anchor) {
@@ -445,10 +474,17 @@ impl Signature {
         named.extend(def.done_when.iter().flatten().map(String::as_str));
         if let Some(a) = &def.action {
             named.extend(a.restarts.iter().map(String::as_str));
-            if !a.restarts.is_empty() && !a.retried_by_windows {
+            if !a.restarts.is_empty() && !a.retried_by_windows && a.waits_for_restart.is_none() {
                 return Err(err(
-                    "action restarts only count for a failure retried_by_windows".into(),
+                    "action restarts only count for a failure retried_by_windows or what waits_for_restart".into(),
                 ));
+            }
+            if let Some(w) = &a.waits_for_restart
+                && parse_duration(w).is_none()
+            {
+                return Err(err(format!(
+                    "action waits_for_restart '{w}' is not a duration of at most a century"
+                )));
             }
         }
         if let Some(m) = &def.missing_log {

@@ -156,6 +156,13 @@ pub(crate) fn transform(t: Transform, raw: &str, binary: &[u8]) -> Option<String
             .map(|n| format!("0x{n:08x}")),
         Transform::Kb => knowledge::kb_of(raw),
         Transform::UpdateSeries => knowledge::update_series(raw),
+        Transform::AppPackage => knowledge::app_package(raw).map(str::to_string),
+        Transform::PackageName => knowledge::package_name(raw).map(str::to_string),
+        Transform::PackageFullNames => {
+            let names = knowledge::package_full_names(raw);
+            (!names.is_empty()).then(|| names.join(", "))
+        }
+        Transform::CbsHresult => knowledge::cbs_hresult(raw).map(|n| format!("0x{n:08x}")),
         Transform::Basename => {
             let name = raw.trim().rsplit(['\\', '/']).next().unwrap_or(raw);
             Some(

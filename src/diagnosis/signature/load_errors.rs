@@ -116,6 +116,37 @@ fn toml_and_schema_errors() {
 }
 
 #[test]
+fn causes_and_action_errors() {
+    says(
+        "window = { before = \"3h\", after = \"10m\" }",
+        "window = { before = \"3h\", after = \"10m\" }\nlikely_cause = \"component_store_damaged\"",
+        "likely_cause is for evidence of role = \"cause\"",
+    );
+    says(
+        "role = \"effect\"",
+        "role = \"cause\"\nlikely_cause = \"gremlins\"",
+        "likely_cause 'gremlins' is not a cause (causes: component_store_damaged, deployment_service_crashed)",
+    );
+    says(
+        "[incident]",
+        "[action]\nwaits_for_restart = \"a week\"\n\n[incident]",
+        "waits_for_restart 'a week' is not a duration",
+    );
+    says(
+        "when = \"services_to_restore\"",
+        "when = \"services_to_restore & store_damaged\"",
+        "'store_damaged' is not a flag",
+    );
+    // A cause's name is a flag a step may use.
+    let ok = VALID.replacen(
+        "when = \"services_to_restore\"",
+        "when = \"services_to_restore & !component_store_damaged\"",
+        1,
+    );
+    Signature::from_toml("sample.toml", &ok).unwrap();
+}
+
+#[test]
 fn evidence_errors_name_the_line() {
     let line = VALID.lines().position(|l| l == "id = \"failed\"").unwrap() + 1;
     let m = error("event_ids = [1023]", "event_ids = []");

@@ -130,6 +130,9 @@ pub struct EvidenceDef {
     pub dates_incident: bool,
     /// For anchors: anchors whose values of this field differ belong to different incidents.
     pub cluster_key: Option<String>,
+    /// For causes: the cause this evidence shows (a word of `vocabulary::CAUSES`), which the
+    /// finding names beside the failure as its likely cause.
+    pub likely_cause: Option<String>,
 }
 
 fn dates_incident_default() -> bool {
@@ -198,6 +201,10 @@ pub struct ActionDef {
     /// restart.
     #[serde(default)]
     pub restarts: Vec<String>,
+    /// What is reported waits for the computer to restart (an update staged until the next
+    /// start): action only once it has waited this long ("7d") at the end of the logs; less,
+    /// and the restart Windows or the administrator schedules is still to come.
+    pub waits_for_restart: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

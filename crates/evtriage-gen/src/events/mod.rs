@@ -15,6 +15,7 @@ mod msi;
 mod nt5;
 mod rm;
 mod scm;
+mod servicing;
 mod traffic;
 mod wu;
 
@@ -22,6 +23,7 @@ pub use msi::*;
 pub use nt5::*;
 pub use rm::*;
 pub use scm::*;
+pub use servicing::*;
 pub use traffic::*;
 pub use wu::*;
 

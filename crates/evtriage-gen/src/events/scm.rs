@@ -121,3 +121,30 @@ pub fn scm_dependency_failed(
 
 // ---------------------------------------------------------------------------------------------
 // Windows Update client (System)
+
+/// 7031: a service terminated unexpectedly, `times` times, and SCM will restart it. Parameters
+/// as Windows 7 and later write them (display name, count, delay in ms, action number, action);
+/// the key name in the binary as 7036 carries it (for 7031 not confirmed: nothing here depends
+/// on it, the display name is read where the binary gives no key).
+pub fn scm_terminated(
+    stamp: &Stamp,
+    process: (u32, u32),
+    display: &str,
+    key: &str,
+    times: u32,
+) -> Element {
+    let binary = utf16z(key);
+    event(
+        scm_system(7031, true, stamp, None, process),
+        named_data(
+            &[
+                ("param1", display.into()),
+                ("param2", times.to_string()),
+                ("param3", "120000".into()),
+                ("param4", "1".into()),
+                ("param5", "Restart the service".into()),
+            ],
+            Some(&binary),
+        ),
+    )
+}
