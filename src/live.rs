@@ -12,8 +12,24 @@
 use crate::input::{InputReport, InputStatus, display_path};
 use std::path::{Path, PathBuf};
 
-/// The event logs a diagnosis reads (Setup holds servicing, from Windows Server 2008).
-pub const EVENT_LOGS: &[&str] = &["Application", "System", "Setup"];
+/// The event logs a diagnosis reads, by channel, and whether every Windows from Server 2008 has
+/// it: Setup holds servicing; the AppX deployment service's log exists from Windows 8 / Server
+/// 2012 and Windows Update's Operational log on Windows 10 / Server 2016 (not confirmed for
+/// earlier versions): those two are read where they exist, and their absence is no gap.
+pub const EVENT_LOGS: &[(&str, bool)] = &[
+    ("Application", true),
+    ("System", true),
+    ("Setup", true),
+    ("Microsoft-Windows-AppXDeploymentServer/Operational", false),
+    ("Microsoft-Windows-WindowsUpdateClient/Operational", false),
+];
+
+/// The file a channel is kept in under `winevt\Logs`, and the name an export of it takes: its
+/// name with `/` written `%4`, as Windows names them (`Microsoft-Windows-AppXDeployment%4Operational.evtx`
+/// in ../shared/corpus/evtx-crate).
+pub fn log_file_name(channel: &str) -> String {
+    format!("{}.evtx", channel.replace('/', "%4"))
+}
 
 /// What was found on this computer.
 #[derive(Debug, Default)]
@@ -40,6 +56,8 @@ pub struct Place {
     pub what: &'static str,
     /// An event log (exported, not copied, by `collect`).
     pub event_log: Option<&'static str>,
+    /// Not on every Windows: where it is absent, that is said as a note, not as something missing.
+    pub optional: bool,
 }
 
 /// Where this computer's logs are, from its environment (`SystemRoot`, `SystemDrive`,
@@ -63,11 +81,12 @@ pub fn places() -> Result<Vec<Place>, String> {
     let logs = root.join("System32").join("winevt").join("Logs");
     let mut places: Vec<Place> = EVENT_LOGS
         .iter()
-        .map(|name| Place {
-            path: logs.join(format!("{name}.evtx")),
+        .map(|&(name, everywhere)| Place {
+            path: logs.join(log_file_name(name)),
             pattern: None,
             what: "event log",
             event_log: Some(name),
+            optional: !everywhere,
         })
         .collect();
     places.push(Place {
@@ -75,12 +94,14 @@ pub fn places() -> Result<Vec<Place>, String> {
         pattern: None,
         what: "Exchange setup logs (ExchangeSetup.log, ServiceControl.log, saved start modes)",
         event_log: None,
+        optional: true,
     });
     places.push(Place {
         path: root.join("Temp"),
         pattern: Some("MSI*.LOG"),
         what: "Windows Installer logs",
         event_log: None,
+        optional: true,
     });
     if let Some(exchange) = std::env::var_os("ExchangeInstallPath") {
         places.push(Place {
@@ -88,6 +109,7 @@ pub fn places() -> Result<Vec<Place>, String> {
             pattern: None,
             what: "Exchange update logs",
             event_log: None,
+            optional: true,
         });
     }
     Ok(places)

@@ -42,30 +42,43 @@ fn a_collection_is_read_back_as_its_case() {
             pattern: None,
             what: "event log",
             event_log: Some("Application"),
+            optional: false,
         },
         Place {
             path: bundle.join("System.evtx"),
             pattern: None,
             what: "event log",
             event_log: Some("System"),
+            optional: false,
         },
         Place {
             path: bundle.join("no-Setup.evtx"),
             pattern: None,
             what: "event log",
             event_log: Some("Setup"),
+            optional: false,
+        },
+        // Not on every Windows, and not here: no gap in the collection.
+        Place {
+            path: bundle.join("Microsoft-Windows-AppXDeploymentServer%4Operational.evtx"),
+            pattern: None,
+            what: "event log",
+            event_log: Some("Microsoft-Windows-AppXDeploymentServer/Operational"),
+            optional: true,
         },
         Place {
             path: bundle.join("ExchangeSetupLogs"),
             pattern: None,
             what: "Exchange setup logs (ExchangeSetup.log, ServiceControl.log, saved start modes)",
             event_log: None,
+            optional: true,
         },
         Place {
             path: bundle.join("Temp"),
             pattern: Some("MSI*.LOG"),
             what: "Windows Installer logs",
             event_log: None,
+            optional: true,
         },
     ];
     let from = Utc.with_ymd_and_hms(2022, 10, 1, 0, 0, 0).unwrap();

@@ -32,6 +32,17 @@ fn base() -> &'static Finding {
         f.services[1].name_is_key = false;
         let dn = f.services[1].display_name.clone().unwrap();
         f.services[1].name = dn;
+        // What other findings carry, so that every step's commands have a shape to keep: the
+        // apps a 404 names, and both likely causes.
+        f.apps_to_close = vec!["Microsoft.WindowsTerminal_1.12.10982.0_x64__8wekyb3d8bbwe".into()];
+        f.likely_causes = ["component_store_damaged", "deployment_service_crashed"]
+            .into_iter()
+            .map(|cause| evtriage::diagnosis::LikelyCause {
+                cause: cause.into(),
+                means: "a cause".into(),
+                shown_by: vec!["a record".into()],
+            })
+            .collect();
         f
     })
 }
@@ -59,6 +70,15 @@ fn hostile(v: &str) -> Finding {
         s.original_start = v.to_string();
         s.restored_to = Some(v.to_string());
     }
+    f.apps_to_close = vec![v.to_string(), format!("{v}_1.0.0.0_x64__8wekyb3d8bbwe")];
+    f.likely_causes = ["component_store_damaged", "deployment_service_crashed"]
+        .into_iter()
+        .map(|cause| evtriage::diagnosis::LikelyCause {
+            cause: cause.into(),
+            means: v.to_string(),
+            shown_by: vec![v.to_string()],
+        })
+        .collect();
     for e in &mut f.evidence {
         e.file = v.to_string();
         e.provider = v.to_string();

@@ -113,6 +113,17 @@ if ($os.Major -ge 6) {
         if ($LASTEXITCODE -eq 0) { Collected $name $log "wevtutil epl" }
         else { Missed ($log + " log") $log ("wevtutil epl failed with exit code " + $LASTEXITCODE) }
     }
+    # Logs not every Windows has (the AppX deployment service's from Windows 8 / Server 2012,
+    # Windows Update's Operational log on Windows 10 / Server 2016): exported where they exist.
+    foreach ($log in @("Microsoft-Windows-AppXDeploymentServer/Operational", "Microsoft-Windows-WindowsUpdateClient/Operational")) {
+        $file = $log.Replace("/", "%4") + ".evtx"
+        if (-not (Test-Path -LiteralPath (Join-Path $env:windir ("System32\winevt\Logs\" + $file)))) { continue }
+        $name = "EventLogs\" + $file
+        Say ("exporting the " + $log + " log")
+        & wevtutil.exe epl $log (Join-Path $stage $name) /ow:true
+        if ($LASTEXITCODE -eq 0) { Collected $name $log "wevtutil epl" }
+        else { Missed ($log + " log") $log ("wevtutil epl failed with exit code " + $LASTEXITCODE) }
+    }
 } else {
     foreach ($log in @("Application", "System")) {
         $name = "EventLogs\" + $log + ".evt"

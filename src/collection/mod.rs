@@ -56,9 +56,13 @@ fn items(places: &[Place], missing: &mut Vec<Missing>) -> Vec<Item> {
     for place in places {
         let folder = folder_in_zip(place);
         if let Some(log) = place.event_log {
+            // A channel not every Windows has is collected where its file exists.
+            if place.optional && !place.path.is_file() {
+                continue;
+            }
             items.push(Item {
                 source: place.path.clone(),
-                name: format!("{folder}/{log}.evtx"),
+                name: format!("{folder}/{}", crate::live::log_file_name(log)),
                 event_log: Some(log),
             });
             continue;
@@ -123,7 +127,7 @@ pub fn collect<W: Write + Seek>(
         report.step(&item.source.display().to_string());
         let (path, how) = match item.event_log {
             Some(log) => {
-                let exported = staging.path().join(format!("{log}.evtx"));
+                let exported = staging.path().join(crate::live::log_file_name(log));
                 match export(log, &exported) {
                     Ok(()) => (exported, "wevtutil epl"),
                     Err(why) => {

@@ -14,7 +14,7 @@ pub mod vocabulary;
 use crate::event::{Event, PayloadSource, SourceId};
 pub use collect::{Collector, Scope};
 pub use engine::{Hit, KeptEvent, Matched};
-pub use finding::Finding;
+pub use finding::{Finding, LikelyCause};
 use signature::{Signature, SignatureError};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -297,11 +297,16 @@ fn lists(f: &Finding) -> HashMap<&'static str, Vec<Vars>> {
         "apps_to_close",
         f.apps_to_close
             .iter()
-            .filter_map(|full| {
+            .map(|full| {
+                // A name not of a package's shape is left for the command's check to withhold
+                // with a sentence, not dropped.
                 let mut v = Vars::new();
-                v.insert("app", known(knowledge::package_name(full)?));
+                v.insert(
+                    "app",
+                    known(knowledge::package_name(full).unwrap_or(full.as_str())),
+                );
                 v.insert("app_full_name", known(full.clone()));
-                Some(v)
+                v
             })
             .collect(),
     );
