@@ -172,6 +172,10 @@ pub const FIELDS: &[(&str, &str)] = &[
         "the name of an app package (Microsoft.WindowsCalculator), without version or publisher",
     ),
     (
+        "package_full_name",
+        "an app package's full name (Name_Version_Architecture_ResourceId_PublisherId)",
+    ),
+    (
         "apps_to_close",
         "the app packages Windows names as in use, to be closed before the install",
     ),

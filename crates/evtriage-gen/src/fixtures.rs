@@ -25,6 +25,7 @@ pub const NAMES: &[&str] = &[
     "appx-crash-store-damaged",
     "cu-waiting-for-restart",
     "cu-restart-pending-recent",
+    "cu-restarted",
     "wu-installed-per-operational-log",
     "kb-services-untouched",
     "cu-setup-refused-after-su-failed",
@@ -63,10 +64,17 @@ pub fn fixture(name: &str) -> Option<Bundle> {
         "cu-waiting-for-restart" => Some(crate::servicing::cu_waiting_for_restart(
             "cu-waiting-for-restart",
             "2021-09-24T16:40:00Z",
+            false,
         )),
         "cu-restart-pending-recent" => Some(crate::servicing::cu_waiting_for_restart(
             "cu-restart-pending-recent",
             "2021-09-15T09:10:00Z",
+            false,
+        )),
+        "cu-restarted" => Some(crate::servicing::cu_waiting_for_restart(
+            "cu-restarted",
+            "2021-09-24T16:40:00Z",
+            true,
         )),
         "wu-installed-per-operational-log" => {
             Some(crate::servicing::wu_installed_per_operational_log())

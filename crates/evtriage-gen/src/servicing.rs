@@ -93,7 +93,9 @@ pub fn appx_installed_next_day() -> Bundle {
 }
 
 /// The same app fails on two days; each 404 names another app whose files the update needs
-/// (Windows Terminal, running from its package): still failing, close Windows Terminal.
+/// (Windows Terminal, running from its package): still failing, close Windows Terminal. The
+/// running version's registration for a user between them (400 of the old version) is not the
+/// update installed.
 pub fn appx_in_use_twice() -> Bundle {
     let computer = "DESKTOP-3F8K2PA";
     let stamp = |t: &str| Stamp {
@@ -125,6 +127,12 @@ pub fn appx_in_use_twice() -> Bundle {
             &[APP_INSTALLER_OLD, terminal],
         ));
     }
+    // The running version registered again for a user signing in: a 400, but not the update.
+    appx.push(events::appx_deployed(
+        &stamp("2022-03-08T18:03:09Z"),
+        APP_INSTALLER_OLD,
+    ));
+    by_time(&mut appx);
     Bundle {
         name: "appx-in-use-twice",
         application: Vec::new(),
@@ -236,8 +244,9 @@ pub fn appx_crash_store_damaged() -> Bundle {
 }
 
 /// A Windows Server 2019 cumulative update staged on 2021-09-15 that waits for a restart
-/// (Servicing 4) while the System log runs on to `logs_end` with no start of the computer.
-pub fn cu_waiting_for_restart(name: &'static str, logs_end: &str) -> Bundle {
+/// (Servicing 4) while the System log runs on to `logs_end`; with `restarted`, the computer
+/// restarts the next night (Kernel-General 12, EventLog 6005), else not at all.
+pub fn cu_waiting_for_restart(name: &'static str, logs_end: &str, restarted: bool) -> Bundle {
     let computer = "SRV-FS01.contoso.local";
     let stamp = |t: &str| Stamp {
         computer,
@@ -254,6 +263,14 @@ pub fn cu_waiting_for_restart(name: &'static str, logs_end: &str) -> Bundle {
         events::wu_install_started(&stamp("2021-09-15T03:00:12Z"), (1088, 2964), cu, guid, 1),
         events::time_sync(&stamp(logs_end), (1304, 2216), "dc01.contoso.local,0x9"),
     ];
+    if restarted {
+        system.push(events::kernel_boot_of(
+            &stamp("2021-09-16T02:01:40Z"),
+            at("2021-09-16T02:01:12Z"),
+            (10, 0, 17763),
+        ));
+        system.push(events::eventlog(&stamp("2021-09-16T02:01:52Z"), 6005, &[]));
+    }
     by_time(&mut system);
     let setup = vec![
         events::servicing_initiate(
