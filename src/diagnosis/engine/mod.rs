@@ -141,57 +141,94 @@ pub struct Copies {
 /// record ID but the same time (to the 100 ns), provider, event ID and content is the same event
 /// written to two logs, and is counted once too. `None` when there are no copies, so that the
 /// usual case allocates nothing.
+///
+/// Copies share their time, and `events` is sorted by time: each run of events at one moment is
+/// compared within itself (a map only for a run longer than a few dozen, which only a crafted
+/// log makes), so that no map of all the computer's events is built.
 fn without_copies(events: &[Matched], copies: &mut [Copies]) -> Option<Vec<Matched>> {
-    let mut first: FxHashMap<(u64, i64, u16), usize> = FxHashMap::default();
-    let mut at_time: FxHashMap<(i64, u16), usize> = FxHashMap::default();
-    let mut copy = vec![false; events.len()];
-    let mut any = false;
-    for (i, m) in events.iter().enumerate() {
-        let e = &m.event;
-        let nanos = e.time.timestamp_nanos_opt().unwrap_or(i64::MIN);
-        let same = |f: &Matched| f.event.provider == e.provider && f.hits == m.hits;
-        match first.entry((e.record_id, nanos, e.event_id)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
+    let mut copy: Option<Vec<bool>> = None;
+    let mut mark = |i: usize, of: &Matched, same_record: bool, copies: &mut [Copies]| {
+        copy.get_or_insert_with(|| vec![false; events.len()])[i] = true;
+        if let Some(c) = copies.get_mut(events[i].event.source as usize) {
+            if same_record {
+                c.events += 1;
+                c.of.get_or_insert(of.event.source);
+            } else {
+                c.twice += 1;
+                c.twice_of.get_or_insert(of.event.source);
             }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let f = &events[*o.get()];
-                if same(f) {
-                    copy[i] = true;
-                    any = true;
-                    if let Some(c) = copies.get_mut(e.source as usize) {
-                        c.events += 1;
-                        c.of.get_or_insert(f.event.source);
+        }
+    };
+    // What makes `b` a copy of the earlier `a`: the same record, or the same event in another log.
+    let copy_of = |a: &Matched, b: &Matched| -> Option<bool> {
+        let (x, y) = (&a.event, &b.event);
+        if x.event_id != y.event_id || x.provider != y.provider || a.hits != b.hits {
+            return None;
+        }
+        if x.record_id == y.record_id {
+            Some(true)
+        } else if x.source != y.source {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    const SMALL_RUN: usize = 32;
+    let mut start = 0;
+    while start < events.len() {
+        let time = events[start].event.time;
+        let end = start
+            + events[start..]
+                .iter()
+                .position(|m| m.event.time != time)
+                .unwrap_or(events.len() - start);
+        if end - start > 1 {
+            if end - start <= SMALL_RUN {
+                for i in start + 1..end {
+                    if let Some((j, same_record)) =
+                        (start..i).find_map(|j| copy_of(&events[j], &events[i]).map(|s| (j, s)))
+                    {
+                        mark(i, &events[j], same_record, copies);
                     }
-                    continue;
+                }
+            } else {
+                // A long run at one moment: the first event of each (event ID, provider, content)
+                // and of each record, by map.
+                let mut first_record: FxHashMap<(u64, u16), usize> = FxHashMap::default();
+                let mut first_event: FxHashMap<(u16, &str, &[Hit]), usize> = FxHashMap::default();
+                for i in start..end {
+                    let e = &events[i].event;
+                    if let Some(&j) = first_record.get(&(e.record_id, e.event_id))
+                        && copy_of(&events[j], &events[i]) == Some(true)
+                    {
+                        mark(i, &events[j], true, copies);
+                        continue;
+                    }
+                    first_record.entry((e.record_id, e.event_id)).or_insert(i);
+                    let key = (e.event_id, &*e.provider, &*events[i].hits);
+                    match first_event.get(&key) {
+                        Some(&j) if copy_of(&events[j], &events[i]) == Some(false) => {
+                            mark(i, &events[j], false, copies)
+                        }
+                        Some(_) => {}
+                        None => {
+                            first_event.insert(key, i);
+                        }
+                    }
                 }
             }
         }
-        match at_time.entry((nanos, e.event_id)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                let f = &events[*o.get()];
-                if f.event.source != e.source && f.event.record_id != e.record_id && same(f) {
-                    copy[i] = true;
-                    any = true;
-                    if let Some(c) = copies.get_mut(e.source as usize) {
-                        c.twice += 1;
-                        c.twice_of.get_or_insert(f.event.source);
-                    }
-                }
-            }
-        }
+        start = end;
     }
-    any.then(|| {
+    let copy = copy?;
+    Some(
         events
             .iter()
             .zip(copy)
             .filter(|(_, c)| !c)
             .map(|(m, _)| m.clone())
-            .collect()
-    })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -204,6 +241,49 @@ mod tests {
             evidence: 1,
             fields: Fields::of(&[("service", service), ("state", "stopped")]),
         }]
+    }
+
+    fn kept(source: u32, record_id: u64, second: i64, service: &str) -> Matched {
+        Matched {
+            event: KeptEvent {
+                source,
+                event_id: 7036,
+                record_id,
+                header_record_id: None,
+                time: DateTime::from_timestamp(1_600_000_000 + second, 0).unwrap(),
+                computer: Arc::from("SRV"),
+                provider: Arc::from("Service Control Manager"),
+            },
+            hits: hit(service).into(),
+        }
+    }
+
+    #[test]
+    fn copies_are_counted_once_in_short_and_long_runs_at_one_moment() {
+        for run in [3usize, 200] {
+            // File 0 holds `run` events at one second; file 1 the same records again (an export
+            // sent twice), and file 2 the same events under other record IDs (another log).
+            let mut events = Vec::new();
+            for i in 0..run {
+                let service = format!("Service{i}");
+                events.push(kept(0, 100 + i as u64, 0, &service));
+                events.push(kept(1, 100 + i as u64, 0, &service));
+                events.push(kept(2, 9000 + i as u64, 0, &service));
+            }
+            // Not copies: another moment, another content, another record of the same file.
+            events.push(kept(0, 5, 1, "Service0"));
+            events.push(kept(0, 6, 0, "Other"));
+            events.push(kept(0, 7, 0, "Other"));
+            events.sort_by_key(|m| (m.event.time, m.event.source, m.event.record_id));
+            let mut copies = vec![Copies::default(); 3];
+            let unique = without_copies(&events, &mut copies).expect("copies found");
+            assert_eq!(unique.len(), run + 3, "run of {run}");
+            assert_eq!((copies[1].events, copies[1].of), (run as u64, Some(0)));
+            assert_eq!((copies[2].twice, copies[2].twice_of), (run as u64, Some(0)));
+            assert_eq!(copies[0], Copies::default());
+        }
+        let single = vec![kept(0, 1, 0, "A"), kept(1, 2, 1, "A")];
+        assert!(without_copies(&single, &mut [Copies::default(); 2]).is_none());
     }
 
     #[test]
