@@ -358,6 +358,14 @@ fn exit_code_2_for_usage_errors_and_no_readable_input() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("no/such/file.evtx"));
+    // A command after an option is read as a file by the argument parser: said as such.
+    evtriage()
+        .args(["--format", "json", "merge", "a.jsonl"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "'merge' is a command, and options given before it",
+        ));
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), "hello").unwrap();
     evtriage()

@@ -237,3 +237,65 @@ fn windows_updates_operational_log_resolves_and_counts_each_event_once() {
         "{system:#}"
     );
 }
+
+/// The new fields (`likely_causes`, `apps_to_close`, `waiting_for_restart`) are read back by
+/// `evtriage merge` as they were written.
+#[test]
+fn merge_reads_the_new_fields_back() {
+    let exe = env!("CARGO_BIN_EXE_evtriage");
+    let out = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    let mut direct = Vec::new();
+    for name in [
+        "appx-crash-store-damaged",
+        "cu-waiting-for-restart",
+        "appx-in-use-twice",
+    ] {
+        let dir = out.path().join(name);
+        let bundle = evtriage_gen::fixtures::fixture(name).unwrap();
+        evtriage_gen::fixtures::write(&bundle, &dir).unwrap();
+        let report = out.path().join(format!("{name}.jsonl"));
+        let run = std::process::Command::new(exe)
+            .arg(&dir)
+            .args(["--format", "jsonl", "--output"])
+            .arg(&report)
+            .output()
+            .unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let (r, _) = fixture(name);
+        direct.extend(r["findings"].as_array().unwrap().iter().cloned());
+        reports.push(report);
+    }
+    let run = std::process::Command::new(exe)
+        .args(["merge", "--format", "json"])
+        .args(&reports)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let merged: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let pick = |fs: &[Value], field: &str| -> Vec<Value> {
+        let mut v: Vec<Value> = fs.iter().map(|f| f[field].clone()).collect();
+        v.sort_by_key(|x| x.to_string());
+        v
+    };
+    let merged = merged["findings"].as_array().unwrap().clone();
+    for field in [
+        "likely_causes",
+        "apps_to_close",
+        "waiting_for_restart",
+        "action_reason",
+    ] {
+        assert_eq!(pick(&merged, field), pick(&direct, field), "{field}");
+    }
+    assert!(merged.iter().any(|f| !f["likely_causes"].is_null()));
+}

@@ -39,8 +39,26 @@ pub fn run(
             stderr,
         ),
         None if cli.list_signatures => list_signatures(cli, stdout, stderr),
-        None => diagnose::run(cli, stdin, stdout, stderr, term),
+        None => match misplaced_command(cli) {
+            Some(command) => {
+                let _ = writeln!(
+                    stderr,
+                    "evtriage: '{command}' is a command, and options given before it make it read as a file to diagnose: give them after it (evtriage {command} --format json …)"
+                );
+                cli::EXIT_USAGE_OR_NO_INPUT
+            }
+            None => diagnose::run(cli, stdin, stdout, stderr, term),
+        },
     }
+}
+
+/// A command's name as the first path, where no such file is: `evtriage --format json merge a b`
+/// (clap reads a subcommand only before any option).
+fn misplaced_command(cli: &Cli) -> Option<&'static str> {
+    let first = cli.paths.first()?;
+    ["merge", "collect"]
+        .into_iter()
+        .find(|c| first == c && !Path::new(first).exists())
 }
 
 /// `--list-signatures`: ID, severity, title and article of each, in the order they run.
