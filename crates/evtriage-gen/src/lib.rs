@@ -12,6 +12,7 @@ pub mod hostile;
 pub mod incident;
 pub mod legacy;
 pub mod noise;
+pub mod realchunks;
 pub mod samples;
 pub mod servicing;
 pub mod textlogs;

@@ -62,6 +62,19 @@ enum Command {
     Evt(evtriage_gen::biglog::EvtOptions),
     /// Write large Application/System logs with planted incidents (see the README).
     Logs(evtriage_gen::biglog::Options),
+    /// Write one large .evtx of the real, sound chunks of the .evtx files under a folder
+    /// (`../shared/corpus`), repeated to the size asked for: the benchmark's real-chunk log.
+    Realchunks {
+        /// The folder of real logs.
+        #[arg(long)]
+        from: PathBuf,
+        /// The size to reach (512MiB, 1GiB).
+        #[arg(long, value_parser = evtriage_gen::biglog::parse_size)]
+        size: u64,
+        /// The .evtx to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Write one of the signatures' `gen:` fixtures (its logs and text logs) into a folder.
     Fixture {
         /// The fixture's name (`cu-setup-refused-after-su-failed`, …).
@@ -83,6 +96,14 @@ fn main() -> ExitCode {
         Command::EventXml { out } => write_event_xml(&out),
         Command::Evt(options) => evtriage_gen::biglog::write_evt(&options),
         Command::Hostile { size, out } => write_bundle(&evtriage_gen::hostile::sized(size), &out),
+        Command::Realchunks { from, size, out } => {
+            evtriage_gen::realchunks::write(&from, size, &out).map(|(chunks, sources)| {
+                eprintln!(
+                    "wrote {}: {chunks} chunks, from {sources} sound chunks of real logs",
+                    out.display()
+                )
+            })
+        }
         Command::Fixture { name, out } => match evtriage_gen::fixtures::fixture(&name) {
             Some(bundle) => write_bundle(&bundle, &out),
             None => Err(format!(

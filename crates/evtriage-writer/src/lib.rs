@@ -255,20 +255,7 @@ impl<W: Write + Seek> EvtxWriter<W> {
         if self.chunk.records > 0 {
             self.flush_chunk()?;
         }
-        let mut h = [0u8; FILE_HEADER_SIZE];
-        h[..8].copy_from_slice(b"ElfFile\0");
-        let last_chunk = self.summary.chunks.saturating_sub(1);
-        h[16..24].copy_from_slice(&last_chunk.to_le_bytes());
-        h[24..32].copy_from_slice(&self.next_id.to_le_bytes());
-        h[32..36].copy_from_slice(&128u32.to_le_bytes());
-        h[36..38].copy_from_slice(&1u16.to_le_bytes());
-        h[38..40].copy_from_slice(&3u16.to_le_bytes());
-        h[40..42].copy_from_slice(&(FILE_HEADER_SIZE as u16).to_le_bytes());
-        // The field is 16 bits; readers that matter compute the count from the file size past that.
-        let count = u16::try_from(self.summary.chunks).unwrap_or(u16::MAX);
-        h[42..44].copy_from_slice(&count.to_le_bytes());
-        let crc = crc32fast::hash(&h[..120]);
-        h[124..128].copy_from_slice(&crc.to_le_bytes());
+        let h = file_header(self.summary.chunks, self.next_id);
         self.out.seek(SeekFrom::Start(0))?;
         self.out.write_all(&h)?;
         self.out.seek(SeekFrom::End(0))?;
@@ -276,6 +263,26 @@ impl<W: Write + Seek> EvtxWriter<W> {
         self.summary.bytes = (FILE_HEADER_SIZE + CHUNK_SIZE * self.summary.chunks as usize) as u64;
         Ok((self.out, self.summary))
     }
+}
+
+/// The 4 KiB file header of a log of `chunks` chunks whose next record ID is `next_id`, with its
+/// CRC32.
+pub fn file_header(chunks: u64, next_id: u64) -> [u8; FILE_HEADER_SIZE] {
+    let mut h = [0u8; FILE_HEADER_SIZE];
+    h[..8].copy_from_slice(b"ElfFile\0");
+    let last_chunk = chunks.saturating_sub(1);
+    h[16..24].copy_from_slice(&last_chunk.to_le_bytes());
+    h[24..32].copy_from_slice(&next_id.to_le_bytes());
+    h[32..36].copy_from_slice(&128u32.to_le_bytes());
+    h[36..38].copy_from_slice(&1u16.to_le_bytes());
+    h[38..40].copy_from_slice(&3u16.to_le_bytes());
+    h[40..42].copy_from_slice(&(FILE_HEADER_SIZE as u16).to_le_bytes());
+    // The field is 16 bits; readers that matter compute the count from the file size past that.
+    let count = u16::try_from(chunks).unwrap_or(u16::MAX);
+    h[42..44].copy_from_slice(&count.to_le_bytes());
+    let crc = crc32fast::hash(&h[..120]);
+    h[124..128].copy_from_slice(&crc.to_le_bytes());
+    h
 }
 
 /// Convert an Event XML document (`<Events>` holding `<Event>`s, or a single `<Event>`) into .evtx.

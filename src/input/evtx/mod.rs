@@ -1,4 +1,7 @@
-//! The .evtx reader, on the evtx crate. Chunks are read in order and parsed on the rayon pool
+//! The .evtx reader, on the evtx crate. This file is over 700 lines: the reader's one pass over a
+//! chunk (fast path, the crate's walk, accounting of what is lost) reads best whole; the chunk
+//! feeding is apart in `chunks.rs`, the accounting in `accounting.rs`.
+//! Chunks are read in blocks by `chunks.rs`, in the crate's order, and parsed on the rayon pool
 //! (never through the crate's own threads, which deadlock when nested in a pool). Events are built
 //! from the records' template values without rendering ([`super::template`]), and only for event IDs
 //! a signature wants; records laid out otherwise (logs written without templates) are rendered and
@@ -8,12 +11,31 @@ use super::template::{Outcome, PlanCache, Viewed, event_from_template, event_vie
 use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, LogSpan, Progress};
 use crate::event::Interner;
 use crate::input::xml::from_event_xml;
-use evtx::{EvtxChunkData, EvtxParser, HeaderFlags, ParserSettings};
-use rayon::prelude::*;
+use evtx::{ChunkFlags, EvtxChunkData, EvtxChunkHeader, EvtxParser, HeaderFlags, ParserSettings};
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 mod accounting;
+mod chunks;
+
+use chunks::Found;
+
+/// What became of one chunk of the file.
+enum Part {
+    Empty,
+    Bad(evtx::err::EvtxError),
+    Read(Box<(InputReport, Span, FastPath)>),
+}
+
+/// Whether a chunk's records were all read on the fast path, some needed rendering, or it was
+/// walked by the crate (damaged, or not tiled by its records): the first chunk's identity is
+/// looked for the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FastPath {
+    Complete,
+    WithRender,
+    NotRun,
+}
 
 use accounting::{Span, account_for_id_gaps, account_for_missing_records};
 
@@ -51,7 +73,7 @@ impl LogReader for EvtxReader {
             Ok(f) => f,
             Err(e) => return unreadable(format!("cannot open: {e}")),
         };
-        let mut parser = match EvtxParser::from_read_seek(BufReader::with_capacity(1 << 16, file)) {
+        let parser = match EvtxParser::from_read_seek(BufReader::with_capacity(1 << 16, file)) {
             Ok(p) => p,
             Err(e) => return unreadable(format!("not a readable EVTX file header: {e}")),
         };
@@ -76,6 +98,11 @@ impl LogReader for EvtxReader {
         }
         let counted = input.size.saturating_sub(FILE_HEADER) / CHUNK;
         let header_chunks = header.chunk_count;
+        // As the crate counts them: whole chunks after the header's block.
+        let calculated = input
+            .size
+            .saturating_sub(u64::from(header.header_block_size))
+            / CHUNK;
 
         let settings = Arc::new(
             ParserSettings::new()
@@ -83,15 +110,65 @@ impl LogReader for EvtxReader {
                 .validate_checksums(false),
         );
         let partial = (input.size.saturating_sub(FILE_HEADER)) % CHUNK;
-        let parts: Vec<(InputReport, Span)> = parser
-            .chunks()
-            .enumerate()
-            .par_bridge()
-            .map(|(i, chunk)| {
-                progress.bytes_read(CHUNK);
-                read_chunk(i as u64, chunk, CHUNK as usize, &settings, input, sink)
-            })
-            .collect();
+        let mut file = match input.open() {
+            Ok(f) => f,
+            Err(e) => return unreadable(format!("cannot open: {e}")),
+        };
+        let read = chunks::for_each_chunk(&mut file, input.size, calculated, |n, bytes| {
+            // The header as the crate's scan for the oldest chunk reads it (none where the file
+            // holds no whole header).
+            let head = (bytes.len() >= CHUNK_HEADER).then(|| {
+                EvtxChunkHeader::from_bytes(&bytes[..CHUNK_HEADER])
+                    .ok()
+                    .map(|h| (h.first_event_record_id, h.last_event_record_id))
+            });
+            let part = match chunks::classify(n, bytes) {
+                Found::Empty => Part::Empty,
+                Found::Bad(e) => {
+                    progress.bytes_read(CHUNK);
+                    Part::Bad(e)
+                }
+                Found::Chunk(h) => {
+                    progress.bytes_read(CHUNK);
+                    Part::Read(Box::new(read_chunk(
+                        n,
+                        &h,
+                        bytes,
+                        CHUNK as usize,
+                        &settings,
+                        input,
+                        sink,
+                    )))
+                }
+            };
+            (head, part)
+        });
+        let found = match read {
+            Ok(found) => found,
+            Err(e) => return unreadable(format!("cannot read: {e}")),
+        };
+        let heads: Vec<Option<(u64, u64)>> =
+            found.iter().map_while(|(_, (head, _))| *head).collect();
+        let order = chunks::walk_order(&heads, calculated);
+        let mut by_number: Vec<Option<Part>> =
+            found.into_iter().map(|(_, (_, p))| Some(p)).collect();
+        let mut parts: Vec<(InputReport, Span)> = Vec::with_capacity(by_number.len());
+        for n in order {
+            let ordinal = parts.len() as u64;
+            match by_number.get_mut(n as usize).and_then(Option::take) {
+                None | Some(Part::Empty) => {}
+                Some(Part::Bad(e)) => parts.push(lost_chunk(ordinal, &e, input)),
+                Some(Part::Read(read)) => {
+                    let (mut report, span, fast) = *read;
+                    if ordinal == 0 {
+                        // The first record names the log: decoded for this chunk only.
+                        let identity = first_identity(input, n, fast, &settings);
+                        report.log = LogSpan::merge(identity, report.log.take());
+                    }
+                    parts.push((report, span));
+                }
+            }
+        }
         let mut spans = Vec::with_capacity(parts.len() + 1);
         for (p, span) in parts {
             report.absorb(p);
@@ -121,44 +198,70 @@ impl LogReader for EvtxReader {
     }
 }
 
-fn chunk_name(number: Option<u64>, ordinal: u64) -> String {
-    match number {
-        Some(n) => format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK),
-        None => format!("chunk #{ordinal}"),
+fn chunk_name(n: u64) -> String {
+    format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK)
+}
+
+/// A chunk whose header cannot be read, or that the file cuts short, in its place in the walk:
+/// its records are lost.
+fn lost_chunk(ordinal: u64, e: &evtx::err::EvtxError, input: &InputFile) -> (InputReport, Span) {
+    let mut report = InputReport::new(&input.display, Some("evtx"), 0);
+    report.chunks = 1;
+    report.chunks_damaged = 1;
+    report.error(format!("{e}; its records are lost"));
+    let mut span = Span::new(format!("chunk #{ordinal}"), None);
+    span.lost = true;
+    (report, span)
+}
+
+/// The chunk header's CRC32 (bytes 0..120 and 128..512), as the crate checks it.
+fn header_checksum_holds(header: &EvtxChunkHeader, bytes: &[u8]) -> bool {
+    if header.flags.contains(ChunkFlags::NO_CRC32) {
+        return true;
     }
+    let mut h = crc32fast::Hasher::new();
+    h.update(&bytes[..120]);
+    h.update(&bytes[128..CHUNK_HEADER]);
+    h.finalize() == header.header_chunk_checksum
+}
+
+/// The records' CRC32 (512 up to the free space), as the crate checks it.
+fn data_checksum_holds(header: &EvtxChunkHeader, bytes: &[u8]) -> bool {
+    header.flags.contains(ChunkFlags::NO_CRC32)
+        || bytes
+            .get(CHUNK_HEADER..header.free_space_offset as usize)
+            .is_some_and(|data| header.events_checksum == crc32fast::hash(data))
+}
+
+/// The chunk as the crate owns one, for its walk (damaged chunks, records that need rendering).
+fn owned(number: u64, bytes: &[u8]) -> Option<EvtxChunkData> {
+    let mut data = EvtxChunkData::new(bytes.to_vec(), false).ok()?;
+    data.number = Some(number);
+    Some(data)
 }
 
 /// `present` is how many of the chunk's bytes are in the file: less than a chunk only for the
 /// chunk a truncation cut, whose missing tail reads as zeros and must never be decoded.
 fn read_chunk(
-    ordinal: u64,
-    chunk: evtx::err::Result<EvtxChunkData>,
+    number: u64,
+    header: &EvtxChunkHeader,
+    bytes: &[u8],
     present: usize,
     settings: &Arc<ParserSettings>,
     input: &InputFile,
     sink: &dyn EventSink,
-) -> (InputReport, Span) {
+) -> (InputReport, Span, FastPath) {
     let mut report = InputReport::new(&input.display, Some("evtx"), 0);
     report.chunks = 1;
-    let mut data = match chunk {
-        Ok(d) => d,
-        Err(e) => {
-            report.chunks_damaged = 1;
-            report.error(format!("{e}; its records are lost"));
-            let mut span = Span::new(format!("chunk #{ordinal}"), None);
-            span.lost = true;
-            return (report, span);
-        }
-    };
-    let name = chunk_name(data.number, ordinal);
-    let claimed = claimed_records(&data.header);
+    let name = chunk_name(number);
+    let claimed = claimed_records(header);
     let mut span = Span::new(name.clone(), claimed.clone());
-    if !data.validate_header_checksum() {
+    if !header_checksum_holds(header, bytes) {
         report.chunks_damaged = 1;
         report.error(format!(
             "{name}: header CRC32 does not match; records read anyway"
         ));
-    } else if !data.validate_data_checksum() {
+    } else if !data_checksum_holds(header, bytes) {
         report.chunks_damaged = 1;
         report.error(format!(
             "{name}: record data CRC32 does not match; records read anyway"
@@ -171,16 +274,11 @@ fn read_chunk(
     // read, goes through the crate's own walk, which resynchronizes past damage.
     let mut render: Option<Vec<u64>> = None;
     if report.chunks_damaged == 0
-        && data.header.free_space_offset as usize <= present
-        && let Some(records) = tile_records(&data)
+        && header.free_space_offset as usize <= present
+        && let Some(records) = tile_records(bytes, header)
     {
         if let (Some(a), Some(b)) = (records.first(), records.last()) {
             span.seen.push(a.id.min(b.id)..=a.id.max(b.id));
-        }
-        if ordinal == 0 {
-            report.log = records
-                .first()
-                .and_then(|r| identity_of_first(&data, r, input.id, &mut plans, &mut interner));
         }
         let mut later = Vec::new();
         // The chunk's oldest and newest record times, converted once.
@@ -198,7 +296,7 @@ fn read_chunk(
         for r in records {
             report.records_read += 1;
             let viewed = event_view(
-                &data.data,
+                bytes,
                 r.binxml,
                 r.id,
                 input.id,
@@ -222,14 +320,22 @@ fn read_chunk(
             report.records_used += u64::from(kept);
         }
         if later.is_empty() {
-            return (report, span);
+            return (report, span, FastPath::Complete);
         }
         render = Some(later);
     }
-    if ordinal == 0 && report.log.as_ref().is_none_or(|l| l.name.is_empty()) {
-        let times = report.log.take();
-        report.log = LogSpan::merge(log_identity(&mut data, settings, input.id), times);
-    }
+    let fast = if render.is_some() {
+        FastPath::WithRender
+    } else {
+        FastPath::NotRun
+    };
+    let Some(mut data) = owned(number, bytes) else {
+        // The header was read once; a copy of the same bytes reads the same.
+        report.chunks_damaged = 1;
+        report.error(format!("{name}: cannot be parsed; its records are lost"));
+        span.lost = true;
+        return (report, span, fast);
+    };
     let mut chunk = match data.parse(settings.clone()) {
         Ok(c) => c,
         Err(e) => {
@@ -253,7 +359,7 @@ fn read_chunk(
                     ));
                 }
             }
-            return (report, span);
+            return (report, span, fast);
         }
     };
     let mut missing = render.clone().unwrap_or_default();
@@ -383,7 +489,7 @@ fn read_chunk(
                 .push(claim.start() + from as u64..=claim.start() + i as u64 - 1);
         }
     }
-    (report, span)
+    (report, span, fast)
 }
 
 /// Most records a chunk can hold: its data area over the smallest record (a 24-byte header, one
@@ -408,14 +514,14 @@ fn span_time(report: &mut InputReport, t: chrono::DateTime<chrono::Utc>) {
 /// The log and computer the file's first record names, from its template values (once per file:
 /// the fast path otherwise decodes only the records a signature wants).
 fn identity_of_first(
-    data: &EvtxChunkData,
+    bytes: &[u8],
     r: &TiledRecord,
     source: crate::event::SourceId,
     plans: &mut PlanCache,
     interner: &mut Interner,
 ) -> Option<LogSpan> {
     let event = match event_view(
-        &data.data,
+        bytes,
         r.binxml.clone(),
         r.id,
         source,
@@ -457,6 +563,62 @@ fn log_identity(
     })
 }
 
+/// The log and computer the first chunk of the walk names (its `number`, read again: the block it
+/// was read in is gone), found as its records were read (`fast`): from the first record's
+/// template values where the fast path read them, else (or when those name no log) by the
+/// crate's rendering of its first record.
+fn first_identity(
+    input: &InputFile,
+    number: u64,
+    fast: FastPath,
+    settings: &Arc<ParserSettings>,
+) -> Option<LogSpan> {
+    let mut bytes = vec![0u8; CHUNK as usize];
+    input
+        .open()
+        .and_then(|mut f| {
+            f.seek(SeekFrom::Start(FILE_HEADER + number * CHUNK))?;
+            f.read_exact(&mut bytes)
+        })
+        .ok()?;
+    identity_of_chunk(number, &bytes, bytes.len(), fast, settings, input.id)
+}
+
+/// See [`first_identity`]; `present` as for [`read_chunk`].
+fn identity_of_chunk(
+    number: u64,
+    bytes: &[u8],
+    present: usize,
+    fast: FastPath,
+    settings: &Arc<ParserSettings>,
+    source: crate::event::SourceId,
+) -> Option<LogSpan> {
+    let from_template = match fast {
+        FastPath::NotRun => None,
+        FastPath::Complete | FastPath::WithRender => {
+            let header = EvtxChunkHeader::from_bytes(bytes).ok()?;
+            let records = (header.free_space_offset as usize <= present)
+                .then(|| tile_records(bytes, &header))
+                .flatten()?;
+            records.first().and_then(|r| {
+                identity_of_first(
+                    bytes,
+                    r,
+                    source,
+                    &mut PlanCache::default(),
+                    &mut Interner::default(),
+                )
+            })
+        }
+    };
+    if fast == FastPath::Complete || from_template.as_ref().is_some_and(|l| !l.name.is_empty()) {
+        return from_template;
+    }
+    let rendered =
+        owned(number, bytes).and_then(|mut data| log_identity(&mut data, settings, source));
+    LogSpan::merge(rendered, from_template)
+}
+
 struct TiledRecord {
     offset: u64,
     binxml: std::ops::Range<usize>,
@@ -471,9 +633,7 @@ const CHUNK_HEADER: usize = 512;
 /// The records of a chunk laid out exactly as Windows writes one: back to back from the chunk
 /// header to its free-space offset, each with its magic and both copies of its size agreeing, the
 /// first and last IDs those the header announces. `None` for anything else.
-fn tile_records(data: &EvtxChunkData) -> Option<Vec<TiledRecord>> {
-    let chunk = data.data.as_slice();
-    let header = &data.header;
+fn tile_records(chunk: &[u8], header: &EvtxChunkHeader) -> Option<Vec<TiledRecord>> {
     let end = header.free_space_offset as usize;
     if end > chunk.len() || end < CHUNK_HEADER {
         return None;
@@ -545,10 +705,10 @@ fn read_partial_chunk(
     report.error(format!(
         "the file is truncated: chunk {index} (offset {offset}) has {len} of {CHUNK} bytes; records before the cut are read"
     ));
-    match EvtxChunkData::new(buf, false) {
-        Ok(mut data) => {
-            data.number = Some(index);
-            let (part, span) = read_chunk(index, Ok(data), len as usize, settings, input, sink);
+    match EvtxChunkHeader::from_bytes(&buf) {
+        Ok(header) => {
+            let (part, span, _) =
+                read_chunk(index, &header, &buf, len as usize, settings, input, sink);
             report.records_read += part.records_read;
             report.records_failed += part.records_failed;
             report.records_used += part.records_used;
@@ -558,6 +718,7 @@ fn read_partial_chunk(
             (report, Some(span))
         }
         Err(e) => {
+            let e = evtx::err::ChunkError::FailedToParseChunkHeader(e);
             report.error(format!("chunk {index}: header cut off ({e})"));
             (report, None)
         }
