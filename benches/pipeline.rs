@@ -73,6 +73,35 @@ fn read(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Many chunks (issue 24): the samples' real chunks repeated to 24 MiB, six blocks of the
+    // reader's reads, worked on by the pool while the next is read.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chunks.evtx");
+    evtriage_gen::realchunks::write(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples"),
+        24 << 20,
+        &path,
+    )
+    .unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    let input = InputFile {
+        path,
+        size,
+        ..input
+    };
+    let mut g = c.benchmark_group("read");
+    g.throughput(Throughput::Bytes(size));
+    g.sample_size(20);
+    g.bench_function("many_chunks_24mib", |b| {
+        b.iter(|| {
+            let sink = Collector::new(&d);
+            let report = EvtxReader.read(&input, &sink, &NoProgress);
+            assert_eq!(report.chunks, 383);
+            report.records_read
+        })
+    });
+    g.finish();
 }
 
 /// `n` service events of one computer: state changes, with a disable-and-restore burst every 500.

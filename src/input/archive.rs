@@ -181,7 +181,7 @@ pub fn list(archive: &Arc<Archive>, display: &str, head_len: usize) -> Listing {
             return listing;
         }
     };
-    match ZipArchive::new(BufReader::new(file)) {
+    match ZipArchive::new(BufReader::with_capacity(ZIP_READ, file)) {
         Ok(mut zip) => list_zip(
             &mut zip,
             archive,
@@ -348,6 +348,10 @@ fn check_declared(declared: u64, compressed: u64, limits: ArchiveLimits) -> Resu
     Ok(())
 }
 
+/// Bytes per read of an archive on disk: the zip crate reads what it inflates a few KiB at a
+/// time, 35,000 reads for a 92 MiB case with the default buffer (issue 24).
+const ZIP_READ: usize = 1 << 20;
+
 /// Run `f` on entry `index` of `zip`, decompressing, with its compressed size.
 fn with_entry<R: Read + Seek, T>(
     mut zip: ZipArchive<R>,
@@ -368,7 +372,8 @@ impl Member {
         match &self.container {
             Container::Outer => {
                 let file = self.archive.open_file()?;
-                let zip = ZipArchive::new(BufReader::new(file)).map_err(io::Error::other)?;
+                let zip = ZipArchive::new(BufReader::with_capacity(ZIP_READ, file))
+                    .map_err(io::Error::other)?;
                 with_entry(zip, self.index, f)
             }
             Container::Inner(bytes) => {
@@ -429,7 +434,7 @@ impl Member {
             return Ok(Body::Memory(Cursor::new(bytes)));
         }
         let mut spool = tempfile::tempfile()?;
-        self.copy_to(&mut io::BufWriter::new(&mut spool))?;
+        self.copy_to(&mut io::BufWriter::with_capacity(4 * ZIP_READ, &mut spool))?;
         spool.seek(io::SeekFrom::Start(0))?;
         Ok(Body::File(spool))
     }

@@ -69,11 +69,13 @@ impl LogReader for EvtxReader {
                 why,
             )
         };
-        let file = match input.open() {
+        // One handle for the whole read: an archive's member is unpacked when it is opened.
+        let mut file = match input.open() {
             Ok(f) => f,
             Err(e) => return unreadable(format!("cannot open: {e}")),
         };
-        let parser = match EvtxParser::from_read_seek(BufReader::with_capacity(1 << 16, file)) {
+        let parser = match EvtxParser::from_read_seek(BufReader::with_capacity(1 << 16, &mut file))
+        {
             Ok(p) => p,
             Err(e) => return unreadable(format!("not a readable EVTX file header: {e}")),
         };
@@ -103,6 +105,7 @@ impl LogReader for EvtxReader {
             .size
             .saturating_sub(u64::from(header.header_block_size))
             / CHUNK;
+        drop(parser);
 
         let settings = Arc::new(
             ParserSettings::new()
@@ -110,10 +113,6 @@ impl LogReader for EvtxReader {
                 .validate_checksums(false),
         );
         let partial = (input.size.saturating_sub(FILE_HEADER)) % CHUNK;
-        let mut file = match input.open() {
-            Ok(f) => f,
-            Err(e) => return unreadable(format!("cannot open: {e}")),
-        };
         let read = chunks::for_each_chunk(&mut file, input.size, calculated, |n, bytes| {
             // The header as the crate's scan for the oldest chunk reads it (none where the file
             // holds no whole header).
@@ -162,7 +161,7 @@ impl LogReader for EvtxReader {
                     let (mut report, span, fast) = *read;
                     if ordinal == 0 {
                         // The first record names the log: decoded for this chunk only.
-                        let identity = first_identity(input, n, fast, &settings);
+                        let identity = first_identity(&mut file, input.id, n, fast, &settings);
                         report.log = LogSpan::merge(identity, report.log.take());
                     }
                     parts.push((report, span));
@@ -175,7 +174,8 @@ impl LogReader for EvtxReader {
             spans.push(span);
         }
         if partial > 0 {
-            let (tail, span) = read_partial_chunk(input, counted, partial, &settings, sink);
+            let (tail, span) =
+                read_partial_chunk(&mut file, input, counted, partial, &settings, sink);
             report.absorb(tail);
             spans.extend(span);
         }
@@ -568,20 +568,17 @@ fn log_identity(
 /// template values where the fast path read them, else (or when those name no log) by the
 /// crate's rendering of its first record.
 fn first_identity(
-    input: &InputFile,
+    file: &mut (impl Read + Seek),
+    source: crate::event::SourceId,
     number: u64,
     fast: FastPath,
     settings: &Arc<ParserSettings>,
 ) -> Option<LogSpan> {
     let mut bytes = vec![0u8; CHUNK as usize];
-    input
-        .open()
-        .and_then(|mut f| {
-            f.seek(SeekFrom::Start(FILE_HEADER + number * CHUNK))?;
-            f.read_exact(&mut bytes)
-        })
+    file.seek(SeekFrom::Start(FILE_HEADER + number * CHUNK))
+        .and_then(|_| file.read_exact(&mut bytes))
         .ok()?;
-    identity_of_chunk(number, &bytes, bytes.len(), fast, settings, input.id)
+    identity_of_chunk(number, &bytes, bytes.len(), fast, settings, source)
 }
 
 /// See [`first_identity`]; `present` as for [`read_chunk`].
@@ -669,6 +666,7 @@ fn tile_records(chunk: &[u8], header: &EvtxChunkHeader) -> Option<Vec<TiledRecor
 
 /// A file cut short inside a chunk: pad what is there and read the records before the cut.
 fn read_partial_chunk(
+    file: &mut (impl Read + Seek),
     input: &InputFile,
     index: u64,
     len: u64,
@@ -678,10 +676,9 @@ fn read_partial_chunk(
     let offset = FILE_HEADER + index * CHUNK;
     let mut report = InputReport::new(&input.display, Some("evtx"), 0);
     let mut buf = vec![0u8; CHUNK as usize];
-    let read = input.open().and_then(|mut f| {
-        f.seek(SeekFrom::Start(offset))?;
-        f.read_exact(&mut buf[..len as usize])
-    });
+    let read = file
+        .seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(&mut buf[..len as usize]));
     if read.is_ok() && buf[..len as usize].iter().all(|&b| b == 0) {
         // Zero padding after the last chunk (a copy rounded up to a cluster or block size):
         // nothing was there to read, so nothing is damaged.
