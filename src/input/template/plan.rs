@@ -81,37 +81,38 @@ pub(crate) fn plan_at(
 pub(crate) fn plan_template(chunk: &[u8], def_offset: u32) -> Option<Plan> {
     let toks = tokens(chunk, def_offset)?;
     let mut plan = Plan::default();
-    let mut stack: Vec<String> = Vec::new();
+    // The open elements' local names, borrowed from the tokens: no allocation per element.
+    let mut stack: Vec<&str> = Vec::new();
     // The content of the element being read, and the attribute whose value comes next.
     let mut content: Option<Slot> = None;
-    let mut attr: Option<String> = None;
+    let mut attr: Option<&str> = None;
     let mut data_name: Option<String> = None;
     // Per open element: whether it has child elements (a leaf renders as a field even when empty).
     let mut has_children: Vec<bool> = Vec::new();
-    for t in toks {
+    for t in &toks {
         match t {
             Tok::Open(name) => {
                 if let Some(parent) = has_children.last_mut() {
                     *parent = true;
                 }
                 has_children.push(false);
-                stack.push(local(&name).to_string());
+                stack.push(local(name));
                 content = None;
                 attr = None;
                 data_name = None;
                 if stack.len() == 3 && stack[1] == "UserData" {
-                    plan.user_data = Some(stack[2].clone());
+                    plan.user_data = Some(stack[2].to_string());
                 }
             }
-            Tok::Attr(name) => attr = Some(local(&name).to_string()),
+            Tok::Attr(name) => attr = Some(local(name)),
             Tok::Text(_) | Tok::Subst(_) if attr.is_some() => {
                 let slot = match t {
-                    Tok::Text(s) => Slot::Literal(s),
-                    Tok::Subst(i) => Slot::Subst(i),
+                    Tok::Text(s) => Slot::Literal(s.clone()),
+                    Tok::Subst(i) => Slot::Subst(*i),
                     _ => return None,
                 };
                 let a = attr.take()?;
-                match (path(&stack).as_slice(), a.as_str()) {
+                match (stack.as_slice(), a) {
                     (["Event", "System", "Provider"], "Name") => plan.provider = slot,
                     (["Event", "System", "EventID"], "Qualifiers") => plan.qualifiers = slot,
                     (["Event", "System", "TimeCreated"], "SystemTime") => plan.time = slot,
@@ -126,22 +127,21 @@ pub(crate) fn plan_template(chunk: &[u8], def_offset: u32) -> Option<Plan> {
                     _ => {}
                 }
             }
-            Tok::Text(s) => content = Some(merge(content, Slot::Literal(s))?),
+            Tok::Text(s) => content = Some(merge(content, Slot::Literal(s.clone()))?),
             Tok::Subst(i) => {
-                let p = path(&stack);
                 // A nested payload: directly in <Event> (EventData) or in <UserData>.
-                if matches!(p.as_slice(), ["Event"] | ["Event", "UserData"]) {
-                    plan.payload.push(FieldPlan::Nested(i));
+                if matches!(stack.as_slice(), ["Event"] | ["Event", "UserData"]) {
+                    plan.payload.push(FieldPlan::Nested(*i));
                 } else {
-                    content = Some(merge(content, Slot::Subst(i))?);
+                    content = Some(merge(content, Slot::Subst(*i))?);
                 }
             }
             Tok::CloseStart => attr = None,
             Tok::CloseEmpty | Tok::End => {
-                let p = path(&stack);
+                let p = stack.as_slice();
                 let slot = content.take();
                 let leaf = !has_children.pop()?;
-                match p.as_slice() {
+                match p {
                     ["Event", "System", "EventID"] => plan.event_id = slot?,
                     ["Event", "System", "Level"] => plan.level = slot.unwrap_or_default(),
                     ["Event", "System", "EventRecordID"] => {
@@ -194,10 +194,6 @@ pub(crate) fn plan_template(chunk: &[u8], def_offset: u32) -> Option<Plan> {
         return None;
     }
     Some(plan)
-}
-
-pub(crate) fn path(stack: &[String]) -> Vec<&str> {
-    stack.iter().map(String::as_str).collect()
 }
 
 /// Text followed by a substitution (or two of either) in one element: rare; rendering handles it.
