@@ -202,6 +202,51 @@ fn chunk_name(n: u64) -> String {
     format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK)
 }
 
+/// The fast path's caches of the chunk a thread is reading, kept by the thread from one chunk to
+/// the next and emptied for each: a fresh set per chunk made the allocator set up new pages for
+/// every chunk (15% of a read of real chunks, issue 24). The interner is bounded and its strings
+/// are any chunk's; plans and strings are emptied, being the chunk's own.
+#[derive(Default)]
+struct ChunkCache {
+    plans: PlanCache,
+    interner: Interner,
+}
+
+thread_local! {
+    static CHUNK_CACHE: std::cell::Cell<Option<Box<ChunkCache>>> = const { std::cell::Cell::new(None) };
+}
+
+impl ChunkCache {
+    /// This thread's cache, emptied; given back when the guard drops.
+    fn take() -> CacheGuard {
+        let mut cache = CHUNK_CACHE.with(|c| c.take()).unwrap_or_default();
+        cache.plans.clear();
+        CacheGuard(cache)
+    }
+}
+
+struct CacheGuard(Box<ChunkCache>);
+
+impl std::ops::Deref for CacheGuard {
+    type Target = ChunkCache;
+    fn deref(&self) -> &ChunkCache {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for CacheGuard {
+    fn deref_mut(&mut self) -> &mut ChunkCache {
+        &mut self.0
+    }
+}
+
+impl Drop for CacheGuard {
+    fn drop(&mut self) {
+        let cache = std::mem::take(&mut self.0);
+        CHUNK_CACHE.with(|c| c.set(Some(cache)));
+    }
+}
+
 /// A chunk whose header cannot be read, or that the file cuts short, in its place in the walk:
 /// its records are lost.
 fn lost_chunk(ordinal: u64, e: &evtx::err::EvtxError, input: &InputFile) -> (InputReport, Span) {
@@ -267,8 +312,8 @@ fn read_chunk(
             "{name}: record data CRC32 does not match; records read anyway"
         ));
     }
-    let mut interner = Interner::default();
-    let mut plans = PlanCache::default();
+    let mut cache = ChunkCache::take();
+    let ChunkCache { plans, interner } = &mut *cache;
     // A chunk whose checksums hold and whose records tile it is walked here, without the evtx
     // crate building each record's tree; any other chunk, and any record the fast path cannot
     // read, goes through the crate's own walk, which resynchronizes past damage.
@@ -300,8 +345,8 @@ fn read_chunk(
                 r.binxml,
                 r.id,
                 input.id,
-                &mut plans,
-                &mut interner,
+                plans,
+                interner,
                 |id| sink.wants_event_id(id),
                 |provider, id, payload| sink.wants_payload(provider, id, payload),
             );
@@ -424,40 +469,34 @@ fn read_chunk(
                 _ => span.seen.push(id..=id),
             }
         }
-        let mut event =
-            match event_from_template(&record, input.id, &mut plans, &mut interner, |id| {
-                sink.wants_event_id(id)
-            }) {
-                Outcome::Event(event) => *event,
-                Outcome::Unwanted => continue,
-                Outcome::Render => {
-                    let header_id = record.event_record_id;
-                    match record.into_xml() {
-                        Ok(xml) => {
-                            match from_event_xml(
-                                &xml.data,
-                                input.id,
-                                Some(header_id),
-                                &mut interner,
-                            ) {
-                                Ok(event) => event,
-                                Err(e) => {
-                                    report.records_failed += 1;
-                                    report.error(format!("{name}: record {header_id}: {e}"));
-                                    continue;
-                                }
+        let mut event = match event_from_template(&record, input.id, plans, interner, |id| {
+            sink.wants_event_id(id)
+        }) {
+            Outcome::Event(event) => *event,
+            Outcome::Unwanted => continue,
+            Outcome::Render => {
+                let header_id = record.event_record_id;
+                match record.into_xml() {
+                    Ok(xml) => {
+                        match from_event_xml(&xml.data, input.id, Some(header_id), interner) {
+                            Ok(event) => event,
+                            Err(e) => {
+                                report.records_failed += 1;
+                                report.error(format!("{name}: record {header_id}: {e}"));
+                                continue;
                             }
                         }
-                        Err(e) => {
-                            report.records_failed += 1;
-                            report.error(format!(
-                                "{name}: record {header_id} cannot be rendered: {e}"
-                            ));
-                            continue;
-                        }
+                    }
+                    Err(e) => {
+                        report.records_failed += 1;
+                        report.error(format!(
+                            "{name}: record {header_id} cannot be rendered: {e}"
+                        ));
+                        continue;
                     }
                 }
-            };
+            }
+        };
         let payload = std::mem::take(&mut event.payload);
         if sink.accept(event, &payload) {
             report.records_used += 1;

@@ -55,6 +55,20 @@ pub struct PlanCache {
     pub(crate) key: Vec<u8>,
 }
 
+impl PlanCache {
+    /// Empty for the next chunk (plans, strings and verdicts are one chunk's), keeping the memory:
+    /// a reader reuses one cache per thread.
+    pub fn clear(&mut self) {
+        self.plans.clear();
+        self.strings.by_bytes.clear();
+        self.strings.recent = Default::default();
+        self.values.clear();
+        self.segments.clear();
+        self.verdicts.clear();
+        self.key.clear();
+    }
+}
+
 /// One template instance of a record's payload read on demand: its plan, and where its values
 /// start and how many there are in [`PlanCache::values`].
 pub(crate) struct Segment {
