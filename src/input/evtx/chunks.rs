@@ -16,9 +16,9 @@ use std::io::{Read, Seek, SeekFrom};
 
 use super::{CHUNK, FILE_HEADER};
 
-/// Chunks per read: 4 MiB. Two such blocks are in memory at once (one read while the other is
+/// Chunks per read: 1 MiB. Two such blocks are in memory at once (one read while the other is
 /// worked on), whatever the file's size.
-const BLOCK_CHUNKS: usize = 64;
+const BLOCK_CHUNKS: usize = 16;
 
 /// What a chunk of the file is, before it is worked on.
 pub(super) enum Found {
