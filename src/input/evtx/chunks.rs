@@ -20,6 +20,11 @@ use super::{CHUNK, FILE_HEADER};
 /// worked on), whatever the file's size.
 const BLOCK_CHUNKS: usize = 16;
 
+thread_local! {
+    /// A thread's two blocks, kept from one file to the next (taken while a file is read).
+    static BLOCKS: std::cell::Cell<Option<(Vec<u8>, Vec<u8>)>> = const { std::cell::Cell::new(None) };
+}
+
 /// What a chunk of the file is, before it is worked on.
 pub(super) enum Found {
     /// Zeros: a chunk Windows has not used. Not reported.
@@ -81,8 +86,10 @@ pub(super) fn for_each_chunk<T: Send>(
     file.seek(SeekFrom::Start(FILE_HEADER))?;
     // What the chunks `0..calculated` span in the file, where the file has it.
     let wanted = (calculated * CHUNK).min(file_size.saturating_sub(FILE_HEADER));
-    let mut current = vec![0u8; block_len.min(wanted as usize)];
-    let mut next = Vec::new();
+    // The thread's blocks from its last file, when it has them: a fleet's thousands of small logs
+    // do not each allocate their own.
+    // Their old bytes are never read: each fill overwrites the part it hands out.
+    let (mut current, mut next) = BLOCKS.with(|b| b.take()).unwrap_or_default();
     let mut read_so_far = 0u64;
     let mut fill = |buf: &mut Vec<u8>, read_so_far: &mut u64| -> std::io::Result<usize> {
         let len = (block_len as u64).min(wanted - *read_so_far) as usize;
@@ -104,6 +111,22 @@ pub(super) fn for_each_chunk<T: Send>(
                 .collect()
         };
         let more = read_so_far < wanted;
+        if !more && first_chunk == 0 {
+            // A file of one block: its chunks on this thread. A fleet's many small logs are
+            // read in parallel already, and a thread waiting on a small file's chunks would take
+            // up another file meanwhile, holding both files' blocks and results.
+            out.extend(
+                current[..len]
+                    .chunks(CHUNK as usize)
+                    .enumerate()
+                    .map(|(i, bytes)| {
+                        let n = i as u64;
+                        (n, work(n, bytes))
+                    }),
+            );
+            first_chunk = (len as u64).div_ceil(CHUNK);
+            break;
+        }
         let (read, done) = if more {
             rayon::join(
                 || fill(&mut next, &mut read_so_far).map(Some),
@@ -122,6 +145,7 @@ pub(super) fn for_each_chunk<T: Send>(
             None => break,
         }
     }
+    BLOCKS.with(|b| b.set(Some((current, next))));
     // Chunks the file ends before (a header block smaller than 4 KiB counts one more chunk than
     // the file holds): each an incomplete chunk, as the crate reports it.
     while first_chunk < calculated {
