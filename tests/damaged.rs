@@ -1,4 +1,5 @@
-//! Damaged, hostile and odd input (issue 5): for each case, no panic and no hang, a message on
+//! Damaged, hostile and odd input (issue 5; over 700 lines: a test per sentence of the README's
+//! "Damaged input" section, in its order): for each case, no panic and no hang, a message on
 //! stderr naming the file and what is wrong, what can be read is read and diagnosed, the other inputs
 //! are analyzed as if the bad one were not there, the `inputs` entry says how far the file was read,
 //! and the exit code follows the contract (0 nothing to act on, 1 something to act on, 2 no readable

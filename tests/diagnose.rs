@@ -1,5 +1,7 @@
 //! evtriage end to end: every sample bundle diagnosed as samples/README.md says, the independent
-//! writer's scenario, the real corpus, the exit-code contract and the options.
+//! writer's scenario, the real corpus, the exit-code contract and the options. Over 700 lines: one
+//! test per sample and option, read as a list against samples/README.md; the topics with a file of
+//! their own (action, servicing, merge, collect, damaged input) are apart.
 
 mod support;
 
