@@ -434,7 +434,7 @@ impl Member {
             return Ok(Body::Memory(Cursor::new(bytes)));
         }
         let mut spool = tempfile::tempfile()?;
-        self.copy_to(&mut io::BufWriter::with_capacity(4 * ZIP_READ, &mut spool))?;
+        self.copy_to(&mut io::BufWriter::new(&mut spool))?;
         spool.seek(io::SeekFrom::Start(0))?;
         Ok(Body::File(spool))
     }
