@@ -3,7 +3,8 @@
 # bytes, page cache warm, medians of 5 runs interleaved with cat:
 #   a. one .evtx of real chunks (../shared/corpus's sound chunks repeated to 512 MiB:
 #      `evtriage-gen realchunks`), -j 2 and -j 1: the ratio to cat, the speed-up from the second
-#      thread, and `perf stat`'s system time and context switches per run;
+#      thread, `perf stat`'s context switches, user and system time, and `strace -c`'s read and
+#      futex calls per run;
 #   b. one generated host of 1 GiB (`evtriage-gen logs --size 1GiB --hosts 1 --incidents 2
 #      --seed 7`, two files), the same;
 #   c. peak memory on generated hosts of 1 GiB and 4 GiB, and with BIG=1 of 16 GiB (minutes to
@@ -41,6 +42,11 @@ row() {
         | awk -F, -v j="$j" '/context-switches/ { cs = $1 } END { printf "      -j %s: %s context switches", j, cs }'
       { /usr/bin/time -f " user %U s, system %S s" "$EVTRIAGE" --quiet -j "$j" --format json "${files[@]}" 2>&1 >/dev/null || true; } | tail -1
     done
+  fi
+  if command -v strace >/dev/null; then
+    # System calls of one run, -j 2: reads (one per MiB block) and futex (hand-offs between threads).
+    { strace -c -f -e trace=read,futex "$EVTRIAGE" --quiet -j 2 --format json "${files[@]}" 2>&1 >/dev/null || true; } \
+      | awk '$NF == "read" || $NF == "futex" { printf "      -j 2: %s %s calls\n", $4, $NF }'
   fi
 }
 

@@ -56,7 +56,8 @@ pub struct Place {
     pub what: &'static str,
     /// An event log (exported, not copied, by `collect`).
     pub event_log: Option<&'static str>,
-    /// Not on every Windows: where it is absent, that is said as a note, not as something missing.
+    /// An event log not every Windows has: absent, it is no gap in a collection (a folder of
+    /// text logs that is absent is listed as missing, as before).
     pub optional: bool,
 }
 
@@ -94,14 +95,14 @@ pub fn places() -> Result<Vec<Place>, String> {
         pattern: None,
         what: "Exchange setup logs (ExchangeSetup.log, ServiceControl.log, saved start modes)",
         event_log: None,
-        optional: true,
+        optional: false,
     });
     places.push(Place {
         path: root.join("Temp"),
         pattern: Some("MSI*.LOG"),
         what: "Windows Installer logs",
         event_log: None,
-        optional: true,
+        optional: false,
     });
     if let Some(exchange) = std::env::var_os("ExchangeInstallPath") {
         places.push(Place {
@@ -109,7 +110,7 @@ pub fn places() -> Result<Vec<Place>, String> {
             pattern: None,
             what: "Exchange update logs",
             event_log: None,
-            optional: true,
+            optional: false,
         });
     }
     Ok(places)

@@ -71,14 +71,14 @@ fn a_collection_is_read_back_as_its_case() {
             pattern: None,
             what: "Exchange setup logs (ExchangeSetup.log, ServiceControl.log, saved start modes)",
             event_log: None,
-            optional: true,
+            optional: false,
         },
         Place {
             path: bundle.join("Temp"),
             pattern: Some("MSI*.LOG"),
             what: "Windows Installer logs",
             event_log: None,
-            optional: true,
+            optional: false,
         },
     ];
     let from = Utc.with_ymd_and_hms(2022, 10, 1, 0, 0, 0).unwrap();

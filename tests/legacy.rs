@@ -5,27 +5,13 @@
 
 mod support;
 
-use assert_cmd::Command;
 use evtriage_writer::evt::{EvtKind, EvtRecord, records_of, write_evt};
 use serde_json::Value;
 use std::path::Path;
 use support::*;
 
-fn json(args: &[&std::ffi::OsStr]) -> Value {
-    let out = Command::cargo_bin("evtriage")
-        .unwrap()
-        .current_dir(root())
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
-}
-
 fn run(paths: &[&Path]) -> Value {
-    let args: Vec<&std::ffi::OsStr> = paths.iter().map(|p| p.as_os_str()).collect();
-    json(&args)
+    json_run(paths).0
 }
 
 fn only_finding(r: &Value) -> &Value {

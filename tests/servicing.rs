@@ -242,7 +242,20 @@ fn windows_updates_operational_log_resolves_and_counts_each_event_once() {
 /// `evtriage merge` as they were written.
 #[test]
 fn merge_reads_the_new_fields_back() {
-    let exe = env!("CARGO_BIN_EXE_evtriage");
+    // evtriage with these arguments, which finds something to act on (exit 1): its output.
+    let run = |args: &[&std::ffi::OsStr]| -> Vec<u8> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_evtriage"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
     let out = tempfile::tempdir().unwrap();
     let mut reports = Vec::new();
     let mut direct = Vec::new();
@@ -255,34 +268,21 @@ fn merge_reads_the_new_fields_back() {
         let bundle = evtriage_gen::fixtures::fixture(name).unwrap();
         evtriage_gen::fixtures::write(&bundle, &dir).unwrap();
         let report = out.path().join(format!("{name}.jsonl"));
-        let run = std::process::Command::new(exe)
-            .arg(&dir)
-            .args(["--format", "jsonl", "--output"])
-            .arg(&report)
-            .output()
-            .unwrap();
-        assert_eq!(
-            run.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        let (r, _) = fixture(name);
+        run(&[
+            dir.as_os_str(),
+            "--format".as_ref(),
+            "jsonl".as_ref(),
+            "--output".as_ref(),
+            report.as_os_str(),
+        ]);
+        let (r, _) = support::json_run(&[&dir]);
         direct.extend(r["findings"].as_array().unwrap().iter().cloned());
         reports.push(report);
     }
-    let run = std::process::Command::new(exe)
-        .args(["merge", "--format", "json"])
-        .args(&reports)
-        .output()
-        .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let merged: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec!["merge".as_ref(), "--format".as_ref(), "json".as_ref()];
+    args.extend(reports.iter().map(|r| r.as_os_str()));
+    let merged: Value = serde_json::from_slice(&run(&args)).unwrap();
     let pick = |fs: &[Value], field: &str| -> Vec<Value> {
         let mut v: Vec<Value> = fs.iter().map(|f| f[field].clone()).collect();
         v.sort_by_key(|x| x.to_string());

@@ -48,48 +48,13 @@ const APP_INSTALLER_OLD: &str = "Microsoft.DesktopAppInstaller_1.16.13405.0_x64_
 /// AppX deployment service's 404 a second earlier names the running version to close), and the
 /// deployment service installs it the next day (400): resolved, nothing to do.
 pub fn appx_installed_next_day() -> Bundle {
-    let computer = "DESKTOP-3F8K2PA";
-    let stamp = |t: &str| Stamp {
-        computer,
-        time: at(t),
-    };
-    let guid = "{2b7d4c1e-8f3a-4e6b-9c0d-1a2b3c4d5e6f}";
-    let system = vec![
-        events::kernel_boot_of(
-            &stamp("2022-03-07T07:55:12Z"),
-            at("2022-03-07T07:54:50Z"),
-            WIN10,
-        ),
-        events::wu_result(
-            &stamp("2022-03-08T10:02:14Z"),
-            (1204, 5520),
-            Some(0x8007_3D02),
-            APP_INSTALLER,
-            guid,
-            1,
-        ),
-        events::eventlog(&stamp("2022-03-10T18:00:00Z"), 6006, &[]),
-    ];
-    let appx = vec![
-        events::appx_failed(
-            &stamp("2022-03-08T10:02:13Z"),
-            APP_INSTALLER_NEW,
-            0x8007_3D02,
-            &[APP_INSTALLER_OLD],
-        ),
-        events::appx_deployed(&stamp("2022-03-09T09:40:31Z"), APP_INSTALLER_NEW),
-    ];
-    Bundle {
-        name: "appx-installed-next-day",
-        application: Vec::new(),
-        system: numbered(system, 2100),
-        files: Files::Evtx,
-        extra: vec![log_file(
-            "Microsoft-Windows-AppXDeploymentServer%4Operational.evtx",
-            appx,
-            5300,
-        )],
-    }
+    app_installer_case(
+        "appx-installed-next-day",
+        &["2022-03-08T10:02:14Z"],
+        &[APP_INSTALLER_OLD],
+        &[("2022-03-09T09:40:31Z", APP_INSTALLER_NEW)],
+        Some("2022-03-10T18:00:00Z"),
+    )
 }
 
 /// The same app fails on two days; each 404 names another app whose files the update needs
@@ -97,44 +62,63 @@ pub fn appx_installed_next_day() -> Bundle {
 /// running version's registration for a user between them (400 of the old version) is not the
 /// update installed.
 pub fn appx_in_use_twice() -> Bundle {
+    app_installer_case(
+        "appx-in-use-twice",
+        &["2022-03-08T10:02:14Z", "2022-03-09T10:05:40Z"],
+        &[
+            APP_INSTALLER_OLD,
+            "Microsoft.WindowsTerminal_1.12.10982.0_x64__8wekyb3d8bbwe",
+        ],
+        &[("2022-03-08T18:03:09Z", APP_INSTALLER_OLD)],
+        None,
+    )
+}
+
+/// App Installer's Store update failing with its files in use at each of `failures` on a
+/// Windows 10 computer started the day before, each failure's 404 (a second earlier) naming
+/// `in_use`; the deployment service's 400s `deployed` (time, package full name); the System log
+/// ending with the Event Log service stopping at `stopped`, where given.
+fn app_installer_case(
+    name: &'static str,
+    failures: &[&str],
+    in_use: &[&str],
+    deployed: &[(&str, &str)],
+    stopped: Option<&str>,
+) -> Bundle {
     let computer = "DESKTOP-3F8K2PA";
-    let stamp = |t: &str| Stamp {
-        computer,
-        time: at(t),
-    };
+    let stamp = |time| Stamp { computer, time };
     let guid = "{2b7d4c1e-8f3a-4e6b-9c0d-1a2b3c4d5e6f}";
-    let terminal = "Microsoft.WindowsTerminal_1.12.10982.0_x64__8wekyb3d8bbwe";
     let mut system = vec![events::kernel_boot_of(
-        &stamp("2022-03-07T07:55:12Z"),
+        &stamp(at("2022-03-07T07:55:12Z")),
         at("2022-03-07T07:54:50Z"),
         WIN10,
     )];
     let mut appx = Vec::new();
-    for t in ["2022-03-08T10:02:14Z", "2022-03-09T10:05:40Z"] {
+    for t in failures {
         system.push(events::wu_result(
-            &stamp(t),
+            &stamp(at(t)),
             (1204, 5520),
             Some(0x8007_3D02),
             APP_INSTALLER,
             guid,
             1,
         ));
-        let earlier = (at(t) - chrono::Duration::seconds(1)).to_rfc3339();
         appx.push(events::appx_failed(
-            &stamp(&earlier),
+            &stamp(at(t) - chrono::Duration::seconds(1)),
             APP_INSTALLER_NEW,
             0x8007_3D02,
-            &[APP_INSTALLER_OLD, terminal],
+            in_use,
         ));
     }
-    // The running version registered again for a user signing in: a 400, but not the update.
-    appx.push(events::appx_deployed(
-        &stamp("2022-03-08T18:03:09Z"),
-        APP_INSTALLER_OLD,
-    ));
+    if let Some(t) = stopped {
+        system.push(events::eventlog(&stamp(at(t)), 6006, &[]));
+    }
+    for (t, package) in deployed {
+        appx.push(events::appx_deployed(&stamp(at(t)), package));
+    }
     by_time(&mut appx);
     Bundle {
-        name: "appx-in-use-twice",
+        name,
         application: Vec::new(),
         system: numbered(system, 2100),
         files: Files::Evtx,

@@ -14,7 +14,7 @@ use evtx::err::{ChunkError, EvtxError};
 use rayon::prelude::*;
 use std::io::{Read, Seek, SeekFrom};
 
-use super::{CHUNK, FILE_HEADER};
+use super::{CHUNK, CHUNK_HEADER, FILE_HEADER};
 
 /// Chunks per read: 1 MiB. Two such blocks are in memory at once (one read while the other is
 /// worked on), whatever the file's size.
@@ -52,6 +52,22 @@ pub(super) fn classify(number: u64, bytes: &[u8]) -> Found {
     match EvtxChunkHeader::from_bytes(bytes) {
         Ok(h) => Found::Chunk(Box::new(h)),
         Err(e) => bad(ChunkError::FailedToParseChunkHeader(e)),
+    }
+}
+
+/// A chunk's first and last record IDs as the crate's scan for the oldest chunk reads them from
+/// its header (`Some(None)` where the header does not parse); `None` where the file holds no
+/// whole header for it. The header parsed by [`classify`] is used where there is one.
+pub(super) fn head(found: &Found, bytes: &[u8]) -> Option<Option<(u64, u64)>> {
+    let ids = |h: &EvtxChunkHeader| (h.first_event_record_id, h.last_event_record_id);
+    match found {
+        Found::Chunk(h) => Some(Some(ids(h))),
+        // Zeros parse as no header; a chunk the file cuts may still hold a whole one.
+        Found::Empty | Found::Bad(_) => (bytes.len() >= CHUNK_HEADER).then(|| {
+            EvtxChunkHeader::from_bytes(&bytes[..CHUNK_HEADER])
+                .ok()
+                .map(|h| ids(&h))
+        }),
     }
 }
 

@@ -1,22 +1,27 @@
-//! The .evtx reader, on the evtx crate. This file is over 700 lines: the reader's one pass over a
-//! chunk (fast path, the crate's walk, accounting of what is lost) reads best whole; the chunk
-//! feeding is apart in `chunks.rs`, the accounting in `accounting.rs`.
+//! The .evtx reader, on the evtx crate: one pass over each chunk (the fast path, the crate's
+//! walk, what is lost). Apart: feeding chunks in blocks (`chunks.rs`), the per-thread caches
+//! (`cache.rs`), the log's identity from its first chunk (`identity.rs`), the accounting of
+//! missing records (`accounting.rs`).
 //! Chunks are read in blocks by `chunks.rs`, in the crate's order, and parsed on the rayon pool
 //! (never through the crate's own threads, which deadlock when nested in a pool). Events are built
 //! from the records' template values without rendering ([`super::template`]), and only for event IDs
 //! a signature wants; records laid out otherwise (logs written without templates) are rendered and
 //! parsed instead. Damage is accounted for per chunk and per record, and reading goes on past it.
 
-use super::template::{Outcome, PlanCache, Viewed, event_from_template, event_view};
+use super::template::{Outcome, Viewed, event_from_template, event_view};
 use super::{EventSink, InputFile, InputReport, InputStatus, LogReader, LogSpan, Progress};
-use crate::event::Interner;
 use crate::input::xml::from_event_xml;
 use evtx::{ChunkFlags, EvtxChunkData, EvtxChunkHeader, EvtxParser, HeaderFlags, ParserSettings};
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 mod accounting;
+mod cache;
 mod chunks;
+mod identity;
+
+use cache::ChunkCache;
+use identity::first_identity;
 
 use chunks::Found;
 
@@ -114,14 +119,9 @@ impl LogReader for EvtxReader {
         );
         let partial = (input.size.saturating_sub(FILE_HEADER)) % CHUNK;
         let read = chunks::for_each_chunk(&mut file, input.size, calculated, |n, bytes| {
-            // The header as the crate's scan for the oldest chunk reads it (none where the file
-            // holds no whole header).
-            let head = (bytes.len() >= CHUNK_HEADER).then(|| {
-                EvtxChunkHeader::from_bytes(&bytes[..CHUNK_HEADER])
-                    .ok()
-                    .map(|h| (h.first_event_record_id, h.last_event_record_id))
-            });
-            let part = match chunks::classify(n, bytes) {
+            let found = chunks::classify(n, bytes);
+            let head = chunks::head(&found, bytes);
+            let part = match found {
                 Found::Empty => Part::Empty,
                 Found::Bad(e) => {
                     progress.bytes_read(CHUNK);
@@ -200,51 +200,6 @@ impl LogReader for EvtxReader {
 
 fn chunk_name(n: u64) -> String {
     format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK)
-}
-
-/// The fast path's caches of the chunk a thread is reading, kept by the thread from one chunk to
-/// the next and emptied for each: a fresh set per chunk made the allocator set up new pages for
-/// every chunk (15% of a read of real chunks, issue 24). The interner is bounded and its strings
-/// are any chunk's; plans and strings are emptied, being the chunk's own.
-#[derive(Default)]
-struct ChunkCache {
-    plans: PlanCache,
-    interner: Interner,
-}
-
-thread_local! {
-    static CHUNK_CACHE: std::cell::Cell<Option<Box<ChunkCache>>> = const { std::cell::Cell::new(None) };
-}
-
-impl ChunkCache {
-    /// This thread's cache, emptied; given back when the guard drops.
-    fn take() -> CacheGuard {
-        let mut cache = CHUNK_CACHE.with(|c| c.take()).unwrap_or_default();
-        cache.plans.clear();
-        CacheGuard(cache)
-    }
-}
-
-struct CacheGuard(Box<ChunkCache>);
-
-impl std::ops::Deref for CacheGuard {
-    type Target = ChunkCache;
-    fn deref(&self) -> &ChunkCache {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for CacheGuard {
-    fn deref_mut(&mut self) -> &mut ChunkCache {
-        &mut self.0
-    }
-}
-
-impl Drop for CacheGuard {
-    fn drop(&mut self) {
-        let cache = std::mem::take(&mut self.0);
-        CHUNK_CACHE.with(|c| c.set(Some(cache)));
-    }
 }
 
 /// A chunk whose header cannot be read, or that the file cuts short, in its place in the walk:
@@ -544,117 +499,12 @@ fn claimed_records(header: &evtx::EvtxChunkHeader) -> Option<std::ops::RangeIncl
         .then_some(first..=last)
 }
 
-/// A record found by [`tile_records`]: where it starts in the chunk, its BinXml, its header's ID.
 /// Widen the chunk's span to a record's time.
 fn span_time(report: &mut InputReport, t: chrono::DateTime<chrono::Utc>) {
     report.log = LogSpan::merge(report.log.take(), Some(LogSpan::times(t, t)));
 }
 
-/// The log and computer the file's first record names, from its template values (once per file:
-/// the fast path otherwise decodes only the records a signature wants).
-fn identity_of_first(
-    bytes: &[u8],
-    r: &TiledRecord,
-    source: crate::event::SourceId,
-    plans: &mut PlanCache,
-    interner: &mut Interner,
-) -> Option<LogSpan> {
-    let event = match event_view(
-        bytes,
-        r.binxml.clone(),
-        r.id,
-        source,
-        plans,
-        interner,
-        |_| true,
-        |_, _, _| true,
-    ) {
-        Viewed::Event(event, _) | Viewed::Built(event) => event,
-        Viewed::Unwanted | Viewed::Render => return None,
-    };
-    Some(LogSpan {
-        name: event.channel.to_string(),
-        computer: event.computer.to_string(),
-        first: event.time,
-        last: event.time,
-    })
-}
-
-/// The log and computer the file's first record names, rendered: for a first chunk the fast path
-/// does not read.
-fn log_identity(
-    data: &mut EvtxChunkData,
-    settings: &Arc<ParserSettings>,
-    source: crate::event::SourceId,
-) -> Option<LogSpan> {
-    let chunk = data.parse(settings.clone()).ok()?;
-    let mut chunk = chunk;
-    let record = chunk.iter().find_map(Result::ok)?;
-    let header_id = record.event_record_id;
-    let xml = record.into_xml().ok()?;
-    let event =
-        from_event_xml(&xml.data, source, Some(header_id), &mut Interner::default()).ok()?;
-    Some(LogSpan {
-        name: event.channel.to_string(),
-        computer: event.computer.to_string(),
-        first: event.time,
-        last: event.time,
-    })
-}
-
-/// The log and computer the first chunk of the walk names (its `number`, read again: the block it
-/// was read in is gone), found as its records were read (`fast`): from the first record's
-/// template values where the fast path read them, else (or when those name no log) by the
-/// crate's rendering of its first record.
-fn first_identity(
-    file: &mut (impl Read + Seek),
-    source: crate::event::SourceId,
-    number: u64,
-    fast: FastPath,
-    settings: &Arc<ParserSettings>,
-) -> Option<LogSpan> {
-    let mut bytes = vec![0u8; CHUNK as usize];
-    file.seek(SeekFrom::Start(FILE_HEADER + number * CHUNK))
-        .and_then(|_| file.read_exact(&mut bytes))
-        .ok()?;
-    identity_of_chunk(number, &bytes, bytes.len(), fast, settings, source)
-}
-
-/// See [`first_identity`]; `present` as for [`read_chunk`].
-fn identity_of_chunk(
-    number: u64,
-    bytes: &[u8],
-    present: usize,
-    fast: FastPath,
-    settings: &Arc<ParserSettings>,
-    source: crate::event::SourceId,
-) -> Option<LogSpan> {
-    let from_template = match fast {
-        FastPath::NotRun => None,
-        FastPath::Complete | FastPath::WithRender => {
-            let header = EvtxChunkHeader::from_bytes(bytes).ok()?;
-            let records = (header.free_space_offset as usize <= present)
-                .then(|| tile_records(bytes, &header))
-                .flatten()?;
-            records.first().and_then(|r| {
-                identity_of_first(
-                    bytes,
-                    r,
-                    source,
-                    &mut PlanCache::default(),
-                    &mut Interner::default(),
-                )
-            })
-        }
-    };
-    if fast == FastPath::Complete || from_template.as_ref().is_some_and(|l| !l.name.is_empty()) {
-        return from_template;
-    }
-    let rendered =
-        owned(number, bytes).and_then(|mut data| log_identity(&mut data, settings, source));
-    LogSpan::merge(rendered, from_template)
-}
-
+/// A record found by [`tile_records`]: where it starts in the chunk, its BinXml, its header's ID.
 struct TiledRecord {
     offset: u64,
     binxml: std::ops::Range<usize>,
