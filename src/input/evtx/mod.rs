@@ -25,11 +25,74 @@ use identity::first_identity;
 
 use chunks::Found;
 
-/// What became of one chunk of the file.
+/// What became of one chunk of the file, held for every chunk until the walk order is known: a
+/// whole report and span per chunk, with a copy of the path each, made memory grow with the file
+/// (issue 24), so the usual chunk is a few numbers and only the others keep theirs whole.
 enum Part {
     Empty,
-    Bad(evtx::err::EvtxError),
+    Bad(Box<evtx::err::EvtxError>),
+    /// Every record its header claims was read, with nothing to say: the usual chunk.
+    Clean(Clean),
     Read(Box<(InputReport, Span, FastPath)>),
+}
+
+struct Clean {
+    records_read: u32,
+    records_failed: u32,
+    records_used: u32,
+    fast: FastPath,
+    claim: (u64, u64),
+    times: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+}
+
+impl Part {
+    fn of(report: InputReport, span: Span, fast: FastPath) -> Part {
+        let counts = (
+            u32::try_from(report.records_read),
+            u32::try_from(report.records_failed),
+            u32::try_from(report.records_used),
+        );
+        let clean = report.errors.is_empty()
+            && report.errors_not_shown == 0
+            && report.notes.is_empty()
+            && report.chunks == 1
+            && report.chunks_damaged == 0
+            && report
+                .log
+                .as_ref()
+                .is_none_or(|l| l.name.is_empty() && l.computer.is_empty());
+        match (clean, counts, span.plain_claim()) {
+            (true, (Ok(read), Ok(failed), Ok(used)), Some(claim)) => Part::Clean(Clean {
+                records_read: read,
+                records_failed: failed,
+                records_used: used,
+                fast,
+                claim,
+                times: report.log.map(|l| (l.first, l.last)),
+            }),
+            _ => Part::Read(Box::new((report, span, fast))),
+        }
+    }
+
+    /// The chunk's report and span again, for the file's to absorb.
+    fn into_read(self, number: u64) -> Option<(InputReport, Span, FastPath)> {
+        match self {
+            Part::Read(read) => Some(*read),
+            Part::Clean(c) => {
+                let mut report = InputReport::new("", Some("evtx"), 0);
+                report.chunks = 1;
+                report.records_read = c.records_read.into();
+                report.records_failed = c.records_failed.into();
+                report.records_used = c.records_used.into();
+                report.log = c.times.map(|(first, last)| LogSpan::times(first, last));
+                let claim = c.claim.0..=c.claim.1;
+                let mut span = Span::new(SpanName::Chunk(number), Some(claim.clone()));
+                span.seen.push(claim);
+                Some((report, span, c.fast))
+            }
+            Part::Empty | Part::Bad(_) => None,
+        }
+    }
 }
 
 /// Whether a chunk's records were all read on the fast path, some needed rendering, or it was
@@ -42,7 +105,7 @@ enum FastPath {
     NotRun,
 }
 
-use accounting::{Span, account_for_id_gaps, account_for_missing_records};
+use accounting::{KeptSpan, Span, SpanName, account_for_id_gaps, account_for_missing_records};
 
 pub struct EvtxReader;
 
@@ -125,19 +188,13 @@ impl LogReader for EvtxReader {
                 Found::Empty => Part::Empty,
                 Found::Bad(e) => {
                     progress.bytes_read(CHUNK);
-                    Part::Bad(e)
+                    Part::Bad(Box::new(e))
                 }
                 Found::Chunk(h) => {
                     progress.bytes_read(CHUNK);
-                    Part::Read(Box::new(read_chunk(
-                        n,
-                        &h,
-                        bytes,
-                        CHUNK as usize,
-                        &settings,
-                        input,
-                        sink,
-                    )))
+                    let (report, span, fast) =
+                        read_chunk(n, &h, bytes, CHUNK as usize, &settings, input, sink);
+                    Part::of(report, span, fast)
                 }
             };
             (head, part)
@@ -151,33 +208,35 @@ impl LogReader for EvtxReader {
         let order = chunks::walk_order(&heads, calculated);
         let mut by_number: Vec<Option<Part>> =
             found.into_iter().map(|(_, (_, p))| Some(p)).collect();
-        let mut parts: Vec<(InputReport, Span)> = Vec::with_capacity(by_number.len());
+        // Each chunk's report is absorbed in walk order as it comes; its span is kept (in a few
+        // bytes for the usual chunk) for the accounting, which needs all of them.
+        let mut spans: Vec<KeptSpan> = Vec::new();
         for n in order {
-            let ordinal = parts.len() as u64;
-            match by_number.get_mut(n as usize).and_then(Option::take) {
-                None | Some(Part::Empty) => {}
-                Some(Part::Bad(e)) => parts.push(lost_chunk(ordinal, &e, input)),
-                Some(Part::Read(read)) => {
-                    let (mut report, span, fast) = *read;
+            let ordinal = spans.len() as u64;
+            let (chunk, span) = match by_number.get_mut(n as usize).and_then(Option::take) {
+                None | Some(Part::Empty) => continue,
+                Some(Part::Bad(e)) => lost_chunk(ordinal, &e, input),
+                Some(part) => {
+                    let Some((mut chunk, span, fast)) = part.into_read(n) else {
+                        continue;
+                    };
                     if ordinal == 0 {
                         // The first record names the log: decoded for this chunk only.
                         let identity = first_identity(&mut file, input.id, n, fast, &settings);
-                        report.log = LogSpan::merge(identity, report.log.take());
+                        chunk.log = LogSpan::merge(identity, chunk.log.take());
                     }
-                    parts.push((report, span));
+                    (chunk, span)
                 }
-            }
+            };
+            report.absorb(chunk);
+            spans.push(KeptSpan::of(span));
         }
-        let mut spans = Vec::with_capacity(parts.len() + 1);
-        for (p, span) in parts {
-            report.absorb(p);
-            spans.push(span);
-        }
+        drop(by_number);
         if partial > 0 {
             let (tail, span) =
                 read_partial_chunk(&mut file, input, counted, partial, &settings, sink);
             report.absorb(tail);
-            spans.extend(span);
+            spans.extend(span.map(KeptSpan::of));
         }
         // The first record names the log; when it could not be read, the file's name may.
         if let Some(log) = &mut report.log
@@ -198,10 +257,6 @@ impl LogReader for EvtxReader {
     }
 }
 
-fn chunk_name(n: u64) -> String {
-    format!("chunk {n} (offset {})", FILE_HEADER + n * CHUNK)
-}
-
 /// A chunk whose header cannot be read, or that the file cuts short, in its place in the walk:
 /// its records are lost.
 fn lost_chunk(ordinal: u64, e: &evtx::err::EvtxError, input: &InputFile) -> (InputReport, Span) {
@@ -209,7 +264,7 @@ fn lost_chunk(ordinal: u64, e: &evtx::err::EvtxError, input: &InputFile) -> (Inp
     report.chunks = 1;
     report.chunks_damaged = 1;
     report.error(format!("{e}; its records are lost"));
-    let mut span = Span::new(format!("chunk #{ordinal}"), None);
+    let mut span = Span::new(SpanName::Walked(ordinal), None);
     span.lost = true;
     (report, span)
 }
@@ -253,9 +308,9 @@ fn read_chunk(
 ) -> (InputReport, Span, FastPath) {
     let mut report = InputReport::new(&input.display, Some("evtx"), 0);
     report.chunks = 1;
-    let name = chunk_name(number);
+    let name = SpanName::Chunk(number);
     let claimed = claimed_records(header);
-    let mut span = Span::new(name.clone(), claimed.clone());
+    let mut span = Span::new(name, claimed.clone());
     if !header_checksum_holds(header, bytes) {
         report.chunks_damaged = 1;
         report.error(format!(
