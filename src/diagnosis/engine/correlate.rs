@@ -3,6 +3,7 @@
 //! keys, never pairwise.
 
 use super::*;
+use std::collections::VecDeque;
 
 /// Whole-second classic records can be stamped up to a second before manifest records written
 /// earlier (`domain.md` §2.1.1): windows get this much slack.
@@ -71,173 +72,212 @@ pub(crate) fn run_signature(
     // Anchors come in time order, so a cluster whose last anchor is more than the gap behind the
     // current one can never be joined again: only the open ones are searched, which keeps
     // clustering linear however many anchors a log holds.
-    let mut clusters: Vec<Cluster> = Vec::new();
+    // Each cluster becomes incidents as soon as no later anchor can join it, in the order the
+    // clusters were made: a log of many installs never holds all their clusters at once.
+    let mut by_join: Vec<Option<HashMap<JoinKey, Vec<usize>>>> = vec![None; sig.evidence.len()];
+    let mut out = Vec::new();
+    let mut finish = |cluster: Cluster, consumed: &mut [bool]| {
+        for (anchors, floor) in transactions(sig, cluster.anchors) {
+            out.extend(incident_finding(
+                sig,
+                &items,
+                &mut by_join,
+                anchors,
+                floor,
+                events,
+                consumed,
+                inputs,
+            ));
+        }
+    };
+    let mut clusters: VecDeque<Cluster> = VecDeque::new();
+    // The index of `clusters`' front among all clusters made; `open` holds such indices.
+    let mut first = 0usize;
     let mut open: Vec<usize> = Vec::new();
     for a in anchors {
         open.retain(|&c| {
-            a.1.time - clusters[c].anchors.last().expect("non-empty").1.time <= sig.gap
+            a.1.time
+                - clusters[c - first]
+                    .anchors
+                    .last()
+                    .expect("non-empty")
+                    .1
+                    .time
+                <= sig.gap
         });
+        while !clusters.is_empty() && open.first() != Some(&first) {
+            finish(clusters.pop_front().expect("non-empty"), consumed);
+            first += 1;
+        }
         let joined = open
             .iter()
             .rev()
             .copied()
-            .find(|&c| !clusters[c].conflicts(sig, &a));
+            .find(|&c| !clusters[c - first].conflicts(sig, &a));
         match joined {
-            Some(c) => clusters[c].push(sig, a),
+            Some(c) => clusters[c - first].push(sig, a),
             None => {
                 let mut cluster = Cluster::default();
                 cluster.push(sig, a);
-                clusters.push(cluster);
-                open.push(clusters.len() - 1);
+                clusters.push_back(cluster);
+                open.push(first + clusters.len() - 1);
             }
         }
     }
-    // Per evidence definition, its items by the value of the field its first join reads, built
-    // when a window holds too many items to filter one by one.
-    let mut by_join: Vec<Option<HashMap<JoinKey, Vec<usize>>>> = vec![None; sig.evidence.len()];
-
-    let mut out = Vec::new();
-    let transactions = clusters
-        .into_iter()
-        .flat_map(|c| transactions(sig, c.anchors));
-    for (cluster, floor) in transactions {
-        let start = cluster.first().expect("non-empty").1.time;
-        let end = cluster.last().expect("non-empty").1.time;
-        let mut inc = Incident {
-            start,
-            end,
-            anchors: cluster,
-            selected: vec![Vec::new(); sig.evidence.len()],
-        };
-        for (ei, ev) in sig.evidence.iter().enumerate() {
-            if ev.role == Role::Anchor {
-                inc.selected[ei] = inc
-                    .anchors
-                    .iter()
-                    .filter(|(a, _)| *a == ei)
-                    .map(|(_, it)| *it)
-                    .collect();
-                continue;
-            }
-            let lo = match ev.before {
-                Bound::Unbounded => None,
-                Bound::Within(d) => Some(start - d - Duration::seconds(SLACK_SECONDS)),
-            };
-            let hi = match ev.after {
-                Bound::Unbounded => None,
-                Bound::Within(d) => Some(end + d + Duration::seconds(SLACK_SECONDS)),
-            };
-            let candidates = &items[ei];
-            let from = lo.map_or(0, |lo| candidates.partition_point(|it| it.time < lo));
-            // Nothing of an earlier transaction of the batch.
-            let from = floor.map_or(from, |f| {
-                from.max(candidates.partition_point(|it| it.time <= f))
-            });
-            let to = hi.map_or(candidates.len(), |hi| {
-                candidates.partition_point(|it| it.time <= hi)
-            });
-            let window = from..to.max(from);
-            let mut chosen: Vec<Item> = match ev.joins.first() {
-                Some(j) if window.len() > JOIN_INDEX_ABOVE => {
-                    let targets = join_targets(j, &inc);
-                    if targets.is_empty() && j.if_present {
-                        candidates[window].to_vec()
-                    } else {
-                        let index = by_join[ei].get_or_insert_with(|| {
-                            let mut index: HashMap<JoinKey, Vec<usize>> = HashMap::new();
-                            for (at, it) in candidates.iter().enumerate() {
-                                if let Some(v) = it.fields.get(&j.field) {
-                                    index.entry(join_key(v)).or_default().push(at);
-                                }
-                            }
-                            index
-                        });
-                        let mut at: Vec<usize> = targets
-                            .iter()
-                            .filter_map(|t| index.get(&join_key(t)))
-                            .flat_map(|found| {
-                                let lo = found.partition_point(|&p| p < window.start);
-                                let hi = found.partition_point(|&p| p < window.end);
-                                found[lo..hi].iter().copied()
-                            })
-                            .collect();
-                        at.sort_unstable();
-                        at.dedup();
-                        at.into_iter().map(|p| candidates[p]).collect()
-                    }
-                }
-                _ => candidates[window].to_vec(),
-            };
-            for j in &ev.joins {
-                let targets = join_targets(j, &inc);
-                if targets.is_empty() && j.if_present {
-                    continue;
-                }
-                // Hashed: a hostile log can put thousands of values on each side.
-                let targets: HashSet<JoinKey> = targets.into_iter().map(join_key).collect();
-                chosen.retain(|it| {
-                    it.fields
-                        .get(&j.field)
-                        .is_some_and(|v| targets.contains(&join_key(v)))
-                });
-            }
-            inc.selected[ei] = chosen;
-        }
-        if sig
-            .evidence
-            .iter()
-            .enumerate()
-            .any(|(ei, e)| e.role == Role::Exclusion && !inc.selected[ei].is_empty())
-        {
-            continue;
-        }
-        let holds = |groups: &[Vec<String>]| {
-            groups
-                .iter()
-                .all(|group| group.iter().any(|id| inc.found(sig, id)))
-        };
-        let mut unchecked = None;
-        if !holds(&sig.def.requires) {
-            match sig.def.missing_log.as_ref().filter(|m| holds(&m.requires)) {
-                Some(m) => match log_missing(m, &inc, events, inputs) {
-                    Some(why) => unchecked = Some(why),
-                    None => continue,
-                },
-                None => continue,
-            }
-        }
-        let status = status_of(sig, &inc);
-        if sig.def.report_when == crate::diagnosis::signature::ReportWhen::Unresolved
-            && status == Status::Resolved
-        {
-            continue;
-        }
-        for (ei, ev) in sig.evidence.iter().enumerate() {
-            if ev.role != Role::Recovery {
-                for it in &inc.selected[ei] {
-                    consumed[it.at] = true;
-                }
-            }
-        }
-        // Where this computer's logs end: a failure just before it is too early to judge.
-        let computer = &events[inc.anchors[0].1.at].event.computer;
-        let logs_end = inputs
-            .logs
-            .iter()
-            .filter(|(_, span)| span.computer.eq_ignore_ascii_case(computer))
-            .map(|(_, span)| span.last)
-            .max();
-        out.push(build_finding(
-            sig,
-            &inc,
-            status,
-            events,
-            &inputs.names,
-            unchecked,
-            logs_end,
-        ));
+    for cluster in clusters {
+        finish(cluster, consumed);
     }
     out
+}
+
+/// One transaction's incident: its evidence gathered in its windows and joins, checked against
+/// what the signature requires, and built into a finding.
+#[allow(clippy::too_many_arguments)]
+fn incident_finding<'a>(
+    sig: &Signature,
+    items: &[Vec<Item<'a>>],
+    by_join: &mut [Option<HashMap<JoinKey, Vec<usize>>>],
+    cluster: Vec<(usize, Item<'a>)>,
+    floor: Option<DateTime<Utc>>,
+    events: &[Matched],
+    consumed: &mut [bool],
+    inputs: &Inputs,
+) -> Option<Finding> {
+    let start = cluster.first().expect("non-empty").1.time;
+    let end = cluster.last().expect("non-empty").1.time;
+    let mut inc = Incident {
+        start,
+        end,
+        anchors: cluster,
+        selected: vec![Vec::new(); sig.evidence.len()],
+    };
+    for (ei, ev) in sig.evidence.iter().enumerate() {
+        if ev.role == Role::Anchor {
+            inc.selected[ei] = inc
+                .anchors
+                .iter()
+                .filter(|(a, _)| *a == ei)
+                .map(|(_, it)| *it)
+                .collect();
+            continue;
+        }
+        let lo = match ev.before {
+            Bound::Unbounded => None,
+            Bound::Within(d) => Some(start - d - Duration::seconds(SLACK_SECONDS)),
+        };
+        let hi = match ev.after {
+            Bound::Unbounded => None,
+            Bound::Within(d) => Some(end + d + Duration::seconds(SLACK_SECONDS)),
+        };
+        let candidates = &items[ei];
+        let from = lo.map_or(0, |lo| candidates.partition_point(|it| it.time < lo));
+        // Nothing of an earlier transaction of the batch.
+        let from = floor.map_or(from, |f| {
+            from.max(candidates.partition_point(|it| it.time <= f))
+        });
+        let to = hi.map_or(candidates.len(), |hi| {
+            candidates.partition_point(|it| it.time <= hi)
+        });
+        let window = from..to.max(from);
+        let mut chosen: Vec<Item> = match ev.joins.first() {
+            Some(j) if window.len() > JOIN_INDEX_ABOVE => {
+                let targets = join_targets(j, &inc);
+                if targets.is_empty() && j.if_present {
+                    candidates[window].to_vec()
+                } else {
+                    let index = by_join[ei].get_or_insert_with(|| {
+                        let mut index: HashMap<JoinKey, Vec<usize>> = HashMap::new();
+                        for (at, it) in candidates.iter().enumerate() {
+                            if let Some(v) = it.fields.get(&j.field) {
+                                index.entry(join_key(v)).or_default().push(at);
+                            }
+                        }
+                        index
+                    });
+                    let mut at: Vec<usize> = targets
+                        .iter()
+                        .filter_map(|t| index.get(&join_key(t)))
+                        .flat_map(|found| {
+                            let lo = found.partition_point(|&p| p < window.start);
+                            let hi = found.partition_point(|&p| p < window.end);
+                            found[lo..hi].iter().copied()
+                        })
+                        .collect();
+                    at.sort_unstable();
+                    at.dedup();
+                    at.into_iter().map(|p| candidates[p]).collect()
+                }
+            }
+            _ => candidates[window].to_vec(),
+        };
+        for j in &ev.joins {
+            let targets = join_targets(j, &inc);
+            if targets.is_empty() && j.if_present {
+                continue;
+            }
+            // Hashed: a hostile log can put thousands of values on each side.
+            let targets: HashSet<JoinKey> = targets.into_iter().map(join_key).collect();
+            chosen.retain(|it| {
+                it.fields
+                    .get(&j.field)
+                    .is_some_and(|v| targets.contains(&join_key(v)))
+            });
+        }
+        inc.selected[ei] = chosen;
+    }
+    if sig
+        .evidence
+        .iter()
+        .enumerate()
+        .any(|(ei, e)| e.role == Role::Exclusion && !inc.selected[ei].is_empty())
+    {
+        return None;
+    }
+    let holds = |groups: &[Vec<String>]| {
+        groups
+            .iter()
+            .all(|group| group.iter().any(|id| inc.found(sig, id)))
+    };
+    let mut unchecked = None;
+    if !holds(&sig.def.requires) {
+        match sig.def.missing_log.as_ref().filter(|m| holds(&m.requires)) {
+            Some(m) => match log_missing(m, &inc, events, inputs) {
+                Some(why) => unchecked = Some(why),
+                None => return None,
+            },
+            None => return None,
+        }
+    }
+    let status = status_of(sig, &inc);
+    if sig.def.report_when == crate::diagnosis::signature::ReportWhen::Unresolved
+        && status == Status::Resolved
+    {
+        return None;
+    }
+    for (ei, ev) in sig.evidence.iter().enumerate() {
+        if ev.role != Role::Recovery {
+            for it in &inc.selected[ei] {
+                consumed[it.at] = true;
+            }
+        }
+    }
+    // Where this computer's logs end: a failure just before it is too early to judge.
+    let computer = &events[inc.anchors[0].1.at].event.computer;
+    let logs_end = inputs
+        .logs
+        .iter()
+        .filter(|(_, span)| span.computer.eq_ignore_ascii_case(computer))
+        .map(|(_, span)| span.last)
+        .max();
+    Some(build_finding(
+        sig,
+        &inc,
+        status,
+        events,
+        &inputs.names,
+        unchecked,
+        logs_end,
+    ))
 }
 
 /// Anchors of one transaction, and when the transaction before it ended.

@@ -21,6 +21,7 @@ mod around;
 mod build;
 mod correlate;
 mod matching;
+mod relevance;
 mod verdict;
 
 use around::*;
@@ -29,6 +30,8 @@ use correlate::*;
 use verdict::*;
 
 pub use matching::{EvidenceIndex, Hit, KeptEvent, Matched, SharedHits};
+pub use relevance::Relevance;
+pub(crate) use relevance::is_anchor as relevance_is_anchor;
 
 /// Run every signature over every computer's events; findings come out sorted by computer and time.
 pub fn diagnose(signatures: &[Signature], matched: Vec<Matched>, inputs: &Inputs) -> Vec<Finding> {
@@ -54,13 +57,18 @@ pub fn diagnose_each(
     let file_names = &inputs.names[..];
     let mut copies = vec![Copies::default(); file_names.len()];
     let mut matched = matched;
+    // Only what some incident could select goes on: the rest of a large input's kept events.
+    let relevance = Relevance::of(signatures, &matched);
+    let mut tester = relevance.tester(signatures);
+    matched.retain(|m| tester.keeps(m));
+    drop(tester);
     // Sorted in place rather than regrouped, so that a large input's events are never held twice.
     // Computers by name case-insensitively; within one, a total order independent of the order
     // files were read in.
     let spellings: HashSet<Arc<str>> = matched.iter().map(|m| m.event.computer.clone()).collect();
     let mut names: Vec<(String, Arc<str>)> = spellings
         .into_iter()
-        .map(|name| (name.trim().to_lowercase(), name))
+        .map(|name| (relevance::computer_key(&name), name))
         .collect();
     names.sort();
     let mut computers: HashMap<Arc<str>, u32> = HashMap::new();

@@ -1,0 +1,289 @@
+//! Which kept events some incident could still select, known once every anchor is read: what
+//! lets a large input's other kept events wait on disk (`crate::diagnosis::spill`) and come back
+//! only when they can matter, so that what the diagnosis holds is bounded by its incidents, not
+//! by the size of the logs (issue 24: memory flat at any size).
+//!
+//! The test is a superset of what [`run_signature`] selects, never a guess: an incident of a
+//! signature starts and ends at anchors of that signature on that computer, so evidence outside
+//! every anchor's window, or whose join with the anchors can find no anchor value, is never
+//! selected, whatever the clusters, transactions and consumed anchors turn out to be. Anchors
+//! themselves are always kept.
+
+use super::*;
+
+/// Per computer (by its name as diagnosis groups computers: trimmed, lowercase) and signature,
+/// what its anchors span and the join values they offer.
+pub struct Relevance {
+    computers: FxHashMap<String, Vec<Option<Anchors>>>,
+    /// Per signature: the anchor fields its evidence joins to (joins of `to = "anchor.…"`).
+    targets: Vec<Vec<String>>,
+}
+
+struct Anchors {
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    /// Per field of `Relevance::targets`: the join keys anchors hold, and whether some anchor
+    /// lacks the field (an `if_present` join is then skipped by an incident of only such anchors).
+    values: Vec<(HashSet<JoinKey>, bool)>,
+}
+
+impl Relevance {
+    /// What the anchors among `kept` say. Every anchor of the run must be among them.
+    pub fn of(signatures: &[Signature], kept: &[Matched]) -> Self {
+        let targets: Vec<Vec<String>> = signatures
+            .iter()
+            .map(|s| {
+                let mut fields: Vec<String> = s
+                    .evidence
+                    .iter()
+                    .flat_map(|e| &e.joins)
+                    .filter(|j| j.evidence.is_none())
+                    .map(|j| j.target_field.clone())
+                    .collect();
+                fields.sort();
+                fields.dedup();
+                fields
+            })
+            .collect();
+        let mut relevance = Relevance {
+            computers: FxHashMap::default(),
+            targets,
+        };
+        let mut keys = ComputerKeys::default();
+        for m in kept {
+            if !m.hits.iter().any(|h| is_anchor(signatures, h)) {
+                continue;
+            }
+            let per_signature = relevance
+                .computers
+                .entry(keys.key(&m.event.computer).to_string())
+                .or_insert_with(|| (0..signatures.len()).map(|_| None).collect());
+            for h in m.hits.iter().filter(|h| is_anchor(signatures, h)) {
+                let si = h.signature as usize;
+                let fields = &relevance.targets[si];
+                let anchors = per_signature[si].get_or_insert_with(|| Anchors {
+                    first: m.event.time,
+                    last: m.event.time,
+                    values: vec![(HashSet::new(), false); fields.len()],
+                });
+                anchors.first = anchors.first.min(m.event.time);
+                anchors.last = anchors.last.max(m.event.time);
+                for (field, (values, lacking)) in fields.iter().zip(&mut anchors.values) {
+                    match h.fields.get(field) {
+                        Some(v) => {
+                            values.insert(join_key(v));
+                        }
+                        None => *lacking = true,
+                    }
+                }
+            }
+        }
+        relevance
+    }
+
+    /// A test of kept events against these anchors, with its own cache of computer names.
+    pub fn tester<'r>(&'r self, signatures: &'r [Signature]) -> Tester<'r> {
+        Tester {
+            relevance: self,
+            signatures,
+            keys: ComputerKeys::default(),
+        }
+    }
+}
+
+/// Tests kept events one by one (see [`Relevance::tester`]).
+pub struct Tester<'r> {
+    relevance: &'r Relevance,
+    signatures: &'r [Signature],
+    keys: ComputerKeys,
+}
+
+impl Tester<'_> {
+    /// Whether some incident could select this event, or it is an anchor.
+    pub fn keeps(&mut self, m: &Matched) -> bool {
+        let signatures = self.signatures;
+        if m.hits.iter().any(|h| is_anchor(signatures, h)) {
+            return true;
+        }
+        let Some(per_signature) = self
+            .relevance
+            .computers
+            .get(self.keys.key(&m.event.computer))
+        else {
+            return false;
+        };
+        let slack = Duration::seconds(SLACK_SECONDS);
+        m.hits.iter().any(|h| {
+            let si = h.signature as usize;
+            let Some(anchors) = per_signature.get(si).and_then(Option::as_ref) else {
+                return false;
+            };
+            let Some(ev) = signatures[si].evidence.get(h.evidence as usize) else {
+                return false;
+            };
+            let t = m.event.time;
+            if let Bound::Within(d) = ev.before
+                && t < anchors.first - d - slack
+            {
+                return false;
+            }
+            if let Bound::Within(d) = ev.after
+                && t > anchors.last + d + slack
+            {
+                return false;
+            }
+            ev.joins.iter().filter(|j| j.evidence.is_none()).all(|j| {
+                let Some(at) = self.relevance.targets[si]
+                    .iter()
+                    .position(|f| *f == j.target_field)
+                else {
+                    return true;
+                };
+                let (values, lacking) = &anchors.values[at];
+                if j.if_present && *lacking {
+                    return true;
+                }
+                h.fields
+                    .get(&j.field)
+                    .is_some_and(|v| values.contains(&join_key(v)))
+            })
+        })
+    }
+}
+
+pub(crate) fn is_anchor(signatures: &[Signature], h: &Hit) -> bool {
+    signatures
+        .get(h.signature as usize)
+        .and_then(|s| s.evidence.get(h.evidence as usize))
+        .is_some_and(|e| e.role == Role::Anchor)
+}
+
+/// Computer names as diagnosis groups them, made once per shared name rather than per event.
+/// Each entry holds its name, so that no other name can take its address.
+#[derive(Default)]
+struct ComputerKeys {
+    by_address: FxHashMap<usize, (Arc<str>, String)>,
+}
+
+impl ComputerKeys {
+    fn key(&mut self, name: &Arc<str>) -> &str {
+        let address = Arc::as_ptr(name) as *const u8 as usize;
+        &self
+            .by_address
+            .entry(address)
+            .or_insert_with(|| (name.clone(), computer_key(name)))
+            .1
+    }
+}
+
+/// The name diagnosis groups a computer by.
+pub(crate) fn computer_key(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::Diagnoser;
+
+    /// (signature, evidence definition, fields).
+    type HitOf<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+    fn event(d: &Diagnoser, computer: &str, minutes: i64, hits: &[HitOf]) -> Matched {
+        let hits: Vec<Hit> = hits
+            .iter()
+            .map(|(sig, ev, fields)| {
+                let si = d.signatures.iter().position(|s| s.def.id == *sig).unwrap();
+                let ei = d.signatures[si]
+                    .evidence
+                    .iter()
+                    .position(|e| e.id == *ev)
+                    .unwrap();
+                Hit {
+                    signature: si as u32,
+                    evidence: ei as u32,
+                    fields: Fields::of(fields),
+                }
+            })
+            .collect();
+        Matched {
+            event: KeptEvent {
+                source: 0,
+                event_id: 1033,
+                record_id: minutes as u64,
+                header_record_id: None,
+                time: DateTime::from_timestamp(1_500_000_000 + minutes * 60, 0).unwrap(),
+                computer: Arc::from(computer),
+                provider: Arc::from("MsiInstaller"),
+            },
+            hits: hits.into(),
+        }
+    }
+
+    #[test]
+    fn only_what_an_incident_could_select_is_kept() {
+        let d = Diagnoser::builtin();
+        let sigs = &d.signatures[..];
+        let failed = [("product", "Contoso Agent"), ("msi_error", "1603")];
+        let anchor = event(
+            &d,
+            "EXMBX01",
+            0,
+            &[("msi-update-failed", "msi_product_status", &failed)],
+        );
+        let ok = |computer: &str, minutes: i64, product: &str| {
+            event(
+                &d,
+                computer,
+                minutes,
+                &[(
+                    "msi-update-failed",
+                    "msi_product_ok_later",
+                    &[("product", product), ("status", "0")],
+                )],
+            )
+        };
+        // A cause of at most 3 hours before and 10 minutes after the failure.
+        let in_use = |minutes: i64| {
+            event(
+                &d,
+                "EXMBX01",
+                minutes,
+                &[(
+                    "msi-update-failed",
+                    "log_file_in_use",
+                    &[("path", "C:\\x.dll"), ("process", "a.exe"), ("pid", "4")],
+                )],
+            )
+        };
+        let kept = vec![anchor.clone()];
+        let relevance = Relevance::of(sigs, &kept);
+        let mut tester = relevance.tester(sigs);
+        assert!(tester.keeps(&anchor));
+        // Joined to the anchor's product, case and spacing of the computer aside; any time after.
+        assert!(tester.keeps(&ok("EXMBX01", 60 * 24 * 30, "contoso agent")));
+        assert!(tester.keeps(&ok(" exmbx01", 5, "Contoso Agent")));
+        // Another product, another computer: no incident could select them.
+        assert!(!tester.keeps(&ok("EXMBX01", 60, "Other Product")));
+        assert!(!tester.keeps(&ok("EXMBX02", 60, "Contoso Agent")));
+        // Inside and outside the cause's window (2 s of slack).
+        assert!(tester.keeps(&in_use(-180)));
+        assert!(tester.keeps(&in_use(10)));
+        assert!(!tester.keeps(&in_use(-181)));
+        assert!(!tester.keeps(&in_use(11)));
+        // Without anchors of the signature, nothing of it is kept.
+        let none = Relevance::of(sigs, &[]);
+        assert!(!none.tester(sigs).keeps(&in_use(0)));
+        // An event that is an anchor of any signature is kept, whatever else it is.
+        let both = event(
+            &d,
+            "EXMBX09",
+            0,
+            &[
+                ("msi-update-failed", "log_file_in_use", &[("pid", "4")]),
+                ("restart-pending", "product_status_ok", &[("product", "X")]),
+            ],
+        );
+        assert!(none.tester(sigs).keeps(&both));
+    }
+}
