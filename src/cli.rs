@@ -10,6 +10,9 @@ pub const EXIT_ACTION_REQUIRED: u8 = 1;
 pub const EXIT_USAGE_OR_NO_INPUT: u8 = 2;
 pub const EXIT_INPUT_PROBLEMS: u8 = 3;
 
+/// How many kept events that anchor nothing stay in memory before they go to disk: about 6 MiB.
+pub const SPILL_AFTER: usize = 1 << 16;
+
 const AFTER_HELP: &str = "\
 Exit codes:
   0  nothing to act on (no finding, or only information and resolved ones)
@@ -110,6 +113,11 @@ pub struct Cli {
     /// Worker threads (default: one per CPU).
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+
+    /// Kept events that anchor no failure, held in memory before they wait in a temporary file
+    /// (default 65536; with text logs everything stays in memory). For tests and benchmarks.
+    #[arg(long, value_name = "EVENTS", hide = true, default_value_t = SPILL_AFTER)]
+    pub spill_after: usize,
 
     /// Ignore events before this time (UTC): 2011-11-09, 2011-11-09T03:00:00Z or "2011-11-09 03:00".
     #[arg(long, value_name = "TIME", value_parser = parse_time)]

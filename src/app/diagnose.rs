@@ -6,7 +6,7 @@ use super::Terminal;
 use super::progress::ProgressBar;
 use super::render;
 use crate::cli::{self, Cli};
-use evtriage::diagnosis::{Collector, Diagnoser, Inputs, Matched, Scope};
+use evtriage::diagnosis::{Collector, Diagnoser, Inputs, Kept, Scope};
 use evtriage::input::{self, Discovery, InputReport};
 use evtriage::timeline::{self, KnownClock};
 use std::io::{Read, Write};
@@ -56,7 +56,7 @@ pub fn run(
             .collect(),
     };
     let ReadLogs {
-        matched,
+        kept,
         reports: read,
         clocks,
         not_read,
@@ -68,7 +68,7 @@ pub fn run(
     rejected.extend(not_read);
     rejected.extend(manifests);
     render::report(&cli.render, term, stdout, stderr, |sink| {
-        diagnose(diagnoser, matched, read, rejected, &clocks, sink)
+        diagnose(diagnoser, kept, read, rejected, &clocks, sink)
     })
 }
 
@@ -140,7 +140,7 @@ fn discover(
 /// What reading gave: the events kept, a report per file read (in source-ID order), the
 /// computers' clocks, and the files found on the way that are not logs.
 struct ReadLogs {
-    matched: Vec<Matched>,
+    kept: Kept,
     reports: Vec<InputReport>,
     clocks: Vec<evtriage::input::text::ComputerClock>,
     not_read: Vec<InputReport>,
@@ -163,6 +163,13 @@ fn read(
             .iter()
             .any(|f| timeline::is_text_format(Some(f.format)));
     let collector = Collector::with_scope(diagnoser, early_scope_of(scope, has_text_logs));
+    // Text logs are placed in time against every kept record of the event logs, and --live
+    // reads the installer logs kept records name: such runs keep everything in memory.
+    let collector = if has_text_logs {
+        collector
+    } else {
+        collector.spilling_after(cli.spill_after)
+    };
     let total: u64 = discovery.files.iter().map(|f| f.size).sum();
     let show_progress = term.stderr_is_tty && !cli.render.quiet && total > 0;
     let bar = show_progress.then(|| ProgressBar::new(total, discovery.files.len()));
@@ -182,7 +189,26 @@ fn read(
     if let Some(b) = &bar {
         b.bar.finish_and_clear();
     }
-    let mut matched = collector.into_matched();
+    let kept = match collector.into_kept() {
+        Ok(kept) => kept,
+        Err(e) => {
+            let _ = writeln!(
+                stderr,
+                "evtriage: cannot finish the temporary file of kept events: {e}"
+            );
+            return Err(cli::EXIT_INPUT_PROBLEMS);
+        }
+    };
+    if kept.spilled.is_some() {
+        // Spilling is off with text logs, so nothing below is to be placed or read again.
+        return Ok(ReadLogs {
+            kept,
+            reports: read,
+            clocks: Vec::new(),
+            not_read: Vec::new(),
+        });
+    }
+    let mut matched = kept.memory;
     let mut not_read = Vec::new();
     if cli.live {
         // The installer logs the Application log names, where they are not among the places
@@ -216,7 +242,10 @@ fn read(
     );
     timeline::apply_scope(&mut matched, scope);
     Ok(ReadLogs {
-        matched,
+        kept: Kept {
+            memory: matched,
+            spilled: None,
+        },
         reports: read,
         clocks,
         not_read,
@@ -243,7 +272,7 @@ fn early_scope_of(scope: &Scope, text_logs: bool) -> Scope {
 /// on each file whose records were copies of another's.
 fn diagnose(
     diagnoser: Diagnoser,
-    matched: Vec<Matched>,
+    kept: Kept,
     read: Vec<InputReport>,
     rejected: Vec<InputReport>,
     clocks: &[evtriage::input::text::ComputerClock],
@@ -258,7 +287,7 @@ fn diagnose(
     let copies = std::thread::scope(|scope| {
         let read_inputs = &read_inputs;
         let diagnosis = scope.spawn(move || {
-            diagnoser.diagnose_each(matched, read_inputs, |batch| {
+            diagnoser.diagnose_each(kept, read_inputs, |batch| {
                 // The renderer stops listening only on a write error that ends the report.
                 match batches.send(batch) {
                     Ok(()) => ControlFlow::Continue(()),
@@ -277,6 +306,17 @@ fn diagnose(
         diagnosis
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    let copies = copies.unwrap_or_else(|e| {
+        // Findings of the events that came back are reported; the run says it is incomplete.
+        inputs.push(InputReport::failed(
+            "(evtriage's temporary file of kept events)",
+            None,
+            0,
+            evtriage::input::InputStatus::Unreadable,
+            format!("kept events written to disk could not be read back, so findings may be missing: {e}"),
+        ));
+        Vec::new()
     });
     // Reports of read files come first in `inputs`, in source order, named as the files are.
     let name_of = |of: Option<u32>| {

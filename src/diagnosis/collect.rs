@@ -1,8 +1,10 @@
 //! The stock [`EventSink`]: what a run's readers deliver goes through the signatures' filters, the
 //! run's scope (time and computers), and matching, and what some evidence definition wants is
 //! kept for correlation. The binary, the fuzz targets, the tests and the benchmarks all read
-//! through it.
+//! through it. With a budget ([`Collector::spilling_after`]), kept events that anchor nothing
+//! wait on disk past it ([`super::spill`]), so that memory does not grow with the input.
 
+use super::spill::{SpillWriter, Spilled};
 use super::{Diagnoser, Matched};
 use crate::event::{Event, PayloadSource};
 use crate::input::{EventFilter, EventSink};
@@ -42,6 +44,27 @@ pub struct Collector<'d> {
     diagnoser: &'d Diagnoser,
     scope: Scope,
     matched: Mutex<Vec<Matched>>,
+    waiting: Option<Waiting>,
+}
+
+/// Kept events that anchor nothing, held up to a budget and then written to disk.
+struct Waiting {
+    budget: usize,
+    events: Mutex<Vec<Matched>>,
+    spill: Mutex<Spill>,
+}
+
+enum Spill {
+    None,
+    Writing(SpillWriter),
+    /// The file could not be made or written: everything stays in memory, as without a budget.
+    Failed,
+}
+
+/// What a [`Collector`] kept: in memory (every anchor, every text log's event), and on disk.
+pub struct Kept {
+    pub memory: Vec<Matched>,
+    pub spilled: Option<Spilled>,
 }
 
 impl<'d> Collector<'d> {
@@ -54,12 +77,87 @@ impl<'d> Collector<'d> {
             diagnoser,
             scope,
             matched: Mutex::new(Vec::new()),
+            waiting: None,
         }
     }
 
-    /// What was kept, in the order it arrived.
+    /// Writes kept events that anchor nothing to a temporary file once more than `budget` of them
+    /// are held. Such a collector is finished with [`Collector::into_kept`], and what it kept is
+    /// diagnosed with [`Diagnoser::diagnose_each`]. Not for text logs' events, which are placed in
+    /// time against the event logs' kept records once all are read: those stay in memory.
+    pub fn spilling_after(mut self, budget: usize) -> Self {
+        self.waiting = Some(Waiting {
+            budget: budget.max(1),
+            events: Mutex::new(Vec::new()),
+            spill: Mutex::new(Spill::None),
+        });
+        self
+    }
+
+    /// What was kept, in the order it arrived: for a collector without a budget.
     pub fn into_matched(self) -> Vec<Matched> {
+        debug_assert!(self.waiting.is_none(), "finish with into_kept");
         self.matched.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What was kept: fails only when the events written to disk cannot be finished there.
+    pub fn into_kept(self) -> std::io::Result<Kept> {
+        let mut memory = self.matched.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut spilled = None;
+        if let Some(w) = self.waiting {
+            memory.extend(w.events.into_inner().unwrap_or_else(|p| p.into_inner()));
+            if let Spill::Writing(writer) = w.spill.into_inner().unwrap_or_else(|p| p.into_inner())
+            {
+                spilled = Some(writer.finish()?);
+            }
+        }
+        Ok(Kept { memory, spilled })
+    }
+
+    /// How many events wait on disk so far.
+    pub fn spilled(&self) -> u64 {
+        match self.waiting.as_ref().map(|w| w.spill.lock()) {
+            Some(Ok(spill)) => match &*spill {
+                Spill::Writing(writer) => writer.events(),
+                _ => 0,
+            },
+            _ => 0,
+        }
+    }
+
+    fn keep(&self, m: Matched, from_text_log: bool) {
+        let Some(w) = self
+            .waiting
+            .as_ref()
+            .filter(|_| !from_text_log && !self.diagnoser.is_anchor(&m))
+        else {
+            lock(&self.matched).push(m);
+            return;
+        };
+        let batch = {
+            let mut events = lock(&w.events);
+            events.push(m);
+            if events.len() < w.budget {
+                return;
+            }
+            std::mem::take(&mut *events)
+        };
+        // Written outside the lock on held events, so that other readers go on keeping.
+        let mut spill = w.spill.lock().unwrap_or_else(|p| p.into_inner());
+        if let Spill::None = *spill {
+            *spill = SpillWriter::new().map_or(Spill::Failed, Spill::Writing);
+        }
+        let written = match &mut *spill {
+            Spill::Writing(writer) => writer.write(&batch).is_ok(),
+            _ => false,
+        };
+        if !written {
+            // A disk that refuses costs memory, never events: the batch stays, and so does
+            // everything after it.
+            *spill = Spill::Failed;
+            drop(spill);
+            lock(&self.matched).extend(batch);
+        }
     }
 }
 
@@ -81,15 +179,17 @@ impl EventSink for Collector<'_> {
         if !event.from_text_log && !self.scope.holds(&event) {
             return false;
         }
+        let from_text_log = event.from_text_log;
         match self.diagnoser.match_event(event, payload) {
             Some(m) => {
-                self.matched
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(m);
+                self.keep(m, from_text_log);
                 true
             }
             None => false,
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -9,10 +9,11 @@ pub mod engine;
 pub mod finding;
 pub mod remediation;
 pub mod signature;
+pub mod spill;
 pub mod vocabulary;
 
 use crate::event::{Event, PayloadSource, SourceId};
-pub use collect::{Collector, Scope};
+pub use collect::{Collector, Kept, Scope};
 pub use engine::{Hit, KeptEvent, Matched};
 pub use finding::{Finding, LikelyCause};
 use signature::{Signature, SignatureError};
@@ -304,14 +305,42 @@ impl Diagnoser {
         engine::diagnose(&self.signatures, matched, inputs)
     }
 
-    /// The same, one computer's findings at a time (see [`engine::diagnose_each`]).
+    /// The same, one computer's findings at a time (see [`engine::diagnose_each`]), for what a
+    /// [`Collector`] kept: events it wrote to disk come back only where some incident could
+    /// select them ([`engine::Relevance`]). Fails only when that file cannot be read back.
     pub fn diagnose_each(
         &self,
-        matched: Vec<Matched>,
+        kept: Kept,
         inputs: &Inputs,
         emit: impl FnMut(Vec<Finding>) -> std::ops::ControlFlow<()>,
-    ) -> Vec<engine::Copies> {
-        engine::diagnose_each(&self.signatures, matched, inputs, emit)
+    ) -> std::io::Result<Vec<engine::Copies>> {
+        let Kept {
+            mut memory,
+            spilled,
+        } = kept;
+        if let Some(spilled) = spilled {
+            let relevance = engine::Relevance::of(&self.signatures, &memory);
+            let mut tester = relevance.tester(&self.signatures);
+            memory.retain(|m| tester.keeps(m));
+            spilled.read_each(self, |m| {
+                if tester.keeps(&m) {
+                    memory.push(m);
+                }
+            })?;
+        }
+        Ok(engine::diagnose_each(
+            &self.signatures,
+            memory,
+            inputs,
+            emit,
+        ))
+    }
+
+    /// Whether a kept event must stay in memory for [`engine::Relevance`]: an anchor.
+    pub(crate) fn is_anchor(&self, m: &Matched) -> bool {
+        m.hits
+            .iter()
+            .any(|h| engine::relevance_is_anchor(&self.signatures, h))
     }
 }
 

@@ -1,0 +1,400 @@
+//! Kept events that wait on disk until every anchor is read (issue 24: memory flat at any size).
+//! A large input keeps events of the kinds signatures quote beside a failure (installs that
+//! succeeded, services that changed state) in proportion to its size; most of them are near no
+//! failure. Past a budget they are written to an unnamed temporary file, and when reading ends
+//! only those some incident could select ([`crate::diagnosis::engine::Relevance`]) come back.
+//!
+//! The encoding is this module's own: the file lives for one run, is read back by the build that
+//! wrote it, and holds shared strings (`Arc<str>`) that come back shared through the run's sets.
+//! A serde format would need serde on every kept type for no gain. It is still read as input that
+//! may be wrong (a disk error, a file changed under us): a bad length is an error, never a panic.
+
+use super::Diagnoser;
+use super::engine::{Hit, KeptEvent, Matched};
+use super::signature::{FieldValue, Fields};
+use chrono::DateTime;
+use rustc_hash::FxHashMap;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::sync::Arc;
+
+/// Events written so far, in the order they were handed over.
+pub struct SpillWriter {
+    file: BufWriter<File>,
+    events: u64,
+}
+
+impl SpillWriter {
+    /// An unnamed file in the system's temporary directory: removed by the system when it is
+    /// closed, even if the run is killed.
+    pub fn new() -> io::Result<Self> {
+        Ok(SpillWriter {
+            file: BufWriter::with_capacity(1 << 20, tempfile::tempfile()?),
+            events: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &[Matched]) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(batch.len() * 96);
+        for m in batch {
+            encode(&mut buf, m);
+        }
+        self.file.write_all(&buf)?;
+        self.events += batch.len() as u64;
+        Ok(())
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Done writing: the events, ready to be read back once.
+    pub fn finish(self) -> io::Result<Spilled> {
+        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.rewind()?;
+        Ok(Spilled {
+            file,
+            events: self.events,
+        })
+    }
+}
+
+/// Events on disk, read back once.
+pub struct Spilled {
+    file: File,
+    events: u64,
+}
+
+impl Spilled {
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Hands back each event, in the order written, with its strings shared through the run's
+    /// sets (the names of computers and providers through a map of this read's own).
+    pub fn read_each(self, diagnoser: &Diagnoser, mut each: impl FnMut(Matched)) -> io::Result<()> {
+        let mut input = BufReader::with_capacity(1 << 20, self.file);
+        let mut names: FxHashMap<String, Arc<str>> = FxHashMap::default();
+        let mut strings = Strings {
+            names: &mut names,
+            diagnoser,
+        };
+        for _ in 0..self.events {
+            each(decode(&mut input, &mut strings)?);
+        }
+        let mut rest = [0u8; 1];
+        if input.read(&mut rest)? != 0 {
+            return Err(bad("more bytes than the events written"));
+        }
+        Ok(())
+    }
+}
+
+fn bad(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("evtriage's temporary file of kept events is damaged: {what}"),
+    )
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+fn encode(buf: &mut Vec<u8>, m: &Matched) {
+    let e = &m.event;
+    buf.extend_from_slice(&e.source.to_le_bytes());
+    buf.extend_from_slice(&e.event_id.to_le_bytes());
+    buf.extend_from_slice(&e.record_id.to_le_bytes());
+    match e.header_record_id {
+        Some(h) => {
+            buf.push(1);
+            buf.extend_from_slice(&h.to_le_bytes());
+        }
+        None => buf.push(0),
+    }
+    buf.extend_from_slice(&e.time.timestamp().to_le_bytes());
+    buf.extend_from_slice(&e.time.timestamp_subsec_nanos().to_le_bytes());
+    put_str(buf, &e.computer);
+    put_str(buf, &e.provider);
+    buf.extend_from_slice(&(m.hits.len() as u32).to_le_bytes());
+    for h in m.hits.iter() {
+        buf.extend_from_slice(&h.signature.to_le_bytes());
+        buf.extend_from_slice(&h.evidence.to_le_bytes());
+        buf.extend_from_slice(&(h.fields.0.len() as u32).to_le_bytes());
+        for f in h.fields.0.iter() {
+            put_str(buf, &f.name);
+            put_str(buf, &f.value);
+            match &f.quoted {
+                Some(q) => {
+                    buf.push(1);
+                    put_str(buf, q);
+                }
+                None => buf.push(0),
+            }
+        }
+    }
+}
+
+struct Strings<'a> {
+    names: &'a mut FxHashMap<String, Arc<str>>,
+    diagnoser: &'a Diagnoser,
+}
+
+impl Strings<'_> {
+    fn name(&mut self, s: String) -> Arc<str> {
+        if let Some(found) = self.names.get(&s) {
+            return found.clone();
+        }
+        let shared: Arc<str> = Arc::from(s.as_str());
+        self.names.insert(s, shared.clone());
+        shared
+    }
+
+    fn value(&self, s: &str) -> Arc<str> {
+        let mut set = self
+            .diagnoser
+            .shared_values
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        super::signature::SharedValues::share(&mut set, s)
+    }
+}
+
+fn take<const N: usize>(input: &mut impl Read) -> io::Result<[u8; N]> {
+    let mut b = [0u8; N];
+    input.read_exact(&mut b).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => bad("it ends inside an event"),
+        _ => e,
+    })?;
+    Ok(b)
+}
+
+fn take_u32(input: &mut impl Read) -> io::Result<u32> {
+    Ok(u32::from_le_bytes(take(input)?))
+}
+
+/// Longer than any value a reader keeps: a length past it is damage, not a value.
+const MAX_STRING: u32 = 64 << 20;
+
+fn take_string(input: &mut impl Read) -> io::Result<String> {
+    let len = take_u32(input)?;
+    if len > MAX_STRING {
+        return Err(bad("a string longer than any kept value"));
+    }
+    let mut bytes = vec![0u8; len as usize];
+    input.read_exact(&mut bytes)?;
+    String::from_utf8(bytes).map_err(|_| bad("a string that is not UTF-8"))
+}
+
+fn take_flag(input: &mut impl Read) -> io::Result<bool> {
+    match take::<1>(input)?[0] {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(bad("a flag that is neither 0 nor 1")),
+    }
+}
+
+fn decode(input: &mut impl Read, strings: &mut Strings) -> io::Result<Matched> {
+    let source = take_u32(input)?;
+    let event_id = u16::from_le_bytes(take(input)?);
+    let record_id = u64::from_le_bytes(take(input)?);
+    let header_record_id = match take_flag(input)? {
+        true => Some(u64::from_le_bytes(take(input)?)),
+        false => None,
+    };
+    let seconds = i64::from_le_bytes(take(input)?);
+    let nanos = take_u32(input)?;
+    let time =
+        DateTime::from_timestamp(seconds, nanos).ok_or_else(|| bad("a time out of range"))?;
+    let computer = strings.name(take_string(input)?);
+    let provider = strings.name(take_string(input)?);
+    let count = take_u32(input)?;
+    let signatures = strings.diagnoser.signatures.len() as u32;
+    let mut hits: Vec<Hit> = Vec::new();
+    for _ in 0..count {
+        let signature = take_u32(input)?;
+        let evidence = take_u32(input)?;
+        if signature >= signatures
+            || evidence as usize
+                >= strings.diagnoser.signatures[signature as usize]
+                    .evidence
+                    .len()
+        {
+            return Err(bad("a hit of no loaded signature"));
+        }
+        let n = take_u32(input)?;
+        let mut values = Vec::new();
+        for _ in 0..n {
+            let name = strings.value(&take_string(input)?);
+            let value = strings.value(&take_string(input)?);
+            let quoted = match take_flag(input)? {
+                true => Some(strings.value(&take_string(input)?)),
+                false => None,
+            };
+            values.push(FieldValue {
+                name,
+                value,
+                quoted,
+            });
+        }
+        let mut fields = Fields(values.into());
+        // As matching shares them: two definitions that pulled the same fields share one list.
+        if let Some(earlier) = hits.iter().find(|h| h.fields == fields) {
+            fields.share_with(&earlier.fields);
+        }
+        hits.push(Hit {
+            signature,
+            evidence,
+            fields,
+        });
+    }
+    Ok(Matched {
+        event: KeptEvent {
+            source,
+            event_id,
+            record_id,
+            header_record_id,
+            time,
+            computer,
+            provider,
+        },
+        hits: strings.diagnoser.shared_hits.share(hits),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::Collector;
+
+    fn kept(diagnoser: &Diagnoser, quoted: bool, header: Option<u64>) -> Matched {
+        let fields = Fields(
+            vec![
+                FieldValue {
+                    name: "product".into(),
+                    value: "exchange server 2007 — ré".into(),
+                    quoted: quoted.then(|| "Exchange Server 2007 — Ré".into()),
+                },
+                FieldValue {
+                    name: "status".into(),
+                    value: "1603".into(),
+                    quoted: None,
+                },
+            ]
+            .into(),
+        );
+        Matched {
+            event: KeptEvent {
+                source: 3,
+                event_id: 1033,
+                record_id: 9_000_000_001,
+                header_record_id: header,
+                time: DateTime::from_timestamp(1_190_000_000, 123_456_700).unwrap(),
+                computer: "EXMBX01.contoso.local".into(),
+                provider: "MsiInstaller".into(),
+            },
+            hits: diagnoser.shared_hits.share(vec![
+                Hit {
+                    signature: 0,
+                    evidence: 0,
+                    fields: fields.clone(),
+                },
+                Hit {
+                    signature: 1,
+                    evidence: 0,
+                    fields,
+                },
+            ]),
+        }
+    }
+
+    #[test]
+    fn events_come_back_as_they_were_written() {
+        let diagnoser = Diagnoser::builtin();
+        let events = vec![
+            kept(&diagnoser, true, Some(7)),
+            kept(&diagnoser, false, None),
+        ];
+        let mut writer = SpillWriter::new().unwrap();
+        writer.write(&events).unwrap();
+        writer.write(&events[..1]).unwrap();
+        let spilled = writer.finish().unwrap();
+        assert_eq!(spilled.events(), 3);
+        let mut back = Vec::new();
+        spilled.read_each(&diagnoser, |m| back.push(m)).unwrap();
+        assert_eq!(back.len(), 3);
+        for (b, e) in back.iter().zip(events.iter().chain(&events[..1])) {
+            assert_eq!(b.event, e.event);
+            assert_eq!(b.hits, e.hits);
+        }
+        // Shared again through the run's sets: one list for equal hit lists, one name per computer.
+        assert!(Arc::ptr_eq(&back[0].hits, &back[2].hits));
+        assert!(Arc::ptr_eq(
+            &back[0].event.computer,
+            &back[1].event.computer
+        ));
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_not_a_panic() {
+        let diagnoser = Diagnoser::builtin();
+        let mut bytes = Vec::new();
+        encode(&mut bytes, &kept(&diagnoser, true, Some(7)));
+        for cut in 0..bytes.len() {
+            let mut strings = Strings {
+                names: &mut FxHashMap::default(),
+                diagnoser: &diagnoser,
+            };
+            assert!(
+                decode(&mut &bytes[..cut], &mut strings).is_err(),
+                "cut at {cut}"
+            );
+        }
+        // A flag that is not one (byte 14), a computer name of 4 GiB (its length, 35..39), a hit
+        // of a signature never loaded (80..84).
+        for (at, value, why) in [
+            (14usize, 9u8, "neither 0 nor 1"),
+            (38, 0xff, "longer than any kept value"),
+            (83, 0xff, "no loaded signature"),
+        ] {
+            let mut bad = bytes.clone();
+            bad[at] = value;
+            let mut strings = Strings {
+                names: &mut FxHashMap::default(),
+                diagnoser: &diagnoser,
+            };
+            let e = decode(&mut &bad[..], &mut strings).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_collector_with_a_budget_writes_what_anchors_nothing_and_keeps_anchors() {
+        let diagnoser = Diagnoser::builtin();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+        let collector = Collector::new(&diagnoser).spilling_after(1);
+        let mut files: Vec<_> = std::fs::read_dir(dir.join("kb940006-rollup-failed"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "evtx"))
+            .collect();
+        files.sort();
+        let found = crate::input::discover_found(&files, 0);
+        crate::input::read_all(&found.files, &collector, &crate::input::NoProgress);
+        assert!(collector.spilled() > 0, "nothing waited on disk");
+        let kept = collector.into_kept().unwrap();
+        assert!(kept.memory.iter().all(|m| diagnoser.is_anchor(m)));
+        let spilled = kept.spilled.expect("spilled");
+        let mut back = 0;
+        spilled
+            .read_each(&diagnoser, |m| {
+                assert!(!diagnoser.is_anchor(&m));
+                back += 1;
+            })
+            .unwrap();
+        assert!(back > 0);
+    }
+}
