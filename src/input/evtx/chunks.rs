@@ -71,34 +71,71 @@ pub(super) fn head(found: &Found, bytes: &[u8]) -> Option<Option<(u64, u64)>> {
     }
 }
 
+#[cfg(test)]
 /// The order the crate walks chunks `0..calculated` in, given each one's first and last record
 /// IDs as its header says them (`None` where the header could not be read). `heads` stops where
 /// the file has no whole header left, as the crate's scan does.
 pub(super) fn walk_order(heads: &[Option<(u64, u64)>], calculated: u64) -> Vec<u64> {
-    let mut oldest = (u64::MAX, 0u64);
-    for (n, h) in heads.iter().enumerate() {
-        if let Some((first, last)) = *h
-            && first <= last
-            && first < oldest.0
-        {
-            oldest = (first, n as u64);
+    let mut oldest = Oldest::default();
+    for h in heads {
+        oldest.see(Some(*h));
+    }
+    oldest.walk(calculated).collect()
+}
+
+/// The crate's scan for the oldest chunk, fed each chunk's head in number order as it is read:
+/// the walk's start is known without keeping every head.
+#[derive(Default)]
+pub(super) struct Oldest {
+    seen: u64,
+    oldest: Option<(u64, u64)>,
+    /// The file held no whole header for a chunk: the scan stopped there.
+    ended: bool,
+}
+
+impl Oldest {
+    /// The next chunk's head, as [`head`] gives it.
+    pub(super) fn see(&mut self, head: Option<Option<(u64, u64)>>) {
+        let n = self.seen;
+        self.seen += 1;
+        match head {
+            None => self.ended = true,
+            Some(Some((first, last)))
+                if !self.ended
+                    && first <= last
+                    && first < self.oldest.map_or(u64::MAX, |(o, _)| o) =>
+            {
+                self.oldest = Some((first, n));
+            }
+            Some(_) => {}
         }
     }
-    let start = oldest.1;
-    (start..calculated).chain(0..start).collect()
+
+    /// Chunk numbers in the walk's order.
+    pub(super) fn walk(&self, calculated: u64) -> impl Iterator<Item = u64> + use<> {
+        let start = self.oldest.map_or(0, |(_, n)| n).min(calculated);
+        (start..calculated).chain(0..start)
+    }
 }
 
 /// Read chunks `0..calculated` of the file in blocks and call `work` for each on the pool, a
 /// block's chunks in parallel while the next block is read. `work` gets the chunk's number and
-/// its bytes (fewer than a chunk where the file ends first), and returns what it made of it.
+/// its bytes (fewer than a chunk where the file ends first), and returns what it made of it,
+/// which `each` gets on this thread, in chunk order, a block at a time: nothing of a chunk is
+/// held here after its block.
 pub(super) fn for_each_chunk<T: Send>(
     file: &mut (impl Read + Seek + Send),
     file_size: u64,
     calculated: u64,
     work: impl Fn(u64, &[u8]) -> T + Sync,
-) -> std::io::Result<Vec<(u64, T)>> {
+    mut each: impl FnMut(u64, T),
+) -> std::io::Result<()> {
     let block_len = BLOCK_CHUNKS * CHUNK as usize;
-    let mut out: Vec<(u64, T)> = Vec::with_capacity(calculated as usize);
+    let mut out = |done: Vec<(u64, T)>| {
+        for (n, t) in done {
+            each(n, t);
+        }
+    };
     file.seek(SeekFrom::Start(FILE_HEADER))?;
     // What the chunks `0..calculated` span in the file, where the file has it.
     let wanted = (calculated * CHUNK).min(file_size.saturating_sub(FILE_HEADER));
@@ -131,15 +168,14 @@ pub(super) fn for_each_chunk<T: Send>(
             // A file of one block: its chunks on this thread. A fleet's many small logs are
             // read in parallel already, and a thread waiting on a small file's chunks would take
             // up another file meanwhile, holding both files' blocks and results.
-            out.extend(
-                current[..len]
-                    .chunks(CHUNK as usize)
-                    .enumerate()
-                    .map(|(i, bytes)| {
-                        let n = i as u64;
-                        (n, work(n, bytes))
-                    }),
-            );
+            out(current[..len]
+                .chunks(CHUNK as usize)
+                .enumerate()
+                .map(|(i, bytes)| {
+                    let n = i as u64;
+                    (n, work(n, bytes))
+                })
+                .collect());
             first_chunk = (len as u64).div_ceil(CHUNK);
             break;
         }
@@ -151,7 +187,7 @@ pub(super) fn for_each_chunk<T: Send>(
         } else {
             (Ok(None), work_on(&current[..len], first_chunk))
         };
-        out.extend(done);
+        out(done);
         first_chunk += (len as u64).div_ceil(CHUNK);
         match read? {
             Some(l) => {
@@ -165,10 +201,10 @@ pub(super) fn for_each_chunk<T: Send>(
     // Chunks the file ends before (a header block smaller than 4 KiB counts one more chunk than
     // the file holds): each an incomplete chunk, as the crate reports it.
     while first_chunk < calculated {
-        out.push((first_chunk, work(first_chunk, &[])));
+        out(vec![(first_chunk, work(first_chunk, &[]))]);
         first_chunk += 1;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,9 +25,7 @@ use identity::first_identity;
 
 use chunks::Found;
 
-/// What became of one chunk of the file, held for every chunk until the walk order is known: a
-/// whole report and span per chunk, with a copy of the path each, made memory grow with the file
-/// (issue 24), so the usual chunk is a few numbers and only the others keep theirs whole.
+/// What became of one chunk of the file, as its block's work hands it over.
 enum Part {
     Empty,
     Bad(Box<evtx::err::EvtxError>),
@@ -37,9 +35,9 @@ enum Part {
 }
 
 struct Clean {
-    records_read: u32,
-    records_failed: u32,
-    records_used: u32,
+    records_read: u64,
+    records_failed: u64,
+    records_used: u64,
     fast: FastPath,
     claim: (u64, u64),
     times: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
@@ -47,11 +45,6 @@ struct Clean {
 
 impl Part {
     fn of(report: InputReport, span: Span, fast: FastPath) -> Part {
-        let counts = (
-            u32::try_from(report.records_read),
-            u32::try_from(report.records_failed),
-            u32::try_from(report.records_used),
-        );
         let clean = report.errors.is_empty()
             && report.errors_not_shown == 0
             && report.notes.is_empty()
@@ -61,11 +54,11 @@ impl Part {
                 .log
                 .as_ref()
                 .is_none_or(|l| l.name.is_empty() && l.computer.is_empty());
-        match (clean, counts, span.plain_claim()) {
-            (true, (Ok(read), Ok(failed), Ok(used)), Some(claim)) => Part::Clean(Clean {
-                records_read: read,
-                records_failed: failed,
-                records_used: used,
+        match (clean, span.plain_claim()) {
+            (true, Some(claim)) if claim.1 - claim.0 < u64::from(u32::MAX) => Part::Clean(Clean {
+                records_read: report.records_read,
+                records_failed: report.records_failed,
+                records_used: report.records_used,
                 fast,
                 claim,
                 times: report.log.map(|l| (l.first, l.last)),
@@ -73,25 +66,77 @@ impl Part {
             _ => Part::Read(Box::new((report, span, fast))),
         }
     }
+}
 
-    /// The chunk's report and span again, for the file's to absorb.
-    fn into_read(self, number: u64) -> Option<(InputReport, Span, FastPath)> {
-        match self {
-            Part::Read(read) => Some(*read),
-            Part::Clean(c) => {
-                let mut report = InputReport::new("", Some("evtx"), 0);
-                report.chunks = 1;
-                report.records_read = c.records_read.into();
-                report.records_failed = c.records_failed.into();
-                report.records_used = c.records_used.into();
-                report.log = c.times.map(|(first, last)| LogSpan::times(first, last));
-                let claim = c.claim.0..=c.claim.1;
-                let mut span = Span::new(SpanName::Chunk(number), Some(claim.clone()));
-                span.seen.push(claim);
-                Some((report, span, c.fast))
-            }
-            Part::Empty | Part::Bad(_) => None,
+/// What the file's report keeps of each chunk until the walk order is known (the crate's walk
+/// starts at the oldest chunk, which only the last header may turn out to be). A whole report
+/// and span per chunk, with a copy of the path each, made memory grow with the file (issue 24):
+/// a usual chunk is 16 bytes here, its counts and times summed as it comes, and only the few
+/// others (lost, damaged, with something to say) are kept whole.
+struct Walk {
+    chunks: Vec<Seen>,
+    others: rustc_hash::FxHashMap<u64, Part>,
+    oldest: chunks::Oldest,
+    /// The usual chunks' counts and times, summed: their order does not change them.
+    clean: InputReport,
+}
+
+#[derive(Clone, Copy)]
+struct Seen {
+    claim_first: u64,
+    claim_len: u32,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Empty,
+    /// In `Walk::others`.
+    Other,
+    Clean(FastPath),
+}
+
+impl Walk {
+    fn new() -> Self {
+        Walk {
+            chunks: Vec::new(),
+            others: Default::default(),
+            oldest: Default::default(),
+            clean: InputReport::new("", Some("evtx"), 0),
         }
+    }
+
+    /// The next chunk in number order.
+    fn add(&mut self, n: u64, head: Option<Option<(u64, u64)>>, part: Part) {
+        self.oldest.see(head);
+        let kind = match part {
+            Part::Empty => Kind::Empty,
+            Part::Clean(c) => {
+                self.clean.chunks += 1;
+                self.clean.records_read += c.records_read;
+                self.clean.records_failed += c.records_failed;
+                self.clean.records_used += c.records_used;
+                if let Some((first, last)) = c.times {
+                    self.clean.log =
+                        LogSpan::merge(self.clean.log.take(), Some(LogSpan::times(first, last)));
+                }
+                self.chunks.push(Seen {
+                    claim_first: c.claim.0,
+                    claim_len: (c.claim.1 - c.claim.0) as u32,
+                    kind: Kind::Clean(c.fast),
+                });
+                return;
+            }
+            other => {
+                self.others.insert(n, other);
+                Kind::Other
+            }
+        };
+        self.chunks.push(Seen {
+            claim_first: 0,
+            claim_len: 0,
+            kind,
+        });
     }
 }
 
@@ -181,57 +226,81 @@ impl LogReader for EvtxReader {
                 .validate_checksums(false),
         );
         let partial = (input.size.saturating_sub(FILE_HEADER)) % CHUNK;
-        let read = chunks::for_each_chunk(&mut file, input.size, calculated, |n, bytes| {
-            let found = chunks::classify(n, bytes);
-            let head = chunks::head(&found, bytes);
-            let part = match found {
-                Found::Empty => Part::Empty,
-                Found::Bad(e) => {
-                    progress.bytes_read(CHUNK);
-                    Part::Bad(Box::new(e))
-                }
-                Found::Chunk(h) => {
-                    progress.bytes_read(CHUNK);
-                    let (report, span, fast) =
-                        read_chunk(n, &h, bytes, CHUNK as usize, &settings, input, sink);
-                    Part::of(report, span, fast)
-                }
-            };
-            (head, part)
-        });
-        let found = match read {
-            Ok(found) => found,
-            Err(e) => return unreadable(format!("cannot read: {e}")),
-        };
-        let heads: Vec<Option<(u64, u64)>> =
-            found.iter().map_while(|(_, (head, _))| *head).collect();
-        let order = chunks::walk_order(&heads, calculated);
-        let mut by_number: Vec<Option<Part>> =
-            found.into_iter().map(|(_, (_, p))| Some(p)).collect();
-        // Each chunk's report is absorbed in walk order as it comes; its span is kept (in a few
-        // bytes for the usual chunk) for the accounting, which needs all of them.
+        let mut walk = Walk::new();
+        let read = chunks::for_each_chunk(
+            &mut file,
+            input.size,
+            calculated,
+            |n, bytes| {
+                let found = chunks::classify(n, bytes);
+                let head = chunks::head(&found, bytes);
+                let part = match found {
+                    Found::Empty => Part::Empty,
+                    Found::Bad(e) => {
+                        progress.bytes_read(CHUNK);
+                        Part::Bad(Box::new(e))
+                    }
+                    Found::Chunk(h) => {
+                        progress.bytes_read(CHUNK);
+                        let (report, span, fast) =
+                            read_chunk(n, &h, bytes, CHUNK as usize, &settings, input, sink);
+                        Part::of(report, span, fast)
+                    }
+                };
+                (head, part)
+            },
+            |n, (head, part)| walk.add(n, head, part),
+        );
+        if let Err(e) = read {
+            return unreadable(format!("cannot read: {e}"));
+        }
+        // In walk order: the first chunk's identity, the other chunks' reports absorbed (errors
+        // and names keep that order; the usual chunks' sums come after, order-free), and every
+        // chunk's span for the accounting.
+        let Walk {
+            chunks: seen,
+            mut others,
+            oldest,
+            clean,
+        } = walk;
         let mut spans: Vec<KeptSpan> = Vec::new();
-        for n in order {
+        for n in oldest.walk(calculated) {
             let ordinal = spans.len() as u64;
-            let (chunk, span) = match by_number.get_mut(n as usize).and_then(Option::take) {
-                None | Some(Part::Empty) => continue,
-                Some(Part::Bad(e)) => lost_chunk(ordinal, &e, input),
-                Some(part) => {
-                    let Some((mut chunk, span, fast)) = part.into_read(n) else {
-                        continue;
-                    };
+            let Some(chunk) = seen.get(n as usize) else {
+                continue;
+            };
+            let (part, span) = match (chunk.kind, others.remove(&n)) {
+                (Kind::Clean(fast), _) => {
                     if ordinal == 0 {
                         // The first record names the log: decoded for this chunk only.
+                        let identity = first_identity(&mut file, input.id, n, fast, &settings);
+                        report.log = LogSpan::merge(identity, report.log.take());
+                    }
+                    spans.push(KeptSpan::Plain {
+                        number: n,
+                        claim: (
+                            chunk.claim_first,
+                            chunk.claim_first + u64::from(chunk.claim_len),
+                        ),
+                    });
+                    continue;
+                }
+                (_, Some(Part::Bad(e))) => lost_chunk(ordinal, &e, input),
+                (_, Some(Part::Read(read))) => {
+                    let (mut chunk, span, fast) = *read;
+                    if ordinal == 0 {
                         let identity = first_identity(&mut file, input.id, n, fast, &settings);
                         chunk.log = LogSpan::merge(identity, chunk.log.take());
                     }
                     (chunk, span)
                 }
+                _ => continue,
             };
-            report.absorb(chunk);
+            report.absorb(part);
             spans.push(KeptSpan::of(span));
         }
-        drop(by_number);
+        drop(seen);
+        report.absorb(clean);
         if partial > 0 {
             let (tail, span) =
                 read_partial_chunk(&mut file, input, counted, partial, &settings, sink);
