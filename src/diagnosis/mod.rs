@@ -318,7 +318,16 @@ impl Diagnoser {
             mut memory,
             spilled,
         } = kept;
-        if let Some(spilled) = spilled {
+        let Some(spilled) = spilled else {
+            return Ok(engine::diagnose_each(
+                &self.signatures,
+                memory,
+                inputs,
+                emit,
+            ));
+        };
+        {
+            // Freed before correlation.
             let relevance = engine::Relevance::of(&self.signatures, &memory);
             let mut tester = relevance.tester(&self.signatures);
             memory.retain(|m| tester.keeps(m));
@@ -328,7 +337,7 @@ impl Diagnoser {
                 }
             })?;
         }
-        Ok(engine::diagnose_each(
+        Ok(engine::diagnose_relevant(
             &self.signatures,
             memory,
             inputs,

@@ -35,11 +35,13 @@ impl SpillWriter {
     }
 
     pub fn write(&mut self, batch: &[Matched]) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(batch.len() * 96);
+        // One event's bytes at a time: the batch is not held twice.
+        let mut buf = Vec::with_capacity(256);
         for m in batch {
+            buf.clear();
             encode(&mut buf, m);
+            self.file.write_all(&buf)?;
         }
-        self.file.write_all(&buf)?;
         self.events += batch.len() as u64;
         Ok(())
     }

@@ -52,16 +52,29 @@ pub fn diagnose_each(
     signatures: &[Signature],
     matched: Vec<Matched>,
     inputs: &Inputs,
+    emit: impl FnMut(Vec<Finding>) -> ControlFlow<()>,
+) -> Vec<Copies> {
+    let mut matched = matched;
+    // Only what some incident could select goes on: the rest of a large input's kept events.
+    {
+        let relevance = Relevance::of(signatures, &matched);
+        let mut tester = relevance.tester(signatures);
+        matched.retain(|m| tester.keeps(m));
+    }
+    diagnose_relevant(signatures, matched, inputs, emit)
+}
+
+/// [`diagnose_each`] of events already narrowed to what some incident could select
+/// ([`Relevance`]): the same findings, without testing them again.
+pub fn diagnose_relevant(
+    signatures: &[Signature],
+    matched: Vec<Matched>,
+    inputs: &Inputs,
     mut emit: impl FnMut(Vec<Finding>) -> ControlFlow<()>,
 ) -> Vec<Copies> {
     let file_names = &inputs.names[..];
     let mut copies = vec![Copies::default(); file_names.len()];
     let mut matched = matched;
-    // Only what some incident could select goes on: the rest of a large input's kept events.
-    let relevance = Relevance::of(signatures, &matched);
-    let mut tester = relevance.tester(signatures);
-    matched.retain(|m| tester.keeps(m));
-    drop(tester);
     // Sorted in place rather than regrouped, so that a large input's events are never held twice.
     // Computers by name case-insensitively; within one, a total order independent of the order
     // files were read in.

@@ -14,7 +14,9 @@ use super::*;
 /// Per computer (by its name as diagnosis groups computers: trimmed, lowercase) and signature,
 /// what its anchors span and the join values they offer.
 pub struct Relevance {
-    computers: FxHashMap<String, Vec<Option<Anchors>>>,
+    /// Per computer, the signatures it has anchors of (a fleet's five thousand hosts each have a
+    /// few).
+    computers: FxHashMap<String, Vec<(u32, Anchors)>>,
     /// Per signature: the anchor fields its evidence joins to (joins of `to = "anchor.…"`).
     targets: Vec<Vec<String>>,
 }
@@ -54,18 +56,29 @@ impl Relevance {
             if !m.hits.iter().any(|h| is_anchor(signatures, h)) {
                 continue;
             }
-            let per_signature = relevance
-                .computers
-                .entry(keys.key(&m.event.computer).to_string())
-                .or_insert_with(|| (0..signatures.len()).map(|_| None).collect());
+            let key = keys.key(&m.event.computer);
+            if !relevance.computers.contains_key(key) {
+                relevance.computers.insert(key.to_string(), Vec::new());
+            }
+            let per_signature = relevance.computers.get_mut(key).expect("inserted above");
             for h in m.hits.iter().filter(|h| is_anchor(signatures, h)) {
                 let si = h.signature as usize;
                 let fields = &relevance.targets[si];
-                let anchors = per_signature[si].get_or_insert_with(|| Anchors {
-                    first: m.event.time,
-                    last: m.event.time,
-                    values: vec![(HashSet::new(), false); fields.len()],
-                });
+                let at = match per_signature.iter().position(|(s, _)| *s == h.signature) {
+                    Some(at) => at,
+                    None => {
+                        per_signature.push((
+                            h.signature,
+                            Anchors {
+                                first: m.event.time,
+                                last: m.event.time,
+                                values: vec![(HashSet::new(), false); fields.len()],
+                            },
+                        ));
+                        per_signature.len() - 1
+                    }
+                };
+                let anchors = &mut per_signature[at].1;
                 anchors.first = anchors.first.min(m.event.time);
                 anchors.last = anchors.last.max(m.event.time);
                 for (field, (values, lacking)) in fields.iter().zip(&mut anchors.values) {
@@ -115,7 +128,7 @@ impl Tester<'_> {
         let slack = Duration::seconds(SLACK_SECONDS);
         m.hits.iter().any(|h| {
             let si = h.signature as usize;
-            let Some(anchors) = per_signature.get(si).and_then(Option::as_ref) else {
+            let Some((_, anchors)) = per_signature.iter().find(|(s, _)| *s == h.signature) else {
                 return false;
             };
             let Some(ev) = signatures[si].evidence.get(h.evidence as usize) else {
