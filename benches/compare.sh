@@ -19,7 +19,7 @@
 #      the .exe: .ci/run builds it); Wine's own cost is in it, so it is marked as such;
 #  11. every byte once, against cat (benches/every_byte.sh, which runs alone too): a log of real
 #      chunks and a generated host, -j 2 and -j 1, perf stat's system time and context switches,
-#      and peak memory from 1 GiB to 4 GiB (16 GiB with BIG=1).
+#      and peak memory from 1 GiB to 4 GiB (8 and 16 GiB with BIG=1).
 # Prints MiB/s, records/s, the ratios and peak memory. Inputs are generated once into $WORK and reused.
 # Usage: benches/compare.sh            (LARGE=1GiB; set GROW=4GiB to add a 4 GiB memory point)
 set -euo pipefail
@@ -252,7 +252,7 @@ read -r t_mj m_mj < <(measure "$EVTRIAGE" merge --quiet --format jsonl "$reports
 echo "9. merge of the 5,000 hosts' reports ($(mib "$rb") MiB of JSONL in 2 runs): table ${t_m} s, peak $((m_m / 1024)) MiB; jsonl ${t_mj} s, peak $((m_mj / 1024)) MiB; the run that wrote them: ${t_f} s"
 
 # 11. Every byte once (issue 24): evtriage against cat of the same bytes, the second thread's
-#     gain, system time and context switches, and peak memory up to 4 GiB (16 GiB with BIG=1).
+#     gain, system time and context switches, and peak memory up to 4 GiB (8 and 16 GiB with BIG=1).
 echo
 benches/every_byte.sh
 

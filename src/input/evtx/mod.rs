@@ -1,7 +1,8 @@
 //! The .evtx reader, on the evtx crate: one pass over each chunk (the fast path, the crate's
-//! walk, what is lost). Apart: feeding chunks in blocks (`chunks.rs`), the per-thread caches
-//! (`cache.rs`), the log's identity from its first chunk (`identity.rs`), the accounting of
-//! missing records (`accounting.rs`).
+//! walk, what is lost). Apart: feeding chunks in blocks (`chunks.rs`), what is kept of each chunk
+//! until the walk order is known (`walk.rs`), the per-thread caches (`cache.rs`), the log's
+//! identity from its first chunk (`identity.rs`), the accounting of missing records
+//! (`accounting.rs`).
 //! Chunks are read in blocks by `chunks.rs`, in the crate's order, and parsed on the rayon pool
 //! (never through the crate's own threads, which deadlock when nested in a pool). Events are built
 //! from the records' template values without rendering ([`super::template`]), and only for event IDs
@@ -19,126 +20,13 @@ mod accounting;
 mod cache;
 mod chunks;
 mod identity;
+mod walk;
 
 use cache::ChunkCache;
 use identity::first_identity;
 
 use chunks::Found;
-
-/// What became of one chunk of the file, as its block's work hands it over.
-enum Part {
-    Empty,
-    Bad(Box<evtx::err::EvtxError>),
-    /// Every record its header claims was read, with nothing to say: the usual chunk.
-    Clean(Clean),
-    Read(Box<(InputReport, Span, FastPath)>),
-}
-
-struct Clean {
-    records_read: u64,
-    records_failed: u64,
-    records_used: u64,
-    fast: FastPath,
-    claim: (u64, u64),
-    times: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
-}
-
-impl Part {
-    fn of(report: InputReport, span: Span, fast: FastPath) -> Part {
-        let clean = report.errors.is_empty()
-            && report.errors_not_shown == 0
-            && report.notes.is_empty()
-            && report.chunks == 1
-            && report.chunks_damaged == 0
-            && report
-                .log
-                .as_ref()
-                .is_none_or(|l| l.name.is_empty() && l.computer.is_empty());
-        match (clean, span.plain_claim()) {
-            (true, Some(claim)) if claim.1 - claim.0 < u64::from(u32::MAX) => Part::Clean(Clean {
-                records_read: report.records_read,
-                records_failed: report.records_failed,
-                records_used: report.records_used,
-                fast,
-                claim,
-                times: report.log.map(|l| (l.first, l.last)),
-            }),
-            _ => Part::Read(Box::new((report, span, fast))),
-        }
-    }
-}
-
-/// What the file's report keeps of each chunk until the walk order is known (the crate's walk
-/// starts at the oldest chunk, which only the last header may turn out to be). A whole report
-/// and span per chunk, with a copy of the path each, made memory grow with the file (issue 24):
-/// a usual chunk is 16 bytes here, its counts and times summed as it comes, and only the few
-/// others (lost, damaged, with something to say) are kept whole.
-struct Walk {
-    chunks: Vec<Seen>,
-    others: rustc_hash::FxHashMap<u64, Part>,
-    oldest: chunks::Oldest,
-    /// The usual chunks' counts and times, summed: their order does not change them.
-    clean: InputReport,
-}
-
-#[derive(Clone, Copy)]
-struct Seen {
-    claim_first: u64,
-    claim_len: u32,
-    kind: Kind,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Empty,
-    /// In `Walk::others`.
-    Other,
-    Clean(FastPath),
-}
-
-impl Walk {
-    fn new() -> Self {
-        Walk {
-            chunks: Vec::new(),
-            others: Default::default(),
-            oldest: Default::default(),
-            clean: InputReport::new("", Some("evtx"), 0),
-        }
-    }
-
-    /// The next chunk in number order.
-    fn add(&mut self, n: u64, head: Option<Option<(u64, u64)>>, part: Part) {
-        self.oldest.see(head);
-        let kind = match part {
-            Part::Empty => Kind::Empty,
-            Part::Clean(c) => {
-                self.clean.chunks += 1;
-                self.clean.records_read += c.records_read;
-                self.clean.records_failed += c.records_failed;
-                self.clean.records_used += c.records_used;
-                if let Some((first, last)) = c.times {
-                    self.clean.log =
-                        LogSpan::merge(self.clean.log.take(), Some(LogSpan::times(first, last)));
-                }
-                self.chunks.push(Seen {
-                    claim_first: c.claim.0,
-                    claim_len: (c.claim.1 - c.claim.0) as u32,
-                    kind: Kind::Clean(c.fast),
-                });
-                return;
-            }
-            other => {
-                self.others.insert(n, other);
-                Kind::Other
-            }
-        };
-        self.chunks.push(Seen {
-            claim_first: 0,
-            claim_len: 0,
-            kind,
-        });
-    }
-}
+use walk::{Kind, Part, Walk};
 
 /// Whether a chunk's records were all read on the fast path, some needed rendering, or it was
 /// walked by the crate (damaged, or not tiled by its records): the first chunk's identity is
