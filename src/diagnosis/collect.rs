@@ -57,8 +57,9 @@ struct Waiting {
 enum Spill {
     None,
     Writing(SpillWriter),
-    /// The file could not be made or written: everything stays in memory, as without a budget.
-    Failed,
+    /// The file could not be made, or refused a batch: from then on everything stays in memory,
+    /// as without a budget, and the batches written before are still read back.
+    Failed(Option<SpillWriter>),
 }
 
 /// What a [`Collector`] kept: in memory (every anchor, every text log's event), and on disk.
@@ -106,7 +107,8 @@ impl<'d> Collector<'d> {
         let mut spilled = None;
         if let Some(w) = self.waiting {
             memory.extend(w.events.into_inner().unwrap_or_else(|p| p.into_inner()));
-            if let Spill::Writing(writer) = w.spill.into_inner().unwrap_or_else(|p| p.into_inner())
+            if let Spill::Writing(writer) | Spill::Failed(Some(writer)) =
+                w.spill.into_inner().unwrap_or_else(|p| p.into_inner())
             {
                 spilled = Some(writer.finish()?);
             }
@@ -116,11 +118,8 @@ impl<'d> Collector<'d> {
 
     /// How many events wait on disk so far.
     pub fn spilled(&self) -> u64 {
-        match self.waiting.as_ref().map(|w| w.spill.lock()) {
-            Some(Ok(spill)) => match &*spill {
-                Spill::Writing(writer) => writer.events(),
-                _ => 0,
-            },
+        match self.waiting.as_ref().map(|w| lock(&w.spill)).as_deref() {
+            Some(Spill::Writing(writer) | Spill::Failed(Some(writer))) => writer.events(),
             _ => 0,
         }
     }
@@ -143,9 +142,9 @@ impl<'d> Collector<'d> {
             std::mem::take(&mut *events)
         };
         // Written outside the lock on held events, so that other readers go on keeping.
-        let mut spill = w.spill.lock().unwrap_or_else(|p| p.into_inner());
+        let mut spill = lock(&w.spill);
         if let Spill::None = *spill {
-            *spill = SpillWriter::new().map_or(Spill::Failed, Spill::Writing);
+            *spill = SpillWriter::new().map_or(Spill::Failed(None), Spill::Writing);
         }
         let written = match &mut *spill {
             Spill::Writing(writer) => writer.write(&batch).is_ok(),
@@ -154,7 +153,10 @@ impl<'d> Collector<'d> {
         if !written {
             // A disk that refuses costs memory, never events: the batch stays, and so does
             // everything after it.
-            *spill = Spill::Failed;
+            *spill = match std::mem::replace(&mut *spill, Spill::None) {
+                Spill::Writing(writer) => Spill::Failed(Some(writer)),
+                other => other,
+            };
             drop(spill);
             lock(&self.matched).extend(batch);
         }

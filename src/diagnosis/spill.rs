@@ -18,31 +18,47 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::sync::Arc;
 
-/// Events written so far, in the order they were handed over.
-pub struct SpillWriter {
-    file: BufWriter<File>,
+/// Events written so far, in the order they were handed over (to a temporary file; tests give
+/// other storage).
+pub struct SpillWriter<F: Write = File> {
+    file: BufWriter<F>,
     events: u64,
+    /// Bytes of the batches written whole: a batch the disk refused part of is not among them.
+    committed: u64,
 }
 
 impl SpillWriter {
     /// An unnamed file in the system's temporary directory: removed by the system when it is
     /// closed, even if the run is killed.
     pub fn new() -> io::Result<Self> {
-        Ok(SpillWriter {
-            file: BufWriter::with_capacity(1 << 20, tempfile::tempfile()?),
+        Ok(Self::over(tempfile::tempfile()?))
+    }
+}
+
+impl<F: Write + Read + Seek> SpillWriter<F> {
+    fn over(file: F) -> Self {
+        SpillWriter {
+            file: BufWriter::with_capacity(1 << 20, file),
             events: 0,
-        })
+            committed: 0,
+        }
     }
 
+    /// Writes a batch whole or not at all: on an error, what was written before it is still read
+    /// back, and the caller keeps this batch.
     pub fn write(&mut self, batch: &[Matched]) -> io::Result<()> {
         // One event's bytes at a time: the batch is not held twice.
         let mut buf = Vec::with_capacity(256);
+        let mut bytes = 0u64;
         for m in batch {
             buf.clear();
             encode(&mut buf, m);
             self.file.write_all(&buf)?;
+            bytes += buf.len() as u64;
         }
+        self.file.flush()?;
         self.events += batch.len() as u64;
+        self.committed += bytes;
         Ok(())
     }
 
@@ -50,24 +66,28 @@ impl SpillWriter {
         self.events
     }
 
-    /// Done writing: the events, ready to be read back once.
-    pub fn finish(self) -> io::Result<Spilled> {
-        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
+    /// Done writing: the events of the batches written whole, ready to be read back once.
+    pub fn finish(self) -> io::Result<Spilled<F>> {
+        // Every whole batch was flushed when it was written; what is still buffered belongs to a
+        // batch the disk refused, which its caller kept.
+        let (mut file, _) = self.file.into_parts();
         file.rewind()?;
         Ok(Spilled {
             file,
             events: self.events,
+            committed: self.committed,
         })
     }
 }
 
 /// Events on disk, read back once.
-pub struct Spilled {
-    file: File,
+pub struct Spilled<F = File> {
+    file: F,
     events: u64,
+    committed: u64,
 }
 
-impl Spilled {
+impl<F: Read> Spilled<F> {
     pub fn events(&self) -> u64 {
         self.events
     }
@@ -75,7 +95,7 @@ impl Spilled {
     /// Hands back each event, in the order written, with its strings shared through the run's
     /// sets (the names of computers and providers through a map of this read's own).
     pub fn read_each(self, diagnoser: &Diagnoser, mut each: impl FnMut(Matched)) -> io::Result<()> {
-        let mut input = BufReader::with_capacity(1 << 20, self.file);
+        let mut input = BufReader::with_capacity(1 << 20, self.file.take(self.committed));
         let mut names: FxHashMap<String, Arc<str>> = FxHashMap::default();
         let mut strings = Strings {
             names: &mut names,
@@ -338,6 +358,65 @@ mod tests {
             &back[0].event.computer,
             &back[1].event.computer
         ));
+    }
+
+    /// Storage that refuses to grow past a size, as a full disk does.
+    struct Full {
+        bytes: std::io::Cursor<Vec<u8>>,
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let room = self.room.saturating_sub(self.bytes.get_ref().len());
+            if room == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "no room"));
+            }
+            self.bytes.write(&buf[..buf.len().min(room)])
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Read for Full {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.bytes.read(buf)
+        }
+    }
+
+    impl Seek for Full {
+        fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+            self.bytes.seek(to)
+        }
+    }
+
+    #[test]
+    fn a_batch_the_disk_refuses_is_not_read_back_and_those_before_it_are() {
+        let diagnoser = Diagnoser::builtin();
+        let one = vec![kept(&diagnoser, true, Some(7))];
+        let mut size = Vec::new();
+        encode(&mut size, &one[0]);
+        // Room for two events and part of a third: the first two batches fit, the third does not.
+        let mut writer = SpillWriter::over(Full {
+            bytes: Default::default(),
+            room: size.len() * 2 + size.len() / 2,
+        });
+        // Each batch reaches the storage when it is written (flushed), not at the end.
+        writer.write(&one).unwrap();
+        writer.write(&one).unwrap();
+        assert!(writer.write(&one).is_err());
+        assert_eq!(writer.events(), 2);
+        let mut back = 0;
+        writer
+            .finish()
+            .unwrap()
+            .read_each(&diagnoser, |m| {
+                assert_eq!(m.event, one[0].event);
+                back += 1;
+            })
+            .unwrap();
+        assert_eq!(back, 2);
     }
 
     #[test]
