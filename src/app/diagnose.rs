@@ -208,7 +208,7 @@ fn read(
             not_read: Vec::new(),
         });
     }
-    let mut matched = kept.memory;
+    let mut matched = kept.memory.into_vec();
     let mut not_read = Vec::new();
     if cli.live {
         // The installer logs the Application log names, where they are not among the places
@@ -242,10 +242,7 @@ fn read(
     );
     timeline::apply_scope(&mut matched, scope);
     Ok(ReadLogs {
-        kept: Kept {
-            memory: matched,
-            spilled: None,
-        },
+        kept: Kept::from(matched),
         reports: read,
         clocks,
         not_read,

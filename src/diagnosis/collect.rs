@@ -43,8 +43,72 @@ impl Scope {
 pub struct Collector<'d> {
     diagnoser: &'d Diagnoser,
     scope: Scope,
-    matched: Mutex<Vec<Matched>>,
+    matched: Mutex<Blocks>,
     waiting: Option<Waiting>,
+}
+
+/// Kept events in blocks of a fixed size, not one growing vector: a vector that doubles holds
+/// the old and the new buffer at once, and past a few hundred thousand events that was the
+/// run's peak (the 16 GiB host: 50 MiB for 28 MiB of events).
+#[derive(Default)]
+pub struct Blocks {
+    full: Vec<Vec<Matched>>,
+    current: Vec<Matched>,
+}
+
+impl Blocks {
+    const EVENTS: usize = 1 << 14;
+
+    pub fn push(&mut self, m: Matched) {
+        if self.current.len() >= Self::EVENTS {
+            let next = Vec::with_capacity(Self::EVENTS);
+            self.full.push(std::mem::replace(&mut self.current, next));
+        }
+        self.current.push(m);
+    }
+
+    pub fn len(&self) -> usize {
+        self.full.iter().map(Vec::len).sum::<usize>() + self.current.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Matched> {
+        self.full.iter().flatten().chain(&self.current)
+    }
+
+    /// Keeps the events `keep` says, block by block.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Matched) -> bool) {
+        for block in self
+            .full
+            .iter_mut()
+            .chain(std::iter::once(&mut self.current))
+        {
+            block.retain(&mut keep);
+        }
+    }
+
+    /// One vector of exactly the events, each block freed as soon as it is moved.
+    pub fn into_vec(self) -> Vec<Matched> {
+        if self.full.is_empty() {
+            return self.current;
+        }
+        let mut all = Vec::with_capacity(self.len());
+        for block in self.full.into_iter().chain(std::iter::once(self.current)) {
+            all.extend(block);
+        }
+        all
+    }
+}
+
+impl Extend<Matched> for Blocks {
+    fn extend<I: IntoIterator<Item = Matched>>(&mut self, events: I) {
+        for m in events {
+            self.push(m);
+        }
+    }
 }
 
 /// Kept events that anchor nothing, held up to a budget and then written to disk.
@@ -63,9 +127,23 @@ enum Spill {
 }
 
 /// What a [`Collector`] kept: in memory (every anchor, every text log's event), and on disk.
+#[derive(Default)]
 pub struct Kept {
-    pub memory: Vec<Matched>,
+    pub memory: Blocks,
     pub spilled: Option<Spilled>,
+}
+
+impl From<Vec<Matched>> for Kept {
+    /// Events already in one vector, kept as they are (one block, not copied).
+    fn from(events: Vec<Matched>) -> Self {
+        Kept {
+            memory: Blocks {
+                full: Vec::new(),
+                current: events,
+            },
+            spilled: None,
+        }
+    }
 }
 
 impl<'d> Collector<'d> {
@@ -77,7 +155,7 @@ impl<'d> Collector<'d> {
         Collector {
             diagnoser,
             scope,
-            matched: Mutex::new(Vec::new()),
+            matched: Mutex::new(Blocks::default()),
             waiting: None,
         }
     }
@@ -98,7 +176,10 @@ impl<'d> Collector<'d> {
     /// What was kept, in the order it arrived: for a collector without a budget.
     pub fn into_matched(self) -> Vec<Matched> {
         debug_assert!(self.waiting.is_none(), "finish with into_kept");
-        self.matched.into_inner().unwrap_or_else(|p| p.into_inner())
+        self.matched
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_vec()
     }
 
     /// What was kept: fails only when the events written to disk cannot be finished there.

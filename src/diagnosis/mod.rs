@@ -13,7 +13,7 @@ pub mod spill;
 pub mod vocabulary;
 
 use crate::event::{Event, PayloadSource, SourceId};
-pub use collect::{Collector, Kept, Scope};
+pub use collect::{Blocks, Collector, Kept, Scope};
 pub use engine::{Hit, KeptEvent, Matched};
 pub use finding::{Finding, LikelyCause};
 use signature::{Signature, SignatureError};
@@ -321,14 +321,14 @@ impl Diagnoser {
         let Some(spilled) = spilled else {
             return Ok(engine::diagnose_each(
                 &self.signatures,
-                memory,
+                memory.into_vec(),
                 inputs,
                 emit,
             ));
         };
         {
             // Freed before correlation.
-            let relevance = engine::Relevance::of(&self.signatures, &memory);
+            let relevance = engine::Relevance::of(&self.signatures, memory.iter());
             let mut tester = relevance.tester(&self.signatures);
             memory.retain(|m| tester.keeps(m));
             spilled.read_each(self, |m| {
@@ -339,7 +339,7 @@ impl Diagnoser {
         }
         Ok(engine::diagnose_relevant(
             &self.signatures,
-            memory,
+            memory.into_vec(),
             inputs,
             emit,
         ))

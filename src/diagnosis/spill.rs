@@ -468,6 +468,7 @@ mod tests {
         assert!(collector.spilled() > 0, "nothing waited on disk");
         let kept = collector.into_kept().unwrap();
         assert!(kept.memory.iter().all(|m| diagnoser.is_anchor(m)));
+        assert!(!kept.memory.is_empty());
         let spilled = kept.spilled.expect("spilled");
         let mut back = 0;
         spilled

@@ -31,7 +31,7 @@ struct Anchors {
 
 impl Relevance {
     /// What the anchors among `kept` say. Every anchor of the run must be among them.
-    pub fn of(signatures: &[Signature], kept: &[Matched]) -> Self {
+    pub fn of<'m>(signatures: &[Signature], kept: impl IntoIterator<Item = &'m Matched>) -> Self {
         let targets: Vec<Vec<String>> = signatures
             .iter()
             .map(|s| {
