@@ -45,8 +45,16 @@ pub(crate) fn run_signature(
     inputs: &Inputs,
 ) -> Vec<Finding> {
     let sig = &signatures[si];
-    // Items per evidence definition, in time order.
-    let mut items: Vec<Vec<Item>> = vec![Vec::new(); sig.evidence.len()];
+    // Items per evidence definition, in time order. Counted first, so that each list is made at
+    // its size: a log of many installs has hundreds of thousands of one signature's anchors, and
+    // a list that doubles holds the old and the new at once.
+    let mut counts = vec![0usize; sig.evidence.len()];
+    for m in events {
+        for h in m.hits.iter().filter(|h| h.signature as usize == si) {
+            counts[h.evidence as usize] += 1;
+        }
+    }
+    let mut items: Vec<Vec<Item>> = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
     for (at, m) in events.iter().enumerate() {
         for h in m.hits.iter().filter(|h| h.signature as usize == si) {
             items[h.evidence as usize].push(Item {
@@ -56,15 +64,22 @@ pub(crate) fn run_signature(
             });
         }
     }
-    let mut anchors: Vec<(usize, Item)> = sig
-        .evidence
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.role == Role::Anchor)
-        .flat_map(|(ei, _)| items[ei].iter().map(move |it| (ei, *it)))
-        .filter(|(_, it)| !consumed[it.at])
-        .collect();
-    anchors.sort_by_key(|(ei, it)| (it.time, it.at, *ei));
+    let anchor_evidence = || {
+        sig.evidence
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.role == Role::Anchor)
+    };
+    let mut anchors: Vec<(usize, Item)> =
+        Vec::with_capacity(anchor_evidence().map(|(ei, _)| items[ei].len()).sum());
+    anchors.extend(
+        anchor_evidence()
+            .flat_map(|(ei, _)| items[ei].iter().map(move |it| (ei, *it)))
+            .filter(|(_, it)| !consumed[it.at]),
+    );
+    // No two anchors share an event and an evidence definition, so the order is total: an
+    // unstable sort gives the same one without a buffer of half the anchors.
+    anchors.sort_unstable_by_key(|(ei, it)| (it.time, it.at, *ei));
 
     // Cluster anchors into incidents.
     // An anchor joins the most recent incident it is close enough to and does not conflict with,
