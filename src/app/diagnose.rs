@@ -304,7 +304,8 @@ fn diagnose(
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     });
-    let copies = copies.unwrap_or_else(|e| {
+    let (copies, read_back) = copies;
+    if let Some(e) = read_back {
         // Findings of the events that came back are reported; the run says it is incomplete.
         inputs.push(InputReport::failed(
             "(evtriage's temporary file of kept events)",
@@ -313,8 +314,7 @@ fn diagnose(
             evtriage::input::InputStatus::Unreadable,
             format!("kept events written to disk could not be read back, so findings may be missing: {e}"),
         ));
-        Vec::new()
-    });
+    }
     // Reports of read files come first in `inputs`, in source order, named as the files are.
     let name_of = |of: Option<u32>| {
         of.and_then(|s| inputs.get(s as usize))

@@ -307,26 +307,23 @@ impl Diagnoser {
 
     /// The same, one computer's findings at a time (see [`engine::diagnose_each`]), for what a
     /// [`Collector`] kept: events it wrote to disk come back only where some incident could
-    /// select them ([`engine::Relevance`]). Fails only when that file cannot be read back.
+    /// select them ([`engine::Relevance`]). When that file cannot be read back whole, what came
+    /// back is diagnosed all the same, and the error is handed back beside the copies.
     pub fn diagnose_each(
         &self,
         kept: Kept,
         inputs: &Inputs,
         emit: impl FnMut(Vec<Finding>) -> std::ops::ControlFlow<()>,
-    ) -> std::io::Result<Vec<engine::Copies>> {
+    ) -> (Vec<engine::Copies>, Option<std::io::Error>) {
         let Kept {
             mut memory,
             spilled,
         } = kept;
         let Some(spilled) = spilled else {
-            return Ok(engine::diagnose_each(
-                &self.signatures,
-                memory.into_vec(),
-                inputs,
-                emit,
-            ));
+            let copies = engine::diagnose_each(&self.signatures, memory.into_vec(), inputs, emit);
+            return (copies, None);
         };
-        {
+        let read_back = {
             // Freed before correlation.
             let relevance = engine::Relevance::of(&self.signatures, memory.iter());
             let mut tester = relevance.tester(&self.signatures);
@@ -335,14 +332,10 @@ impl Diagnoser {
                 if tester.keeps(&m) {
                     memory.push(m);
                 }
-            })?;
-        }
-        Ok(engine::diagnose_relevant(
-            &self.signatures,
-            memory.into_vec(),
-            inputs,
-            emit,
-        ))
+            })
+        };
+        let copies = engine::diagnose_relevant(&self.signatures, memory.into_vec(), inputs, emit);
+        (copies, read_back.err())
     }
 
     /// Whether a kept event must stay in memory for [`engine::Relevance`]: an anchor.

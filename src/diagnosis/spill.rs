@@ -420,6 +420,45 @@ mod tests {
     }
 
     #[test]
+    fn what_comes_back_before_damage_is_handed_over_and_the_run_goes_on() {
+        let diagnoser = Diagnoser::builtin();
+        let event = kept(&diagnoser, false, None);
+        let mut bytes = Vec::new();
+        encode(&mut bytes, &event);
+        let whole = bytes.len();
+        encode(&mut bytes, &event);
+        bytes.truncate(whole + 10);
+        let spilled = || Spilled {
+            file: std::io::Cursor::new(bytes.clone()),
+            events: 2,
+            committed: bytes.len() as u64,
+        };
+        let mut back = Vec::new();
+        assert!(spilled().read_each(&diagnoser, |m| back.push(m)).is_err());
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].event, event.event);
+        // Diagnosis goes on with what came back and hands the error over.
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        file.rewind().unwrap();
+        let kept = crate::diagnosis::Kept {
+            memory: Default::default(),
+            spilled: Some(Spilled {
+                file,
+                events: 2,
+                committed: bytes.len() as u64,
+            }),
+        };
+        // The event's source is 3: four inputs.
+        let inputs = crate::diagnosis::Inputs::named(
+            (0..4).map(|i| format!("Application{i}.evtx")).collect(),
+        );
+        let (_, error) =
+            diagnoser.diagnose_each(kept, &inputs, |_| std::ops::ControlFlow::Continue(()));
+        assert!(error.is_some_and(|e| e.to_string().contains("ends inside an event")));
+    }
+
+    #[test]
     fn a_damaged_file_is_an_error_not_a_panic() {
         let diagnoser = Diagnoser::builtin();
         let mut bytes = Vec::new();
