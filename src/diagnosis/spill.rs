@@ -119,8 +119,9 @@ fn bad(what: &str) -> io::Error {
     )
 }
 
+/// A string, its length first (in 8 bytes: an Event XML input may hold a value of any length).
 fn put_str(buf: &mut Vec<u8>, s: &str) {
-    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&(s.len() as u64).to_le_bytes());
     buf.extend_from_slice(s.as_bytes());
 }
 
@@ -198,16 +199,16 @@ fn take_u32(input: &mut impl Read) -> io::Result<u32> {
     Ok(u32::from_le_bytes(take(input)?))
 }
 
-/// Longer than any value a reader keeps: a length past it is damage, not a value.
-const MAX_STRING: u32 = 64 << 20;
-
+/// A string as [`put_str`] wrote it. Values have no cap (an Event XML file can hold a value of
+/// any length), so the length is trusted only as far as the bytes are there: the buffer grows
+/// with what is read, and a damaged length ends the file rather than allocating its size.
 fn take_string(input: &mut impl Read) -> io::Result<String> {
-    let len = take_u32(input)?;
-    if len > MAX_STRING {
-        return Err(bad("a string longer than any kept value"));
+    let len = u64::from_le_bytes(take(input)?);
+    let mut bytes = Vec::new();
+    input.take(len).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != len {
+        return Err(bad("it ends inside an event"));
     }
-    let mut bytes = vec![0u8; len as usize];
-    input.read_exact(&mut bytes)?;
     String::from_utf8(bytes).map_err(|_| bad("a string that is not UTF-8"))
 }
 
@@ -360,6 +361,36 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn a_value_of_any_length_comes_back() {
+        // Event XML has no cap on a value: 65 MiB, past the 64 MiB a reader once assumed here.
+        let diagnoser = Diagnoser::builtin();
+        let mut event = kept(&diagnoser, false, None);
+        let long: Arc<str> = "é".repeat(65 << 19).into();
+        event.hits = vec![Hit {
+            signature: 0,
+            evidence: 0,
+            fields: Fields(
+                vec![FieldValue {
+                    name: "message".into(),
+                    value: long.clone(),
+                    quoted: None,
+                }]
+                .into(),
+            ),
+        }]
+        .into();
+        let mut writer = SpillWriter::new().unwrap();
+        writer.write(std::slice::from_ref(&event)).unwrap();
+        let mut back = Vec::new();
+        writer
+            .finish()
+            .unwrap()
+            .read_each(&diagnoser, |m| back.push(m))
+            .unwrap();
+        assert_eq!(back[0].hits[0].fields.get("message"), Some(&*long));
+    }
+
     /// Storage that refuses to grow past a size, as a full disk does.
     struct Full {
         bytes: std::io::Cursor<Vec<u8>>,
@@ -473,12 +504,12 @@ mod tests {
                 "cut at {cut}"
             );
         }
-        // A flag that is not one (byte 14), a computer name of 4 GiB (its length, 35..39), a hit
-        // of a signature never loaded (80..84).
+        // A flag that is not one (byte 14), a computer name longer than the file (its length,
+        // 35..43), a hit of a signature never loaded (88..92).
         for (at, value, why) in [
             (14usize, 9u8, "neither 0 nor 1"),
-            (38, 0xff, "longer than any kept value"),
-            (83, 0xff, "no loaded signature"),
+            (42, 0xff, "ends inside an event"),
+            (91, 0xff, "no loaded signature"),
         ] {
             let mut bad = bytes.clone();
             bad[at] = value;
