@@ -245,6 +245,26 @@ fn correlate(c: &mut Criterion) {
         });
     }
     g.finish();
+    // Kept events that wait on disk (issue 24): written to the temporary file and read back.
+    let mut g = c.benchmark_group("spill_round_trip");
+    g.sample_size(10);
+    let matched = service_events(&d, 100_000);
+    g.throughput(Throughput::Elements(matched.len() as u64));
+    g.bench_function("100000", |b| {
+        b.iter(|| {
+            let mut writer = evtriage::diagnosis::spill::SpillWriter::new().unwrap();
+            writer.write(black_box(&matched)).unwrap();
+            let mut back = 0usize;
+            writer
+                .finish()
+                .unwrap()
+                .read_each(&d, |_| back += 1)
+                .unwrap();
+            assert_eq!(back, matched.len());
+            back
+        })
+    });
+    g.finish();
     // Events per second must not fall as the log grows: correlation is linear.
     let mut g = c.benchmark_group("correlate_installer_sessions");
     g.sample_size(10);

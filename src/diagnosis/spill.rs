@@ -100,6 +100,7 @@ impl<F: Read> Spilled<F> {
         let mut strings = Strings {
             names: &mut names,
             diagnoser,
+            scratch: Vec::new(),
         };
         for _ in 0..self.events {
             each(decode(&mut input, &mut strings)?);
@@ -163,27 +164,19 @@ fn encode(buf: &mut Vec<u8>, m: &Matched) {
 struct Strings<'a> {
     names: &'a mut FxHashMap<String, Arc<str>>,
     diagnoser: &'a Diagnoser,
+    /// The bytes of the string being read: most strings are already shared, and are looked up
+    /// from here without a copy of their own.
+    scratch: Vec<u8>,
 }
 
-impl Strings<'_> {
-    fn name(&mut self, s: String) -> Arc<str> {
-        if let Some(found) = self.names.get(&s) {
-            return found.clone();
-        }
-        let shared: Arc<str> = Arc::from(s.as_str());
-        self.names.insert(s, shared.clone());
-        shared
+/// The one copy of a computer's or provider's name for this read.
+fn share_name(names: &mut FxHashMap<String, Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(found) = names.get(s) {
+        return found.clone();
     }
-
-    fn value(&self, s: &str) -> Arc<str> {
-        let mut set = self
-            .diagnoser
-            .shared_values
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        super::signature::SharedValues::share(&mut set, s)
-    }
+    let shared: Arc<str> = Arc::from(s);
+    names.insert(s.to_string(), shared.clone());
+    shared
 }
 
 fn take<const N: usize>(input: &mut impl Read) -> io::Result<[u8; N]> {
@@ -199,17 +192,20 @@ fn take_u32(input: &mut impl Read) -> io::Result<u32> {
     Ok(u32::from_le_bytes(take(input)?))
 }
 
-/// A string as [`put_str`] wrote it. Values have no cap (an Event XML file can hold a value of
-/// any length), so the length is trusted only as far as the bytes are there: the buffer grows
-/// with what is read, and a damaged length ends the file rather than allocating its size.
-fn take_string(input: &mut impl Read) -> io::Result<String> {
+/// A string as [`put_str`] wrote it, in `scratch`. Values have no cap (an Event XML file can
+/// hold a value of any length), so the length is trusted only as far as the bytes are there: the
+/// buffer grows with what is read, and a damaged length ends the file rather than allocating its
+/// size.
+fn take_str<'s>(input: &mut impl Read, scratch: &'s mut Vec<u8>) -> io::Result<&'s str> {
     let len = u64::from_le_bytes(take(input)?);
-    let mut bytes = Vec::new();
-    input.take(len).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 != len {
+    scratch.clear();
+    // At most a MiB reserved ahead of the bytes.
+    scratch.reserve(len.min(1 << 20) as usize);
+    input.take(len).read_to_end(scratch)?;
+    if scratch.len() as u64 != len {
         return Err(bad("it ends inside an event"));
     }
-    String::from_utf8(bytes).map_err(|_| bad("a string that is not UTF-8"))
+    std::str::from_utf8(scratch).map_err(|_| bad("a string that is not UTF-8"))
 }
 
 fn take_flag(input: &mut impl Read) -> io::Result<bool> {
@@ -232,10 +228,18 @@ fn decode(input: &mut impl Read, strings: &mut Strings) -> io::Result<Matched> {
     let nanos = take_u32(input)?;
     let time =
         DateTime::from_timestamp(seconds, nanos).ok_or_else(|| bad("a time out of range"))?;
-    let computer = strings.name(take_string(input)?);
-    let provider = strings.name(take_string(input)?);
+    let computer = share_name(strings.names, take_str(input, &mut strings.scratch)?);
+    let provider = share_name(strings.names, take_str(input, &mut strings.scratch)?);
     let count = take_u32(input)?;
     let signatures = strings.diagnoser.signatures.len() as u32;
+    // The run's set of values, locked once per event rather than once per string.
+    let mut set = strings
+        .diagnoser
+        .shared_values
+        .0
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let mut value = |s: &str| super::signature::SharedValues::share(&mut set, s);
     let mut hits: Vec<Hit> = Vec::new();
     for _ in 0..count {
         let signature = take_u32(input)?;
@@ -251,15 +255,15 @@ fn decode(input: &mut impl Read, strings: &mut Strings) -> io::Result<Matched> {
         let n = take_u32(input)?;
         let mut values = Vec::new();
         for _ in 0..n {
-            let name = strings.value(&take_string(input)?);
-            let value = strings.value(&take_string(input)?);
+            let name = value(take_str(input, &mut strings.scratch)?);
+            let text = value(take_str(input, &mut strings.scratch)?);
             let quoted = match take_flag(input)? {
-                true => Some(strings.value(&take_string(input)?)),
+                true => Some(value(take_str(input, &mut strings.scratch)?)),
                 false => None,
             };
             values.push(FieldValue {
                 name,
-                value,
+                value: text,
                 quoted,
             });
         }
@@ -498,6 +502,7 @@ mod tests {
             let mut strings = Strings {
                 names: &mut FxHashMap::default(),
                 diagnoser: &diagnoser,
+                scratch: Vec::new(),
             };
             assert!(
                 decode(&mut &bytes[..cut], &mut strings).is_err(),
@@ -516,6 +521,7 @@ mod tests {
             let mut strings = Strings {
                 names: &mut FxHashMap::default(),
                 diagnoser: &diagnoser,
+                scratch: Vec::new(),
             };
             let e = decode(&mut &bad[..], &mut strings).unwrap_err();
             assert!(e.to_string().contains(why), "{e}");

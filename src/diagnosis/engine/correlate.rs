@@ -89,6 +89,8 @@ pub(crate) fn run_signature(
     // clustering linear however many anchors a log holds.
     // Each cluster becomes incidents as soon as no later anchor can join it, in the order the
     // clusters were made: a log of many installs never holds all their clusters at once.
+    // Per evidence definition, its items by the value of the field its first join reads, built
+    // when a window holds too many items to filter one by one.
     let mut by_join: Vec<Option<HashMap<JoinKey, Vec<usize>>>> = vec![None; sig.evidence.len()];
     let mut out = Vec::new();
     let mut finish = |cluster: Cluster, consumed: &mut [bool]| {
