@@ -300,15 +300,22 @@ impl Diagnoser {
         self.match_event(event, &payload)
     }
 
-    /// Correlate the matched events of a run with what its inputs are.
+    /// Correlate the matched events of a run with what its inputs are; findings come out sorted
+    /// by computer and time.
     pub fn diagnose(&self, matched: Vec<Matched>, inputs: &Inputs) -> Vec<Finding> {
-        engine::diagnose(&self.signatures, matched, inputs)
+        let mut findings = Vec::new();
+        // Events handed over whole have no file to read back, so no error can come of it.
+        let _ = self.diagnose_each(Kept::from(matched), inputs, |batch| {
+            findings.extend(batch);
+            std::ops::ControlFlow::Continue(())
+        });
+        findings
     }
 
     /// The same, one computer's findings at a time (see [`engine::diagnose_each`]), for what a
-    /// [`Collector`] kept: events it wrote to disk come back only where some incident could
-    /// select them ([`engine::Relevance`]). When that file cannot be read back whole, what came
-    /// back is diagnosed all the same, and the error is handed back beside the copies.
+    /// [`Collector`] kept: only what some incident could select ([`engine::Relevance`]) goes on,
+    /// and events it wrote to disk come back only then. When that file cannot be read back whole,
+    /// what came back is diagnosed all the same, and the error is handed back beside the copies.
     pub fn diagnose_each(
         &self,
         kept: Kept,
@@ -319,23 +326,21 @@ impl Diagnoser {
             mut memory,
             spilled,
         } = kept;
-        let Some(spilled) = spilled else {
-            let copies = engine::diagnose_each(&self.signatures, memory.into_vec(), inputs, emit);
-            return (copies, None);
-        };
         let read_back = {
             // Freed before correlation.
             let relevance = engine::Relevance::of(&self.signatures, memory.iter());
             let mut tester = relevance.tester(&self.signatures);
             memory.retain(|m| tester.keeps(m));
-            spilled.read_each(self, |m| {
-                if tester.keeps(&m) {
-                    memory.push(m);
-                }
+            spilled.map(|spilled| {
+                spilled.read_each(self, |m| {
+                    if tester.keeps(&m) {
+                        memory.push(m);
+                    }
+                })
             })
         };
-        let copies = engine::diagnose_relevant(&self.signatures, memory.into_vec(), inputs, emit);
-        (copies, read_back.err())
+        let copies = engine::diagnose_each(&self.signatures, memory.into_vec(), inputs, emit);
+        (copies, read_back.and_then(Result::err))
     }
 
     /// Whether a kept event must stay in memory for [`engine::Relevance`]: an anchor.

@@ -33,40 +33,14 @@ pub use matching::{EvidenceIndex, Hit, KeptEvent, Matched, SharedHits};
 pub use relevance::Relevance;
 pub(crate) use relevance::is_anchor as relevance_is_anchor;
 
-/// Run every signature over every computer's events; findings come out sorted by computer and time.
-pub fn diagnose(signatures: &[Signature], matched: Vec<Matched>, inputs: &Inputs) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    diagnose_each(signatures, matched, inputs, |batch| {
-        findings.extend(batch);
-        ControlFlow::Continue(())
-    });
-    findings
-}
-
-/// The same diagnosis, handed over one computer at a time (computers by name, case-insensitively;
-/// each batch by time), so that a fleet's findings never all have to be in memory at once. A
-/// computer's events are freed as soon as its findings are built; `emit` may stop the run.
-/// Returns, per input, how many of its events were copies of records another input also holds
-/// (the same export sent twice), and that input: those are counted once.
+/// Run every signature over every computer's events, handed over one computer at a time
+/// (computers by name, case-insensitively; each batch by time), so that a fleet's findings never
+/// all have to be in memory at once. The events are those some incident could select
+/// ([`Relevance`]: `Diagnoser::diagnose_each` narrows them first). A computer's events are freed as
+/// soon as its findings are built; `emit` may stop the run. Returns, per input, how many of its
+/// events were copies of records another input also holds (the same export sent twice), and that
+/// input: those are counted once.
 pub fn diagnose_each(
-    signatures: &[Signature],
-    matched: Vec<Matched>,
-    inputs: &Inputs,
-    emit: impl FnMut(Vec<Finding>) -> ControlFlow<()>,
-) -> Vec<Copies> {
-    let mut matched = matched;
-    // Only what some incident could select goes on: the rest of a large input's kept events.
-    {
-        let relevance = Relevance::of(signatures, &matched);
-        let mut tester = relevance.tester(signatures);
-        matched.retain(|m| tester.keeps(m));
-    }
-    diagnose_relevant(signatures, matched, inputs, emit)
-}
-
-/// [`diagnose_each`] of events already narrowed to what some incident could select
-/// ([`Relevance`]): the same findings, without testing them again.
-pub fn diagnose_relevant(
     signatures: &[Signature],
     matched: Vec<Matched>,
     inputs: &Inputs,
