@@ -165,6 +165,31 @@ fn every_sample_gives_the_linux_findings() {
             w == l,
             "{bundle}: the Windows build's report differs from the Linux build's"
         );
+        // Kept events waiting in Windows' temporary file (issue 24; bundles without text logs):
+        // the same report again.
+        let spilled = windows(
+            "main",
+            &[
+                "--format",
+                "json",
+                "--spill-after",
+                "1",
+                &format!("samples\\{bundle}"),
+            ],
+            &[],
+        );
+        assert_eq!(spilled.status.code(), lin.status.code(), "{bundle}");
+        let mut s: Value = serde_json::from_slice(&spilled.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{bundle}: {e}: {}",
+                String::from_utf8_lossy(&spilled.stderr)
+            )
+        });
+        same_paths(&mut s);
+        assert!(
+            s == l,
+            "{bundle}: the Windows build's report differs when kept events wait on disk"
+        );
         // Every path the Windows build names has one kind of separator (backslashes), but for
         // the names inside a zip, which are the zip's own.
         for input in w["inputs"].as_array().unwrap() {
