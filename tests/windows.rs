@@ -56,38 +56,133 @@ fn bin() -> &'static Path {
     })
 }
 
-/// A Wine prefix of its own for each test that stages files in `C:\`, made once.
-fn prefix(name: &str) -> PathBuf {
-    static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let path = root().join("target/wine").join(format!("prefix-{name}"));
-    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    if !made.iter().any(|m| m == name) {
+/// One booted Wine prefix, which every test's prefix copies. A Wine 8 prefix is about 700 MB
+/// (its `system32` holds real copies of Wine's DLLs), and booting one takes 10-15 s: five booted
+/// prefixes filled 3.5 GB of `target/` and a minute of CI. The copies hard-link the files of
+/// `drive_c`, which Wine only reads; what it writes (the registry, saved by writing a new file
+/// and renaming it) is copied.
+fn booted() -> &'static Path {
+    static BOOTED: OnceLock<PathBuf> = OnceLock::new();
+    BOOTED.get_or_init(|| {
+        let path = root().join("target/wine/booted");
         // Wine 8's first boot of a prefix fails now and then ("could not load kernel32.dll",
         // seen once in a CI dry run while other tests ran Wine): a prefix that did not boot is
         // removed and booted again, three times at most.
         let mut attempts = 0;
         while !path.join("system.reg").is_file() {
             attempts += 1;
+            let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).unwrap();
-            let booted = Command::new(WINE)
+            let boot = Command::new(WINE)
                 .args(["wineboot", "-i"])
                 .env("WINEPREFIX", &path)
                 .env("WINEDEBUG", "-all")
                 .output()
                 .unwrap();
-            if booted.status.success() {
+            if boot.status.success() && path.join("system.reg").is_file() {
                 break;
             }
+            // The end of what Wine said is where the reason is; the start is always the same
+            // complaint about the 32-bit rundll32 that a 64-bit-only Wine lacks.
+            let said = String::from_utf8_lossy(&boot.stderr);
+            let tail: String = said
+                .chars()
+                .rev()
+                .take(1500)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             assert!(
                 attempts < 3,
-                "wineboot failed {attempts} times: {}",
-                String::from_utf8_lossy(&booted.stderr)
+                "wineboot failed {attempts} times ({}; free space where the prefix is: {}): ...{tail}",
+                boot.status,
+                free_space(&path)
             );
-            let _ = std::fs::remove_dir_all(&path);
+        }
+        path
+    })
+}
+
+/// `df -h` of a folder, to tell a full disk from Wine's own failures.
+fn free_space(dir: &Path) -> String {
+    Command::new("df")
+        .args(["-h", "--output=avail"])
+        .arg(dir.parent().unwrap_or(dir))
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .last()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .unwrap_or_else(|e| format!("df: {e}"))
+}
+
+/// A Wine prefix of its own for each test that stages files in `C:\`, made once per run from
+/// the booted one (anything a failed earlier run left is replaced).
+fn prefix(name: &str) -> PathBuf {
+    static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let path = root().join("target/wine").join(format!("prefix-{name}"));
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.iter().any(|m| m == name) {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        let from = booted();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            match name.to_str() {
+                Some("drive_c") => link_tree(&entry.path(), &path.join(&name)),
+                Some("dosdevices") => copy_links(&entry.path(), &path.join(&name)),
+                // Names the wineserver of the booted prefix: a copy would share it.
+                Some("wineserver") => {}
+                _ => {
+                    std::fs::copy(entry.path(), path.join(&name)).unwrap();
+                }
+            }
         }
         made.push(name.to_string());
     }
     path
+}
+
+/// `to` as a copy of `from` whose files are hard links and whose symbolic links say the same.
+fn link_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if kind.is_dir() {
+            link_tree(&src, &dst);
+        } else {
+            std::fs::hard_link(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A folder of symbolic links (Wine's drive letters), copied as links.
+fn copy_links(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(
+            std::fs::read_link(entry.path()).unwrap(),
+            to.join(entry.file_name()),
+        )
+        .unwrap();
+    }
+}
+
+/// Puts a file in a prefix: the old one is removed first, since it may be a hard link to the
+/// booted prefix's file, which writing through it would change for every test.
+fn place(src: &Path, dst: &Path) {
+    let _ = std::fs::remove_file(dst);
+    std::fs::copy(src, dst).unwrap();
 }
 
 /// `evtriage.exe ARGS` under Wine, from the repository's root (`Z:\…\main`).
@@ -311,11 +406,10 @@ fn stage(prefix_name: &str, bundle: &str) -> PathBuf {
     std::fs::create_dir_all(&logs).unwrap();
     let b = samples().join(bundle);
     for log in ["Application", "System"] {
-        std::fs::copy(
-            b.join(format!("{log}.evtx")),
-            logs.join(format!("{log}.evtx")),
-        )
-        .unwrap();
+        place(
+            &b.join(format!("{log}.evtx")),
+            &logs.join(format!("{log}.evtx")),
+        );
     }
     let setup_logs = c.join("ExchangeSetupLogs");
     let _ = std::fs::remove_dir_all(&setup_logs);
@@ -323,7 +417,7 @@ fn stage(prefix_name: &str, bundle: &str) -> PathBuf {
         std::fs::create_dir_all(&setup_logs).unwrap();
         for e in std::fs::read_dir(b.join("ExchangeSetupLogs")).unwrap() {
             let e = e.unwrap();
-            std::fs::copy(e.path(), setup_logs.join(e.file_name())).unwrap();
+            place(&e.path(), &setup_logs.join(e.file_name()));
         }
     }
     let temp = c.join("windows/temp");
@@ -336,7 +430,7 @@ fn stage(prefix_name: &str, bundle: &str) -> PathBuf {
                 .to_uppercase()
                 .starts_with("MSI")
             {
-                std::fs::copy(e.path(), temp.join(e.file_name())).unwrap();
+                place(&e.path(), &temp.join(e.file_name()));
             }
         }
     }
