@@ -64,4 +64,33 @@ mod tests {
         }
         assert!(!utf16_valid(&[0x41]), "an odd length is not UTF-16");
     }
+
+    /// The check that spares formatting agrees with decoding on every type byte and every size
+    /// up to 40, over contents that make values valid and not: zeros, all ones (a time past
+    /// what a date can hold), counting bytes (a SID claiming more parts than it has), unpaired
+    /// high surrogates, and a SID whose count fits.
+    #[test]
+    fn decodes_agrees_with_decode() {
+        for ty in 0..=u8::MAX {
+            for size in 0..=40usize {
+                let contents: [Vec<u8>; 5] = [
+                    vec![0; size],
+                    vec![0xff; size],
+                    (0..size).map(|i| i as u8).collect(),
+                    (0..size)
+                        .map(|i| if i % 2 == 1 { 0xd8 } else { 0 })
+                        .collect(),
+                    (0..size).map(|i| if i == 1 { 2 } else { 1 }).collect(),
+                ];
+                for bytes in &contents {
+                    let v = RawValue { at: 0, size, ty };
+                    assert_eq!(
+                        decodes(bytes, v),
+                        decode(bytes, v).is_some(),
+                        "type {ty:#x}, {bytes:x?}"
+                    );
+                }
+            }
+        }
+    }
 }

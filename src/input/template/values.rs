@@ -162,6 +162,32 @@ pub(crate) fn decode(chunk: &[u8], v: RawValue) -> Option<Text> {
     }
 }
 
+/// Whether [`decode`] gives a value, found without building its text: every record read on
+/// demand is checked this way, and formatting its numbers, times and SIDs only to drop them cost
+/// a sixth of the reader's time (a test compares both on every type and size).
+pub(crate) fn decodes(chunk: &[u8], v: RawValue) -> bool {
+    let bytes = v.bytes(chunk);
+    match v.ty {
+        value_type::NULL | value_type::BINARY | value_type::BINXML => true,
+        value_type::STRING | value_type::STRING_ARRAY => {
+            // As `decode_utf16le` reads it: whole code units, a trailing odd byte ignored.
+            utf16_valid(&bytes[..bytes.len() & !1])
+        }
+        value_type::ANSI_STRING => !bytes.iter().any(|b| (0x80..0xa0).contains(b)),
+        value_type::UINT8 | value_type::INT8 => v.size == 1,
+        value_type::UINT16 | value_type::INT16 => v.size == 2,
+        value_type::UINT32 | value_type::INT32 | value_type::BOOL | value_type::HEXINT32 => {
+            v.size == 4
+        }
+        value_type::UINT64 | value_type::INT64 | value_type::HEXINT64 => v.size == 8,
+        value_type::SIZE_T => v.size == 4 || v.size == 8,
+        value_type::FILETIME => v.le(chunk, 8).and_then(filetime).is_some(),
+        value_type::GUID => v.size == 16,
+        value_type::SID => bytes.len() >= 8 && bytes.len() >= 8 + 4 * bytes[1] as usize,
+        _ => false,
+    }
+}
+
 /// An unsigned integer value of its exact width.
 pub(crate) fn unsigned(chunk: &[u8], v: RawValue) -> Option<u64> {
     match v.ty {

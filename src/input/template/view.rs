@@ -322,13 +322,11 @@ pub(crate) fn on_demand(plan: &Plan, chunk: &[u8], values: &[RawValue]) -> bool 
             .get(usize::from(*i))
             .is_some_and(|v| matches!(v.ty, value_type::NULL | value_type::BINARY)),
         FieldPlan::Field(_, Slot::Subst(i)) => values.get(usize::from(*i)).is_some_and(|v| {
-            let bytes = v.bytes(chunk);
             match v.ty {
-                value_type::NULL | value_type::BINARY => true,
-                value_type::STRING | value_type::STRING_ARRAY => utf16_valid(bytes),
-                value_type::ANSI_STRING => !bytes.iter().any(|b| (0x80..0xa0).contains(b)),
+                // Odd-length text is left to rendering, which decides what its last byte shows.
+                value_type::STRING | value_type::STRING_ARRAY => utf16_valid(v.bytes(chunk)),
                 value_type::BINXML => false,
-                _ => decode(chunk, *v).is_some(),
+                _ => decodes(chunk, *v),
             }
         }),
         FieldPlan::Field(..) => true,
