@@ -37,8 +37,13 @@ fn each_chunk(path: &Path, mut each: impl FnMut(&mut evtx::EvtxChunk)) {
 /// payload was also read on demand)
 fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
     let (mut same, mut fallback, mut ours, mut viewed) = (0, 0, 0, 0u64);
+    // One cache for the file, emptied for each chunk as the reader's thread does: the plans of
+    // earlier chunks are found again by their shape, and must be the right ones.
+    let mut cache = PlanCache::default();
+    let mut views = PlanCache::default();
     each_chunk(path, |chunk| {
-        let mut cache = PlanCache::default();
+        cache.clear();
+        views.clear();
         let mut interner = Interner::default();
         for record in chunk.iter() {
             let Ok(record) = record else { continue };
@@ -51,7 +56,6 @@ fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
             if let Some(built) = &fast {
                 let start = record.binxml_offset as usize;
                 let binxml = start..start + record.binxml_size as usize;
-                let mut views = PlanCache::default();
                 match event_view(
                     record.chunk.data,
                     binxml,

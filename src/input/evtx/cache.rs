@@ -6,7 +6,8 @@ use crate::input::template::PlanCache;
 /// The fast path's caches of the chunk a thread is reading, kept by the thread from one chunk to
 /// the next and emptied for each: a fresh set per chunk made the allocator set up new pages for
 /// every chunk (15% of a read of real chunks, issue 24). The interner is bounded and its strings
-/// are any chunk's; plans and strings are emptied, being the chunk's own.
+/// are any chunk's, as are plans by shape (bounded too); plans by offset and strings are emptied,
+/// being the chunk's own.
 #[derive(Default)]
 pub(super) struct ChunkCache {
     pub(super) plans: PlanCache,

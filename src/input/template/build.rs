@@ -6,7 +6,7 @@ pub(crate) fn fields_from(
     plan: &Plan,
     values: &[RawValue],
     chunk: &[u8],
-    plans: &mut HashMap<u32, Option<Arc<Plan>>>,
+    plans: &mut Plans,
     payload: &mut Payload,
     depth: usize,
 ) -> Option<()> {
@@ -64,7 +64,7 @@ pub(crate) fn fields_from(
                 Text::Nested(v) => {
                     let mut inner = Vec::new();
                     let def = parse_instance(chunk, v.at, v.at + v.size, &mut inner)?;
-                    let plan = plan_at(plans, chunk, def)?;
+                    let plan = plans.at(chunk, def)?;
                     fields_from(&plan, &inner, chunk, plans, payload, depth + 1)?;
                 }
                 Text::One(None) => {}

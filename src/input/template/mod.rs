@@ -1,10 +1,11 @@
 //! The fast path from a record to an [`Event`] without rendering it: a record written with
 //! templates is a template reference plus typed substitution values. Each template definition is
-//! walked once per chunk into a [`Plan`] that says which slot holds the provider, the event ID, the
-//! time, … and which `<Data>` / `<UserData>` leaf each payload slot fills; events are then built from
-//! the values directly. Anything this walker does not recognize returns `None`, and the caller renders
-//! the record instead, so the fast path can only be faster, never different (a test compares both on
-//! every record of the samples and the corpus).
+//! walked into a [`Plan`] (once per thread: later chunks find it again by its shape) that says
+//! which slot holds the provider, the event ID, the time, … and which `<Data>` / `<UserData>` leaf
+//! each payload slot fills; events are then built from the values directly. Anything this walker
+//! does not recognize returns `None`, and the caller renders the record instead, so the fast path
+//! can only be faster, never different (a test compares both on every record of the samples and
+//! the corpus).
 //!
 //! Before an event is built, its sink is asked whether the record's provider, event ID and payload
 //! could be kept at all; the answer is remembered for that exact payload for the rest of the chunk.
@@ -92,5 +93,86 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A template definition laid out as a chunk holds it (MS-EVEN6: 24-byte header, then the
+    /// fragment), at `at` in a chunk of zeros: `<Event><EventData><{leaf}>%0</{leaf}>…`.
+    /// `earlier` is where the leaf's name already lies in the chunk, else it is inline.
+    fn chunk_with(at: usize, leaf: &str, earlier: Option<usize>) -> Vec<u8> {
+        let mut chunk = vec![0u8; at];
+        let mut f: Vec<u8> = vec![token::FRAGMENT_HEADER, 1, 1, 0];
+        let name = |f: &mut Vec<u8>, s: &str, earlier: Option<usize>| {
+            if let Some(offset) = earlier {
+                f.extend_from_slice(&(offset as u32).to_le_bytes());
+                return;
+            }
+            let offset = at + 24 + f.len() + 4;
+            f.extend_from_slice(&(offset as u32).to_le_bytes());
+            f.extend_from_slice(&[0; 6]);
+            f.extend_from_slice(&(s.len() as u16).to_le_bytes());
+            f.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
+            f.extend_from_slice(&[0, 0]);
+        };
+        for (element, earlier) in [("Event", None), ("EventData", None), (leaf, earlier)] {
+            f.extend_from_slice(&[token::OPEN_START_ELEMENT, 0, 0, 0, 0, 0, 0]);
+            name(&mut f, element, earlier);
+            f.push(token::CLOSE_START_ELEMENT);
+        }
+        f.extend_from_slice(&[token::NORMAL_SUBSTITUTION, 0, 0, value_type::STRING]);
+        f.extend_from_slice(&[token::END_ELEMENT; 3]);
+        f.push(token::END_OF_STREAM);
+        chunk.extend_from_slice(&[0; 20]);
+        chunk.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        chunk.extend_from_slice(&f);
+        chunk
+    }
+
+    /// A name as a chunk's earlier template left it, at the chunk's start.
+    fn name_first(mut chunk: Vec<u8>, s: &str) -> Vec<u8> {
+        let mut n = vec![0u8; 6];
+        n.extend_from_slice(&(s.len() as u16).to_le_bytes());
+        n.extend(s.encode_utf16().flat_map(u16::to_le_bytes));
+        chunk[..n.len()].copy_from_slice(&n);
+        chunk
+    }
+
+    #[test]
+    fn a_template_has_one_shape_wherever_its_names_lie() {
+        let (mut a, mut b, mut c, mut d) = (vec![], vec![], vec![], vec![]);
+        shape(&chunk_with(64, "Data", None), 64, &mut a).unwrap();
+        shape(&chunk_with(3000, "Data", None), 3000, &mut b).unwrap();
+        shape(
+            &name_first(chunk_with(64, "Data", Some(0)), "Data"),
+            64,
+            &mut c,
+        )
+        .unwrap();
+        shape(&chunk_with(64, "Datum", None), 64, &mut d).unwrap();
+        assert_eq!(a, b, "the same definition at another offset");
+        assert_eq!(a, c, "a name defined earlier in the chunk");
+        assert_ne!(a, d, "another element name");
+    }
+
+    #[test]
+    fn a_plan_found_by_shape_is_that_definitions_plan() {
+        let mut plans = Plans::default();
+        let data = plans.at(&chunk_with(64, "Data", None), 64).unwrap();
+        assert_eq!(data.payload.len(), 1, "{data:?}");
+        // The next chunk: its own offsets, a definition at the same offset that reads otherwise.
+        plans.by_offset.clear();
+        let datum = plans.at(&chunk_with(64, "Datum", None), 64).unwrap();
+        assert!(datum.payload.is_empty(), "{datum:?}");
+        plans.by_offset.clear();
+        let again = plans.at(&chunk_with(900, "Data", None), 900).unwrap();
+        assert!(
+            Arc::ptr_eq(&data, &again),
+            "found by shape, not built again"
+        );
+        assert_eq!(
+            plan_template(&chunk_with(900, "Data", None), 900)
+                .unwrap()
+                .payload,
+            again.payload
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! A template definition walked once per chunk into a [`Plan`]: which substitution slot holds each
-//! System field, and which `<Data>` / `<UserData>` leaf each payload slot fills.
+//! A template definition walked into a [`Plan`]: which substitution slot holds each System field,
+//! and which `<Data>` / `<UserData>` leaf each payload slot fills. A thread finds the plan of a
+//! definition it has seen in an earlier chunk by the definition's shape, without walking it again.
 
 use super::*;
 
@@ -43,7 +44,7 @@ pub struct Plan {
 /// buffer for the values of the record at hand.
 #[derive(Default)]
 pub struct PlanCache {
-    pub(crate) plans: HashMap<u32, Option<Arc<Plan>>>,
+    pub(crate) plans: Plans,
     pub(crate) strings: SharedStrings,
     /// The record's values: the outer instance's first, then those of its nested payloads.
     pub(crate) values: Vec<RawValue>,
@@ -59,7 +60,7 @@ impl PlanCache {
     /// Empty for the next chunk (plans, strings and verdicts are one chunk's), keeping the memory:
     /// a reader reuses one cache per thread.
     pub fn clear(&mut self) {
-        self.plans.clear();
+        self.plans.by_offset.clear();
         self.strings.by_bytes.clear();
         self.strings.recent = Default::default();
         self.values.clear();
@@ -77,15 +78,51 @@ pub(crate) struct Segment {
     pub(crate) len: usize,
 }
 
-pub(crate) fn plan_at(
-    plans: &mut HashMap<u32, Option<Arc<Plan>>>,
-    chunk: &[u8],
-    def: u32,
-) -> Option<Arc<Plan>> {
-    plans
-        .entry(def)
-        .or_insert_with(|| plan_template(chunk, def).map(Arc::new))
-        .clone()
+/// Each template's plan: the chunk's own by definition offset, and those of earlier chunks read
+/// by this thread by their [`shape`]. A log's chunks define the same few templates again and
+/// again; finding the plan by shape spares decoding every name into a string and walking them
+/// (a fifth of a read of real chunks, issue 24).
+#[derive(Default)]
+pub struct Plans {
+    pub(crate) by_offset: HashMap<u32, Option<Arc<Plan>>>,
+    by_shape: HashMap<Box<[u8]>, Option<Arc<Plan>>>,
+    /// The bytes of `by_shape`'s keys, bounded so that a crafted log of ever new templates
+    /// cannot make it grow without end.
+    shape_bytes: usize,
+    key: Vec<u8>,
+}
+
+/// The most bytes of shapes a thread keeps; past it, they are forgotten and learned again.
+const SHAPE_BYTES: usize = 4 << 20;
+
+impl Plans {
+    /// The plan of the template defined at `def` in `chunk`.
+    pub(crate) fn at(&mut self, chunk: &[u8], def: u32) -> Option<Arc<Plan>> {
+        if let Some(plan) = self.by_offset.get(&def) {
+            return plan.clone();
+        }
+        let plan = if shape(chunk, def, &mut self.key).is_some() {
+            match self.by_shape.get(self.key.as_slice()) {
+                Some(plan) => plan.clone(),
+                None => {
+                    let plan = plan_template(chunk, def).map(Arc::new);
+                    if self.shape_bytes + self.key.len() > SHAPE_BYTES {
+                        self.by_shape.clear();
+                        self.shape_bytes = 0;
+                    }
+                    self.shape_bytes += self.key.len();
+                    self.by_shape
+                        .insert(self.key.as_slice().into(), plan.clone());
+                    plan
+                }
+            }
+        } else {
+            // A definition the walk refuses has no plan: the record is rendered.
+            None
+        };
+        self.by_offset.insert(def, plan.clone());
+        plan
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! A template definition's BinXML as tokens: element opens, attributes, text and substitution
 //! references, with the names decoded. Only what a plan needs; anything else ends the walk.
 
+use super::values::utf16_valid;
 use crate::input::binxml::{token, value_type};
 
 #[derive(Debug)]
@@ -20,7 +21,7 @@ pub(crate) struct Reader<'a> {
     pub(crate) end: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     pub(crate) fn u8(&mut self) -> Option<u8> {
         let b = *self.chunk.get(self.pos)?;
         (self.pos < self.end).then(|| {
@@ -39,26 +40,30 @@ impl Reader<'_> {
             self.u8()?,
         ]))
     }
-    pub(crate) fn utf16(&mut self, n: usize) -> Option<String> {
+    /// `n` UTF-16 code units, as bytes; `None` unless they decode.
+    pub(crate) fn utf16(&mut self, n: usize) -> Option<&'a [u8]> {
         let bytes = self.chunk.get(self.pos..self.pos.checked_add(n * 2)?)?;
         self.pos += n * 2;
-        decode_utf16le(bytes)
+        utf16_valid(bytes).then_some(bytes)
     }
-    /// A name: an offset into the chunk, followed here by the name itself on its first use.
-    pub(crate) fn name(&mut self) -> Option<String> {
+    /// A name, as UTF-16 bytes: an offset into the chunk, followed here by the name itself on its
+    /// first use.
+    pub(crate) fn name(&mut self) -> Option<&'a [u8]> {
         let offset = self.u32()? as usize;
-        let name = read_name(self.chunk, offset)?;
+        let name = name_at(self.chunk, offset)?;
         if offset == self.pos {
             // Inline: next offset, hash, length, characters, NUL.
-            self.pos += 8 + name.encode_utf16().count() * 2 + 2;
+            self.pos += 8 + name.len() + 2;
         }
         Some(name)
     }
 }
 
-pub(crate) fn read_name(chunk: &[u8], offset: usize) -> Option<String> {
+/// The UTF-16 bytes of the name at `offset`; `None` unless they decode.
+fn name_at(chunk: &[u8], offset: usize) -> Option<&[u8]> {
     let n = u16::from_le_bytes(chunk.get(offset + 6..offset + 8)?.try_into().ok()?) as usize;
-    decode_utf16le(chunk.get(offset + 8..offset + 8 + n * 2)?)
+    let bytes = chunk.get(offset + 8..offset + 8 + n * 2)?;
+    utf16_valid(bytes).then_some(bytes)
 }
 
 /// UTF-16LE as the chunk stores every string; `None` for unpaired surrogates. Most event text
@@ -85,8 +90,25 @@ pub(crate) fn decode_utf16le_lossy(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The tokens of a template definition's fragment.
-pub(crate) fn tokens(chunk: &[u8], def_offset: u32) -> Option<Vec<Tok>> {
+/// A token of a template definition, its names and text still the chunk's UTF-16 bytes
+/// (checked to decode).
+pub(crate) enum RawTok<'c> {
+    Open(&'c [u8]),
+    Attr(&'c [u8]),
+    Text(&'c [u8]),
+    Subst(u16),
+    CloseStart,
+    CloseEmpty,
+    End,
+}
+
+/// Walks a template definition's fragment, handing each token to `each`; `None` where it holds
+/// what a plan does not read (the walk stops there).
+pub(crate) fn walk<'c>(
+    chunk: &'c [u8],
+    def_offset: u32,
+    mut each: impl FnMut(RawTok<'c>),
+) -> Option<()> {
     let at = def_offset as usize;
     let size = u32::from_le_bytes(chunk.get(at + 20..at + 24)?.try_into().ok()?) as usize;
     let start = at + 24;
@@ -96,7 +118,6 @@ pub(crate) fn tokens(chunk: &[u8], def_offset: u32) -> Option<Vec<Tok>> {
         pos: start,
         end,
     };
-    let mut out = Vec::new();
     while r.pos < r.end {
         let t = r.u8()?;
         match t {
@@ -108,33 +129,75 @@ pub(crate) fn tokens(chunk: &[u8], def_offset: u32) -> Option<Vec<Tok>> {
             token::OPEN_START_ELEMENT | token::OPEN_START_ELEMENT_WITH_ATTRIBUTES => {
                 r.u16()?; // dependency id
                 r.u32()?; // element size
-                out.push(Tok::Open(r.name()?));
+                each(RawTok::Open(r.name()?));
                 if t == token::OPEN_START_ELEMENT_WITH_ATTRIBUTES {
                     r.u32()?;
                 }
             }
-            token::CLOSE_START_ELEMENT => out.push(Tok::CloseStart),
-            token::CLOSE_EMPTY_ELEMENT => out.push(Tok::CloseEmpty),
-            token::END_ELEMENT => out.push(Tok::End),
+            token::CLOSE_START_ELEMENT => each(RawTok::CloseStart),
+            token::CLOSE_EMPTY_ELEMENT => each(RawTok::CloseEmpty),
+            token::END_ELEMENT => each(RawTok::End),
             token::VALUE_TEXT | token::VALUE_TEXT_MORE => {
                 if r.u8()? != value_type::STRING {
                     return None;
                 }
                 let n = r.u16()? as usize;
-                out.push(Tok::Text(r.utf16(n)?));
+                each(RawTok::Text(r.utf16(n)?));
             }
-            token::ATTRIBUTE | token::ATTRIBUTE_MORE => out.push(Tok::Attr(r.name()?)),
+            token::ATTRIBUTE | token::ATTRIBUTE_MORE => each(RawTok::Attr(r.name()?)),
             token::NORMAL_SUBSTITUTION | token::OPTIONAL_SUBSTITUTION => {
                 let idx = r.u16()?;
                 r.u8()?;
-                out.push(Tok::Subst(idx));
+                each(RawTok::Subst(idx));
             }
             // Character and entity references, CDATA, processing instructions: rare in event
             // templates, and rendering gets them right; leave those records to it.
             _ => return None,
         }
     }
+    Some(())
+}
+
+/// The tokens of a template definition's fragment, names and text decoded.
+pub(crate) fn tokens(chunk: &[u8], def_offset: u32) -> Option<Vec<Tok>> {
+    let mut out = Vec::new();
+    let text = |b: &[u8]| decode_utf16le(b).unwrap_or_default();
+    walk(chunk, def_offset, |t| {
+        out.push(match t {
+            RawTok::Open(n) => Tok::Open(text(n)),
+            RawTok::Attr(n) => Tok::Attr(text(n)),
+            RawTok::Text(b) => Tok::Text(text(b)),
+            RawTok::Subst(i) => Tok::Subst(i),
+            RawTok::CloseStart => Tok::CloseStart,
+            RawTok::CloseEmpty => Tok::CloseEmpty,
+            RawTok::End => Tok::End,
+        })
+    })?;
     Some(out)
+}
+
+/// What a template's plan depends on, as bytes: its tokens with every name spelled out, so that
+/// the same definition in another chunk (where its names lie at other offsets) gives the same
+/// key, and any definition that reads differently gives another. `out` is emptied first.
+pub(crate) fn shape(chunk: &[u8], def_offset: u32, out: &mut Vec<u8>) -> Option<()> {
+    out.clear();
+    let with_bytes = |tag: u8, b: &[u8], out: &mut Vec<u8>| {
+        out.push(tag);
+        out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        out.extend_from_slice(b);
+    };
+    walk(chunk, def_offset, |t| match t {
+        RawTok::Open(n) => with_bytes(0, n, out),
+        RawTok::Attr(n) => with_bytes(1, n, out),
+        RawTok::Text(b) => with_bytes(2, b, out),
+        RawTok::Subst(i) => {
+            out.push(3);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        RawTok::CloseStart => out.push(4),
+        RawTok::CloseEmpty => out.push(5),
+        RawTok::End => out.push(6),
+    })
 }
 
 pub(crate) fn local(name: &str) -> &str {

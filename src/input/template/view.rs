@@ -255,7 +255,7 @@ pub(crate) fn laid_out(plan: &Arc<Plan>, chunk: &[u8], cache: &mut PlanCache) ->
             let Some(def) = append_instance(chunk, v.at, v.at + v.size, values) else {
                 return false;
             };
-            let Some(inner) = plan_at(plans, chunk, def) else {
+            let Some(inner) = plans.at(chunk, def) else {
                 return false;
             };
             if !flat(&inner) {
@@ -280,7 +280,7 @@ pub(crate) fn prepare(
 ) -> Result<(Arc<Plan>, u64), Outcome> {
     let PlanCache { plans, values, .. } = cache;
     let def = parse_instance(chunk, binxml.start, binxml.end, values).ok_or(Outcome::Render)?;
-    let Some(plan) = plan_at(plans, chunk, def) else {
+    let Some(plan) = plans.at(chunk, def) else {
         // A template the fast path cannot plan may still be Windows' System template, whose
         // event ID sits in slot 3 (next to the FILETIME in 6 and the record ID in 10): an
         // unwanted ID needs no rendering either.
