@@ -175,4 +175,43 @@ mod tests {
             again.payload
         );
     }
+
+    /// A list's items found without decoding it are those decoding it gives, on lists with empty
+    /// items, a final NUL or none, nothing at all, an odd byte, and an unpaired surrogate.
+    #[test]
+    fn array_items_are_the_decoded_lists_items() {
+        let cases: &[&[u16]] = &[
+            &[0x61, 0, 0x62, 0],
+            &[0x61, 0, 0x62],
+            &[0x61, 0, 0, 0x62, 0, 0],
+            &[0, 0],
+            &[0],
+            &[],
+            &[0xd83d, 0xde00, 0, 0x41],
+            &[0x41, 0, 0xd83d, 0],
+        ];
+        for units in cases {
+            let mut bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+            for odd in [false, true] {
+                if odd {
+                    bytes.push(0x41);
+                }
+                let v = RawValue {
+                    at: 0,
+                    size: bytes.len(),
+                    ty: value_type::STRING_ARRAY,
+                };
+                let decoded = match decode(&bytes, v) {
+                    Some(Text::Many(items)) => Some(items),
+                    _ => None,
+                };
+                let found = array_items(&bytes).map(|items| {
+                    items
+                        .map(|b| as_rendered(decode_utf16le(b).unwrap()))
+                        .collect::<Vec<_>>()
+                });
+                assert_eq!(found, decoded, "{units:x?}, odd byte: {odd}");
+            }
+        }
+    }
 }

@@ -188,6 +188,36 @@ pub(crate) fn decodes(chunk: &[u8], v: RawValue) -> bool {
     }
 }
 
+/// The items of a string array as [`decode`] splits it (at NUL units, the empty piece after the
+/// last NUL dropped), each still UTF-16 bytes; `None` where the array does not decode. A
+/// signature reads one item of a classic event's insertion strings at a time: decoding the
+/// whole array for each, twice (to count, then to read), was a tenth of a generated host's read.
+pub(crate) fn array_items(bytes: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    let bytes = &bytes[..bytes.len() & !1];
+    if !utf16_valid(bytes) {
+        return None;
+    }
+    // A NUL unit never falls inside a surrogate pair, so every piece decodes too.
+    let units = bytes.len() / 2;
+    let (mut start, mut at, mut ended) = (0, 0, false);
+    Some(std::iter::from_fn(move || {
+        while !ended {
+            if at == units {
+                ended = true;
+                // The piece after the last NUL is an item only when it holds something.
+                return (start < at).then(|| &bytes[2 * start..2 * at]);
+            }
+            at += 1;
+            if bytes[2 * at - 2..2 * at] == [0, 0] {
+                let piece = &bytes[2 * start..2 * at - 2];
+                start = at;
+                return Some(piece);
+            }
+        }
+        None
+    }))
+}
+
 /// An unsigned integer value of its exact width.
 pub(crate) fn unsigned(chunk: &[u8], v: RawValue) -> Option<u64> {
     match v.ty {

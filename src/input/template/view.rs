@@ -357,10 +357,9 @@ impl PayloadView<'_> {
         match slot {
             Slot::Subst(i) => match values.get(usize::from(*i)) {
                 Some(v) if v.ty == value_type::NULL => 0,
-                Some(v) if v.ty == value_type::STRING_ARRAY => match decode(self.chunk, *v) {
-                    Some(Text::Many(items)) => items.len().max(1),
-                    _ => 0,
-                },
+                Some(v) if v.ty == value_type::STRING_ARRAY => {
+                    array_items(v.bytes(self.chunk)).map_or(0, |items| items.count().max(1))
+                }
                 Some(_) => 1,
                 None => 0,
             },
@@ -371,6 +370,19 @@ impl PayloadView<'_> {
     /// The `k`-th field a payload slot renders as.
     pub(crate) fn text(&self, slot: &Slot, values: &[RawValue], k: usize) -> Option<String> {
         match slot {
+            // One item of a list, decoded alone (as `decode` would have decoded it in the list).
+            Slot::Subst(i)
+                if values
+                    .get(usize::from(*i))
+                    .is_some_and(|v| v.ty == value_type::STRING_ARRAY) =>
+            {
+                let mut items = array_items(values[usize::from(*i)].bytes(self.chunk))?.peekable();
+                if items.peek().is_none() {
+                    return Some(String::new());
+                }
+                let item = items.nth(k)?;
+                normalize_null(as_rendered(decode_utf16le(item)?))
+            }
             Slot::Subst(i) => match decode(self.chunk, *values.get(usize::from(*i))?)? {
                 Text::One(s) => normalize_null(s?),
                 Text::Many(items) if items.is_empty() => Some(String::new()),
