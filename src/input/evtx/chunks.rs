@@ -1,7 +1,9 @@
-//! The file's chunks, read in large blocks and handed to the pool a block at a time, in the order
-//! the evtx crate's `EvtxParser::chunks` walks them (that order is what reports and accounting
-//! follow; the crate's walk itself cost two system calls and one thread hand-off per 64 KiB
-//! chunk, and a fresh buffer for each: two thirds of a run's system time, issue 24).
+//! The file's chunks, read in large blocks whose chunks are worked on by the pool while the next
+//! block is read (up to three blocks at once), handed on in chunk number order; and the order
+//! the evtx crate's `EvtxParser::chunks` walks them in, which reports and accounting follow,
+//! found from their heads as they come. The crate's walk itself cost two system calls and one
+//! thread hand-off per 64 KiB chunk, and a fresh buffer for each: two thirds of a run's system
+//! time (issue 24).
 //!
 //! The crate's walk, which this reproduces: the chunks that fit the file after its header block
 //! (`calculated`: the file's size less the header's block size, in whole chunks), from the one
@@ -11,18 +13,23 @@
 
 use evtx::EvtxChunkHeader;
 use evtx::err::{ChunkError, EvtxError};
-use rayon::prelude::*;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use super::{CHUNK, CHUNK_HEADER, FILE_HEADER};
 
-/// Chunks per read: 1 MiB. Two such blocks are in memory at once (one read while the other is
-/// worked on), whatever the file's size.
+/// Chunks per read: 1 MiB.
 const BLOCK_CHUNKS: usize = 16;
 
+/// Blocks in memory at once while a large file is read: one being read while the chunks of the
+/// other two are worked on, so that a thread that finishes its share of one block finds the
+/// next one's chunks waiting instead of sleeping until the slowest chunk of the block is done.
+const BLOCKS_IN_FLIGHT: usize = 3;
+
 thread_local! {
-    /// A thread's two blocks, kept from one file to the next (taken while a file is read).
-    static BLOCKS: std::cell::Cell<Option<(Vec<u8>, Vec<u8>)>> = const { std::cell::Cell::new(None) };
+    /// A thread's blocks, kept from one file to the next (taken while a file is read).
+    static BLOCKS: std::cell::Cell<Vec<Vec<u8>>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// What a chunk of the file is, before it is worked on.
@@ -118,11 +125,11 @@ impl Oldest {
     }
 }
 
-/// Read chunks `0..calculated` of the file in blocks and call `work` for each on the pool, a
-/// block's chunks in parallel while the next block is read. `work` gets the chunk's number and
-/// its bytes (fewer than a chunk where the file ends first), and returns what it made of it,
-/// which `each` gets on this thread, in chunk order, a block at a time: nothing of a chunk is
-/// held here after its block.
+/// Read chunks `0..calculated` of the file in blocks and call `work` for each on the pool, the
+/// chunks of earlier blocks worked on while the next block is read. `work` gets the chunk's
+/// number and its bytes (fewer than a chunk where the file ends first), and returns what it made
+/// of it, which `each` gets on this thread in chunk order: nothing of a chunk is held here once
+/// the chunks before it are done.
 pub(super) fn for_each_chunk<T: Send>(
     file: &mut (impl Read + Seek + Send),
     file_size: u64,
@@ -131,78 +138,122 @@ pub(super) fn for_each_chunk<T: Send>(
     mut each: impl FnMut(u64, T),
 ) -> std::io::Result<()> {
     let block_len = BLOCK_CHUNKS * CHUNK as usize;
-    let mut out = |done: Vec<(u64, T)>| {
-        for (n, t) in done {
-            each(n, t);
-        }
-    };
     file.seek(SeekFrom::Start(FILE_HEADER))?;
     // What the chunks `0..calculated` span in the file, where the file has it.
     let wanted = (calculated * CHUNK).min(file_size.saturating_sub(FILE_HEADER));
     // The thread's blocks from its last file, when it has them: a fleet's thousands of small logs
-    // do not each allocate their own.
-    // Their old bytes are never read: each fill overwrites the part it hands out.
-    let (mut current, mut next) = BLOCKS.with(|b| b.take()).unwrap_or_default();
+    // do not each allocate their own. Their old bytes are never read: each fill overwrites the
+    // part it hands out.
+    let mut spare = BLOCKS.with(|b| b.take());
     let mut read_so_far = 0u64;
-    let mut fill = |buf: &mut Vec<u8>, read_so_far: &mut u64| -> std::io::Result<usize> {
+    let mut fill = |mut buf: Vec<u8>, read_so_far: &mut u64| -> std::io::Result<Vec<u8>> {
         let len = (block_len as u64).min(wanted - *read_so_far) as usize;
         buf.resize(len, 0);
-        file.read_exact(&mut buf[..len])?;
+        file.read_exact(&mut buf)?;
         *read_so_far += len as u64;
-        Ok(len)
+        Ok(buf)
     };
-    let mut len = fill(&mut current, &mut read_so_far)?;
-    let mut first_chunk = 0u64;
-    loop {
-        let work_on = |buf: &[u8], first: u64| -> Vec<(u64, T)> {
-            buf.par_chunks(CHUNK as usize)
-                .enumerate()
-                .map(|(i, bytes)| {
-                    let n = first + i as u64;
-                    (n, work(n, bytes))
-                })
-                .collect()
-        };
-        let more = read_so_far < wanted;
-        if !more && first_chunk == 0 {
-            // A file of one block: its chunks on this thread. A fleet's many small logs are
-            // read in parallel already, and a thread waiting on a small file's chunks would take
-            // up another file meanwhile, holding both files' blocks and results.
-            out(current[..len]
-                .chunks(CHUNK as usize)
-                .enumerate()
-                .map(|(i, bytes)| {
-                    let n = i as u64;
-                    (n, work(n, bytes))
-                })
-                .collect());
-            first_chunk = (len as u64).div_ceil(CHUNK);
-            break;
+    let first = fill(spare.pop().unwrap_or_default(), &mut read_so_far)?;
+    let mut next_chunk = (first.len() as u64).div_ceil(CHUNK);
+    if read_so_far >= wanted {
+        // A file of one block: its chunks on this thread. A fleet's many small logs are read in
+        // parallel already, and a thread waiting on a small file's chunks would take up another
+        // file meanwhile, holding both files' blocks and results.
+        for (i, bytes) in first.chunks(CHUNK as usize).enumerate() {
+            let n = i as u64;
+            each(n, work(n, bytes));
         }
-        let (read, done) = if more {
-            rayon::join(
-                || fill(&mut next, &mut read_so_far).map(Some),
-                || work_on(&current[..len], first_chunk),
-            )
-        } else {
-            (Ok(None), work_on(&current[..len], first_chunk))
-        };
-        out(done);
-        first_chunk += (len as u64).div_ceil(CHUNK);
-        match read? {
-            Some(l) => {
-                len = l;
-                std::mem::swap(&mut current, &mut next);
+        spare.push(first);
+    } else {
+        let mut outcome = Ok(());
+        let (done_tx, done) = std::sync::mpsc::channel::<(u64, T)>();
+        rayon::in_place_scope(|scope| {
+            let work = &work;
+            // Blocks whose chunks are being worked on, oldest first: each with its first chunk.
+            let mut in_flight: VecDeque<(Arc<Vec<u8>>, u64)> = VecDeque::new();
+            let spawn = |block: Vec<u8>, first_chunk: u64| {
+                let block = Arc::new(block);
+                for i in 0..block.len().div_ceil(CHUNK as usize) {
+                    let (block, done_tx) = (block.clone(), done_tx.clone());
+                    scope.spawn(move |_| {
+                        let n = first_chunk + i as u64;
+                        let end = ((i + 1) * CHUNK as usize).min(block.len());
+                        let made = work(n, &block[i * CHUNK as usize..end]);
+                        // The block is let go before its chunk is reported done, so that once
+                        // every chunk of it is, nothing else holds it.
+                        drop(block);
+                        let _ = done_tx.send((n, made));
+                    });
+                }
+                (block, first_chunk)
+            };
+            in_flight.push_back(spawn(first, 0));
+            // Results that came before the chunks ahead of them, by chunk number.
+            let mut waiting: BTreeMap<u64, T> = BTreeMap::new();
+            let mut delivered = 0u64;
+            let mut reading = true;
+            loop {
+                while let Ok((n, made)) = done.try_recv() {
+                    waiting.insert(n, made);
+                }
+                while let Some(made) = waiting.remove(&delivered) {
+                    each(delivered, made);
+                    delivered += 1;
+                }
+                // Blocks whose every chunk is delivered are free to be read into again.
+                while let Some((block, first_chunk)) = in_flight.front() {
+                    let chunks = (block.len() as u64).div_ceil(CHUNK);
+                    if delivered < first_chunk + chunks {
+                        break;
+                    }
+                    let (block, _) = in_flight.pop_front().expect("just seen");
+                    spare.extend(Arc::into_inner(block));
+                }
+                if reading && in_flight.len() < BLOCKS_IN_FLIGHT {
+                    if read_so_far >= wanted {
+                        reading = false;
+                        continue;
+                    }
+                    match fill(spare.pop().unwrap_or_default(), &mut read_so_far) {
+                        Ok(block) => {
+                            let len = block.len() as u64;
+                            in_flight.push_back(spawn(block, next_chunk));
+                            next_chunk += len.div_ceil(CHUNK);
+                        }
+                        Err(e) => {
+                            // The file cannot be read on: the chunks spawned are finished (the
+                            // scope waits for them) and the file reported unreadable.
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                if in_flight.is_empty() {
+                    break;
+                }
+                // Nothing to read for now: work on a chunk, or wait for one being worked on.
+                // Waiting is safe: a chunk not yet done is either running on another thread or
+                // queued where this thread would have found it.
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    match done.recv() {
+                        Ok((n, made)) => {
+                            waiting.insert(n, made);
+                        }
+                        Err(_) => break,
+                    }
+                }
             }
-            None => break,
-        }
+        });
+        outcome?;
     }
-    BLOCKS.with(|b| b.set(Some((current, next))));
+    spare.truncate(BLOCKS_IN_FLIGHT);
+    BLOCKS.with(|b| b.set(spare));
     // Chunks the file ends before (a header block smaller than 4 KiB counts one more chunk than
     // the file holds): each an incomplete chunk, as the crate reports it.
-    while first_chunk < calculated {
-        out(vec![(first_chunk, work(first_chunk, &[]))]);
-        first_chunk += 1;
+    while next_chunk < calculated {
+        each(next_chunk, work(next_chunk, &[]));
+        next_chunk += 1;
     }
     Ok(())
 }
@@ -227,5 +278,96 @@ mod tests {
         assert_eq!(walk_order(&[None, None], 2), vec![0, 1]);
         // Headers past what the file holds are not scanned: the walk still covers every chunk.
         assert_eq!(walk_order(&[h(7, 8)], 3), vec![0, 1, 2]);
+    }
+
+    /// A file of `chunks` chunks after its header, each chunk's bytes its number; reading fails
+    /// past `fails_at` bytes when given.
+    struct File {
+        data: std::io::Cursor<Vec<u8>>,
+        fails_at: Option<u64>,
+    }
+
+    impl File {
+        fn new(chunks: u64, fails_at: Option<u64>) -> Self {
+            let mut data = vec![0xee; FILE_HEADER as usize];
+            for n in 0..chunks {
+                data.extend(std::iter::repeat_n(n as u8, CHUNK as usize));
+            }
+            File {
+                data: std::io::Cursor::new(data),
+                fails_at,
+            }
+        }
+    }
+
+    impl Read for File {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.fails_at {
+                Some(at) if self.data.position() + buf.len() as u64 > at => {
+                    Err(std::io::Error::other("the disk went away"))
+                }
+                _ => self.data.read(buf),
+            }
+        }
+    }
+
+    impl Seek for File {
+        fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+            self.data.seek(to)
+        }
+    }
+
+    /// What `for_each_chunk` hands `each`, in a pool of `threads`: chunk numbers and the first
+    /// byte and length of each chunk's bytes.
+    fn walked(threads: usize, file: &mut File, calculated: u64) -> (Vec<(u64, u8, usize)>, bool) {
+        let size = file.data.get_ref().len() as u64;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut seen = Vec::new();
+            let read = for_each_chunk(
+                file,
+                size,
+                calculated,
+                |n, bytes| (n, bytes.first().copied().unwrap_or(0), bytes.len()),
+                |n, made| {
+                    assert_eq!(n, made.0);
+                    seen.push(made)
+                },
+            );
+            (seen, read.is_ok())
+        })
+    }
+
+    #[test]
+    fn every_chunk_of_a_file_of_many_blocks_comes_once_in_order() {
+        // 5 blocks and a half, and two chunks the file ends before.
+        let chunks = 5 * BLOCK_CHUNKS as u64 + 7;
+        for threads in [1, 2, 3] {
+            let (seen, ok) = walked(threads, &mut File::new(chunks, None), chunks + 2);
+            assert!(ok);
+            let expected: Vec<(u64, u8, usize)> = (0..chunks + 2)
+                .map(|n| match n < chunks {
+                    true => (n, n as u8, CHUNK as usize),
+                    false => (n, 0, 0),
+                })
+                .collect();
+            assert_eq!(seen, expected, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_read_that_fails_mid_file_ends_the_walk_with_its_error() {
+        let chunks = 6 * BLOCK_CHUNKS as u64;
+        let fails_at = FILE_HEADER + 3 * (BLOCK_CHUNKS as u64 * CHUNK) + 5;
+        for threads in [1, 2] {
+            let (seen, ok) = walked(threads, &mut File::new(chunks, Some(fails_at)), chunks);
+            assert!(!ok, "{threads} threads");
+            // What was handed on before the error is the file's first chunks, in order.
+            assert!(seen.iter().enumerate().all(|(i, s)| s.0 == i as u64));
+            assert!(seen.len() as u64 <= 3 * BLOCK_CHUNKS as u64);
+        }
     }
 }
