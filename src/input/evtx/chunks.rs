@@ -155,15 +155,27 @@ pub(super) fn for_each_chunk<T: Send>(
     };
     let first = fill(spare.pop().unwrap_or_default(), &mut read_so_far)?;
     let mut next_chunk = (first.len() as u64).div_ceil(CHUNK);
-    if read_so_far >= wanted {
-        // A file of one block: its chunks on this thread. A fleet's many small logs are read in
-        // parallel already, and a thread waiting on a small file's chunks would take up another
-        // file meanwhile, holding both files' blocks and results.
-        for (i, bytes) in first.chunks(CHUNK as usize).enumerate() {
-            let n = i as u64;
-            each(n, work(n, bytes));
+    if read_so_far >= wanted || rayon::current_num_threads() == 1 {
+        // A file of one block, or a pool of one thread: the chunks on this thread, in order, a
+        // block at a time. A fleet's many small logs are read in parallel already, and a thread
+        // waiting on a small file's chunks would take up another file meanwhile, holding both
+        // files' blocks and results; one thread gains nothing from blocks in flight, and would
+        // work on them newest first and hold their results (3% of a run, measured).
+        let mut block = first;
+        let mut first_chunk = 0u64;
+        loop {
+            for (i, bytes) in block.chunks(CHUNK as usize).enumerate() {
+                let n = first_chunk + i as u64;
+                each(n, work(n, bytes));
+            }
+            first_chunk = next_chunk;
+            if read_so_far >= wanted {
+                break;
+            }
+            block = fill(block, &mut read_so_far)?;
+            next_chunk += (block.len() as u64).div_ceil(CHUNK);
         }
-        spare.push(first);
+        spare.push(block);
     } else {
         let mut outcome = Ok(());
         let (done_tx, done) = std::sync::mpsc::channel::<(u64, T)>();
