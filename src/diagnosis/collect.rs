@@ -5,7 +5,7 @@
 //! wait on disk past it ([`super::spill`]), so that memory does not grow with the input.
 
 use super::spill::{SpillWriter, Spilled};
-use super::{Diagnoser, Matched};
+use super::{Diagnoser, Matched, engine};
 use crate::event::{Event, PayloadSource};
 use crate::input::{EventFilter, EventSink};
 use chrono::{DateTime, Utc};
@@ -90,6 +90,20 @@ impl Blocks {
         }
     }
 
+    /// Each event as `f` makes it, or let go where it says `None`, block by block.
+    pub fn filter_map(&mut self, mut f: impl FnMut(Matched) -> Option<Matched>) {
+        for block in self
+            .full
+            .iter_mut()
+            .chain(std::iter::once(&mut self.current))
+        {
+            *block = std::mem::take(block)
+                .into_iter()
+                .filter_map(&mut f)
+                .collect();
+        }
+    }
+
     /// One vector of exactly the events, each block freed as soon as it is moved.
     pub fn into_vec(self) -> Vec<Matched> {
         if self.full.is_empty() {
@@ -116,6 +130,9 @@ struct Waiting {
     budget: usize,
     events: Mutex<Vec<Matched>>,
     spill: Mutex<Spill>,
+    /// What the events written to disk show of the evidence that decides which anchors can
+    /// never make a finding (`engine::Feasible`): they are not read back before that is known.
+    seen: Mutex<engine::Seen>,
 }
 
 enum Spill {
@@ -131,6 +148,8 @@ enum Spill {
 pub struct Kept {
     pub memory: Blocks,
     pub spilled: Option<Spilled>,
+    /// What `spilled` shows of the evidence that decides futile anchors (`engine::Feasible`).
+    pub seen: engine::Seen,
 }
 
 impl From<Vec<Matched>> for Kept {
@@ -142,6 +161,7 @@ impl From<Vec<Matched>> for Kept {
                 current: events,
             },
             spilled: None,
+            seen: Default::default(),
         }
     }
 }
@@ -169,6 +189,7 @@ impl<'d> Collector<'d> {
             budget: budget.max(1),
             events: Mutex::new(Vec::new()),
             spill: Mutex::new(Spill::None),
+            seen: Mutex::new(Default::default()),
         });
         self
     }
@@ -186,15 +207,21 @@ impl<'d> Collector<'d> {
     pub fn into_kept(self) -> std::io::Result<Kept> {
         let mut memory = self.matched.into_inner().unwrap_or_else(|p| p.into_inner());
         let mut spilled = None;
+        let mut seen = engine::Seen::default();
         if let Some(w) = self.waiting {
             memory.extend(w.events.into_inner().unwrap_or_else(|p| p.into_inner()));
+            seen = w.seen.into_inner().unwrap_or_else(|p| p.into_inner());
             if let Spill::Writing(writer) | Spill::Failed(Some(writer)) =
                 w.spill.into_inner().unwrap_or_else(|p| p.into_inner())
             {
                 spilled = Some(writer.finish()?);
             }
         }
-        Ok(Kept { memory, spilled })
+        Ok(Kept {
+            memory,
+            spilled,
+            seen,
+        })
     }
 
     /// How many events wait on disk so far.
@@ -231,7 +258,12 @@ impl<'d> Collector<'d> {
             Spill::Writing(writer) => writer.write(&batch).is_ok(),
             _ => false,
         };
-        if !written {
+        if written {
+            let mut seen = lock(&w.seen);
+            for m in &batch {
+                seen.see(self.diagnoser.feasible(), m);
+            }
+        } else {
             // A disk that refuses costs memory, never events: the batch stays, and so does
             // everything after it.
             *spill = match std::mem::replace(&mut *spill, Spill::None) {

@@ -177,6 +177,7 @@ fn forged_text_event(event: &Event) -> bool {
 pub struct Diagnoser {
     signatures: Vec<Signature>,
     index: engine::EvidenceIndex,
+    feasible: engine::Feasible,
     shared_values: signature::SharedValues,
     shared_hits: engine::SharedHits,
 }
@@ -193,9 +194,11 @@ impl Diagnoser {
             }
         }
         let index = engine::EvidenceIndex::new(&signatures);
+        let feasible = engine::Feasible::new(&signatures);
         Ok(Diagnoser {
             signatures,
             index,
+            feasible,
             shared_values: Default::default(),
             shared_hits: Default::default(),
         })
@@ -325,7 +328,15 @@ impl Diagnoser {
         let Kept {
             mut memory,
             spilled,
+            seen,
         } = kept;
+        // Anchors that can never make a finding are let go first, so that nothing is kept for
+        // them either.
+        if self.feasible.any() {
+            let mut verdicts =
+                engine::Verdicts::new(&self.feasible, &self.signatures, seen, memory.iter());
+            memory.filter_map(|m| verdicts.prune(m));
+        }
         let read_back = {
             // Freed before correlation.
             let relevance = engine::Relevance::of(&self.signatures, memory.iter());
@@ -341,6 +352,10 @@ impl Diagnoser {
         };
         let copies = engine::diagnose_each(&self.signatures, memory.into_vec(), inputs, emit);
         (copies, read_back.and_then(Result::err))
+    }
+
+    pub(crate) fn feasible(&self) -> &engine::Feasible {
+        &self.feasible
     }
 
     /// Whether a kept event must stay in memory for [`engine::Relevance`]: an anchor.

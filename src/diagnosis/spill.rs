@@ -483,6 +483,7 @@ mod tests {
                 events: 2,
                 committed: bytes.len() as u64,
             }),
+            seen: Default::default(),
         };
         // The event's source is 3: four inputs.
         let inputs = crate::diagnosis::Inputs::named(

@@ -20,6 +20,7 @@ use std::sync::Arc;
 mod around;
 mod build;
 mod correlate;
+mod feasible;
 mod matching;
 mod relevance;
 mod verdict;
@@ -29,6 +30,7 @@ use build::*;
 use correlate::*;
 use verdict::*;
 
+pub use feasible::{Feasible, Seen, Verdicts};
 pub use matching::{EvidenceIndex, Hit, KeptEvent, Matched, SharedHits};
 pub use relevance::Relevance;
 pub(crate) use relevance::is_anchor as relevance_is_anchor;

@@ -174,12 +174,12 @@ pub(crate) fn is_anchor(signatures: &[Signature], h: &Hit) -> bool {
 /// Computer names as diagnosis groups them, made once per shared name rather than per event.
 /// Each entry holds its name, so that no other name can take its address.
 #[derive(Default)]
-struct ComputerKeys {
+pub(super) struct ComputerKeys {
     by_address: FxHashMap<usize, (Arc<str>, String)>,
 }
 
 impl ComputerKeys {
-    fn key(&mut self, name: &Arc<str>) -> &str {
+    pub(super) fn key(&mut self, name: &Arc<str>) -> &str {
         let address = Arc::as_ptr(name) as *const u8 as usize;
         &self
             .by_address
@@ -195,14 +195,20 @@ pub(crate) fn computer_key(name: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::diagnosis::Diagnoser;
 
     /// (signature, evidence definition, fields).
-    type HitOf<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    pub(in crate::diagnosis::engine) type HitOf<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
 
-    fn event(d: &Diagnoser, computer: &str, minutes: i64, hits: &[HitOf]) -> Matched {
+    /// A kept event on `computer`, `minutes` after a fixed time, with these hits.
+    pub(in crate::diagnosis::engine) fn event(
+        d: &Diagnoser,
+        computer: &str,
+        minutes: i64,
+        hits: &[HitOf],
+    ) -> Matched {
         let hits: Vec<Hit> = hits
             .iter()
             .map(|(sig, ev, fields)| {
