@@ -199,7 +199,7 @@ fn read(
             return Err(cli::EXIT_INPUT_PROBLEMS);
         }
     };
-    if kept.spilled.is_some() {
+    if kept.spilled.is_some() || kept.spilled_anchors.is_some() {
         // Spilling is off with text logs, so nothing below is to be placed or read again.
         return Ok(ReadLogs {
             kept,

@@ -125,17 +125,30 @@ impl Extend<Matched> for Blocks {
     }
 }
 
-/// Kept events that anchor nothing, held up to a budget and then written to disk.
+/// Kept events that need not stay in memory, held up to a budget and then written to disk: on
+/// one side anchors that may be let go (read back first, before relevance is known), on the
+/// other everything else, each side with its own file and half the budget in memory.
 struct Waiting {
+    /// Per side.
     budget: usize,
-    events: Mutex<Vec<Matched>>,
-    spill: Mutex<Spill>,
+    sides: [Side; 2],
     /// What the events written to disk show of the evidence that decides which anchors can
     /// never make a finding (`engine::Feasible`): they are not read back before that is known.
     seen: Mutex<engine::Seen>,
 }
 
+const OTHERS: usize = 0;
+const ANCHORS: usize = 1;
+
+#[derive(Default)]
+struct Side {
+    events: Mutex<Vec<Matched>>,
+    spill: Mutex<Spill>,
+}
+
+#[derive(Default)]
 enum Spill {
+    #[default]
     None,
     Writing(SpillWriter),
     /// The file could not be made, or refused a batch: from then on everything stays in memory,
@@ -148,6 +161,8 @@ enum Spill {
 pub struct Kept {
     pub memory: Blocks,
     pub spilled: Option<Spilled>,
+    /// Anchors that may be let go, written to disk apart: read back before the rest.
+    pub spilled_anchors: Option<Spilled>,
     /// What `spilled` shows of the evidence that decides futile anchors (`engine::Feasible`).
     pub seen: engine::Seen,
 }
@@ -161,6 +176,7 @@ impl From<Vec<Matched>> for Kept {
                 current: events,
             },
             spilled: None,
+            spilled_anchors: None,
             seen: Default::default(),
         }
     }
@@ -186,9 +202,8 @@ impl<'d> Collector<'d> {
     /// time against the event logs' kept records once all are read: those stay in memory.
     pub fn spilling_after(mut self, budget: usize) -> Self {
         self.waiting = Some(Waiting {
-            budget: budget.max(1),
-            events: Mutex::new(Vec::new()),
-            spill: Mutex::new(Spill::None),
+            budget: (budget / 2).max(1),
+            sides: Default::default(),
             seen: Mutex::new(Default::default()),
         });
         self
@@ -206,43 +221,58 @@ impl<'d> Collector<'d> {
     /// What was kept: fails only when the events written to disk cannot be finished there.
     pub fn into_kept(self) -> std::io::Result<Kept> {
         let mut memory = self.matched.into_inner().unwrap_or_else(|p| p.into_inner());
-        let mut spilled = None;
+        let mut spilled: [Option<Spilled>; 2] = [None, None];
         let mut seen = engine::Seen::default();
         if let Some(w) = self.waiting {
-            memory.extend(w.events.into_inner().unwrap_or_else(|p| p.into_inner()));
             seen = w.seen.into_inner().unwrap_or_else(|p| p.into_inner());
-            if let Spill::Writing(writer) | Spill::Failed(Some(writer)) =
-                w.spill.into_inner().unwrap_or_else(|p| p.into_inner())
-            {
-                spilled = Some(writer.finish()?);
+            for (side, out) in w.sides.into_iter().zip(&mut spilled) {
+                memory.extend(side.events.into_inner().unwrap_or_else(|p| p.into_inner()));
+                if let Spill::Writing(writer) | Spill::Failed(Some(writer)) =
+                    side.spill.into_inner().unwrap_or_else(|p| p.into_inner())
+                {
+                    *out = Some(writer.finish()?);
+                }
             }
         }
+        let [spilled, spilled_anchors] = spilled;
         Ok(Kept {
             memory,
             spilled,
+            spilled_anchors,
             seen,
         })
     }
 
     /// How many events wait on disk so far.
     pub fn spilled(&self) -> u64 {
-        match self.waiting.as_ref().map(|w| lock(&w.spill)).as_deref() {
-            Some(Spill::Writing(writer) | Spill::Failed(Some(writer))) => writer.events(),
-            _ => 0,
-        }
+        let Some(w) = self.waiting.as_ref() else {
+            return 0;
+        };
+        w.sides
+            .iter()
+            .map(|side| match &*lock(&side.spill) {
+                Spill::Writing(writer) | Spill::Failed(Some(writer)) => writer.events(),
+                _ => 0,
+            })
+            .sum()
     }
 
     fn keep(&self, m: Matched, from_text_log: bool) {
         let Some(w) = self
             .waiting
             .as_ref()
-            .filter(|_| !from_text_log && !self.diagnoser.is_anchor(&m))
+            .filter(|_| !from_text_log && !self.diagnoser.must_stay(&m))
         else {
             lock(&self.matched).push(m);
             return;
         };
+        let side = &w.sides[if self.diagnoser.is_anchor(&m) {
+            ANCHORS
+        } else {
+            OTHERS
+        }];
         let batch = {
-            let mut events = lock(&w.events);
+            let mut events = lock(&side.events);
             events.push(m);
             if events.len() < w.budget {
                 return;
@@ -250,7 +280,7 @@ impl<'d> Collector<'d> {
             std::mem::take(&mut *events)
         };
         // Written outside the lock on held events, so that other readers go on keeping.
-        let mut spill = lock(&w.spill);
+        let mut spill = lock(&side.spill);
         if let Spill::None = *spill {
             *spill = SpillWriter::new().map_or(Spill::Failed(None), Spill::Writing);
         }

@@ -328,37 +328,57 @@ impl Diagnoser {
         let Kept {
             mut memory,
             spilled,
+            spilled_anchors,
             seen,
         } = kept;
         // Anchors that can never make a finding are let go first, so that nothing is kept for
-        // them either.
-        if self.feasible.any() {
-            let mut verdicts =
-                engine::Verdicts::new(&self.feasible, &self.signatures, seen, memory.iter());
-            memory.filter_map(|m| verdicts.prune(m));
+        // them either; those that can are back in memory before relevance is known.
+        let mut verdicts = self
+            .feasible
+            .any()
+            .then(|| engine::Verdicts::new(&self.feasible, seen, memory.iter()));
+        let mut prune = |m: Matched| match verdicts.as_mut() {
+            Some(v) => v.prune(m),
+            None => Some(m),
+        };
+        memory.filter_map(&mut prune);
+        let mut read_back: Option<std::io::Error> = None;
+        if let Some(mut s) = spilled_anchors
+            && let Err(e) = s.read_each(self, |m| memory.extend(prune(m)))
+        {
+            read_back = Some(e);
         }
-        let read_back = {
+        {
             // Freed before correlation.
             let relevance = engine::Relevance::of(&self.signatures, memory.iter());
             let mut tester = relevance.tester(&self.signatures);
             memory.retain(|m| tester.keeps(m));
-            spilled.map(|spilled| {
-                spilled.read_each(self, |m| {
+            // The rest anchors nothing: only what some incident could select comes back.
+            if let Some(mut s) = spilled
+                && let Err(e) = s.read_each(self, |m| {
                     if tester.keeps(&m) {
                         memory.push(m);
                     }
                 })
-            })
-        };
+            {
+                read_back.get_or_insert(e);
+            }
+        }
         let copies = engine::diagnose_each(&self.signatures, memory.into_vec(), inputs, emit);
-        (copies, read_back.and_then(Result::err))
+        (copies, read_back)
     }
 
     pub(crate) fn feasible(&self) -> &engine::Feasible {
         &self.feasible
     }
 
-    /// Whether a kept event must stay in memory for [`engine::Relevance`]: an anchor.
+    /// Whether a kept event must stay in memory until everything is read: an anchor of a
+    /// signature whose anchors are never let go ([`engine::Feasible::must_stay`]).
+    pub(crate) fn must_stay(&self, m: &Matched) -> bool {
+        self.feasible.must_stay(&self.signatures, m)
+    }
+
+    /// Whether a kept event anchors an incident of some signature.
     pub(crate) fn is_anchor(&self, m: &Matched) -> bool {
         m.hits
             .iter()

@@ -30,6 +30,8 @@ pub struct Feasible {
 struct Plan {
     field: String,
     groups: Vec<Vec<Member>>,
+    /// The signature's anchor definitions.
+    anchors: Vec<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,11 +63,21 @@ impl Feasible {
         })
     }
 
-    fn is_anchor_of_plan(&self, signatures: &[Signature], h: &Hit) -> bool {
+    /// The plan of the signature this hit anchors, when it has one.
+    fn plan_of_anchor(&self, h: &Hit) -> Option<&Plan> {
         self.plans
-            .get(h.signature as usize)
-            .is_some_and(Option::is_some)
-            && is_anchor(signatures, h)
+            .get(h.signature as usize)?
+            .as_ref()
+            .filter(|p| p.anchors.contains(&h.evidence))
+    }
+
+    /// Whether an event must wait in memory until everything is read, for
+    /// [`super::Relevance`]: it anchors a signature whose anchors are never let go. Anchors that
+    /// may be let go can wait on disk with the rest, and are read back first.
+    pub fn must_stay(&self, signatures: &[Signature], m: &Matched) -> bool {
+        m.hits
+            .iter()
+            .any(|h| is_anchor(signatures, h) && self.plan_of_anchor(h).is_none())
     }
 }
 
@@ -101,9 +113,17 @@ impl Plan {
             .filter(|group| group.iter().all(|id| id != "anchor"))
             .filter_map(|group| group.iter().map(|id| member(id)).collect())
             .collect();
+        let anchors = sig
+            .evidence
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.role == Role::Anchor)
+            .map(|(ei, _)| ei as u32)
+            .collect();
         (!groups.is_empty()).then(|| Plan {
             field: field.to_string(),
             groups,
+            anchors,
         })
     }
 }
@@ -113,17 +133,47 @@ impl Plan {
 /// written to disk as they are written, and from those in memory before correlation.
 #[derive(Default)]
 pub struct Seen {
-    values: FxHashMap<(String, u32, u32), (HashSet<JoinKey>, bool)>,
+    /// Per (computer, signature, definition): the values seen, and whether some hit lacked the
+    /// field.
+    values: FxHashMap<(u32, u32, u32), (HashSet<JoinKey>, bool)>,
+    /// (computer, signature) where some anchor lacks the cluster field: nothing is let go there.
+    keyless: HashSet<(u32, u32)>,
+    computers: Computers,
+}
+
+/// Computers by a number each, from their names as diagnosis groups them: asked for every kept
+/// event, so without making a string per event.
+#[derive(Default)]
+struct Computers {
     keys: ComputerKeys,
+    ids: FxHashMap<String, u32>,
+}
+
+impl Computers {
+    fn id(&mut self, name: &Arc<str>) -> u32 {
+        let key = self.keys.key(name);
+        if let Some(&id) = self.ids.get(key) {
+            return id;
+        }
+        let id = self.ids.len() as u32;
+        self.ids.insert(key.to_string(), id);
+        id
+    }
 }
 
 impl Seen {
     pub fn see(&mut self, feasible: &Feasible, m: &Matched) {
         for h in m.hits.iter() {
+            if let Some(plan) = feasible.plan_of_anchor(h)
+                && h.fields.get(&plan.field).is_none()
+            {
+                let computer = self.computers.id(&m.event.computer);
+                self.keyless.insert((computer, h.signature));
+            }
             let Some(field) = feasible.watched(h) else {
                 continue;
             };
-            let computer = self.keys.key(&m.event.computer).to_string();
+            let computer = self.computers.id(&m.event.computer);
             let entry = self
                 .values
                 .entry((computer, h.signature, h.evidence))
@@ -136,69 +186,37 @@ impl Seen {
             }
         }
     }
-
-    pub fn merge(&mut self, other: Seen) {
-        for (k, (values, lacking)) in other.values {
-            let entry = self.values.entry(k).or_default();
-            entry.0.extend(values);
-            entry.1 |= lacking;
-        }
-    }
 }
 
 /// Decides, from what was seen, whether an anchor hit can be let go.
 pub struct Verdicts<'a> {
     feasible: &'a Feasible,
-    signatures: &'a [Signature],
     seen: Seen,
-    /// (computer, signature) where some anchor lacks the cluster field: nothing is let go there.
-    keyless: HashSet<(String, u32)>,
 }
 
 impl<'a> Verdicts<'a> {
     /// `seen` must hold every kept event: those in memory are added here from `memory`.
     pub fn new<'m>(
         feasible: &'a Feasible,
-        signatures: &'a [Signature],
         mut seen: Seen,
         memory: impl IntoIterator<Item = &'m Matched>,
     ) -> Self {
-        let mut keyless = HashSet::new();
         for m in memory {
             seen.see(feasible, m);
-            for h in m.hits.iter() {
-                if feasible.is_anchor_of_plan(signatures, h) {
-                    let plan = feasible.plans[h.signature as usize]
-                        .as_ref()
-                        .expect("checked");
-                    if h.fields.get(&plan.field).is_none() {
-                        keyless.insert((seen.keys.key(&m.event.computer).to_string(), h.signature));
-                    }
-                }
-            }
         }
-        Verdicts {
-            feasible,
-            signatures,
-            seen,
-            keyless,
-        }
+        Verdicts { feasible, seen }
     }
 
-    /// Whether this hit is an anchor of incidents that can never meet their signature's
-    /// `requires`.
-    pub fn futile(&mut self, computer: &Arc<str>, h: &Hit) -> bool {
-        if !self.feasible.is_anchor_of_plan(self.signatures, h) {
+    /// Whether this hit, of an event on `computer` (a number from [`Computers::id`]), is an
+    /// anchor of incidents that can never meet their signature's `requires`.
+    fn futile(&self, computer: u32, h: &Hit) -> bool {
+        let Some(plan) = self.feasible.plan_of_anchor(h) else {
             return false;
-        }
-        let plan = self.feasible.plans[h.signature as usize]
-            .as_ref()
-            .expect("checked");
+        };
         let Some(value) = h.fields.get(&plan.field) else {
             return false;
         };
-        let computer = self.seen.keys.key(computer).to_string();
-        if self.keyless.contains(&(computer.clone(), h.signature)) {
+        if self.seen.keyless.contains(&(computer, h.signature)) {
             return false;
         }
         let value = join_key(value);
@@ -208,7 +226,7 @@ impl<'a> Verdicts<'a> {
                 Member::Anchor(e) => (*e, true),
                 Member::Joined(e, _) => (*e, false),
             };
-            seen.get(&(computer.clone(), h.signature, e))
+            seen.get(&(computer, h.signature, e))
                 .is_some_and(|(values, lacking)| {
                     values.contains(&value) || (lacking_counts && *lacking)
                 })
@@ -218,14 +236,21 @@ impl<'a> Verdicts<'a> {
 
     /// The event without its futile anchor hits; `None` when it has no hit left.
     pub fn prune(&mut self, m: Matched) -> Option<Matched> {
-        if !m.hits.iter().any(|h| self.futile(&m.event.computer, h)) {
+        if !m
+            .hits
+            .iter()
+            .any(|h| self.feasible.plan_of_anchor(h).is_some())
+        {
             return Some(m);
         }
-        let computer = m.event.computer.clone();
+        let computer = self.seen.computers.id(&m.event.computer);
+        if !m.hits.iter().any(|h| self.futile(computer, h)) {
+            return Some(m);
+        }
         let hits: Vec<Hit> = m
             .hits
             .iter()
-            .filter(|h| !self.futile(&computer, h))
+            .filter(|h| !self.futile(computer, h))
             .cloned()
             .collect();
         (!hits.is_empty()).then(|| Matched {
@@ -306,7 +331,7 @@ mod tests {
         let mut spilled = Seen::default();
         spilled.see(&f, &in_use("exmbx01 ", 15, "Contoso Agent"));
         spilled.see(&f, &in_use("EXMBX02", 59, "Litware"));
-        let mut v = Verdicts::new(&f, sigs, spilled, &memory);
+        let mut v = Verdicts::new(&f, spilled, &memory);
         // Routine installs anchor nothing restart-pending could report, but stay the failed
         // signature's possible recovery.
         let pruned = v.prune(routine.clone()).expect("its other hit is left");
@@ -338,7 +363,7 @@ mod tests {
         // An anchor without the product may join any cluster: nothing of the signature goes.
         let mut with_keyless = memory.clone();
         with_keyless.push(restart("EXMBX01", 100, None));
-        let mut v = Verdicts::new(&f, sigs, Seen::default(), &with_keyless);
+        let mut v = Verdicts::new(&f, Seen::default(), &with_keyless);
         assert_eq!(v.prune(routine.clone()).unwrap().hits, routine.hits);
         assert_eq!(v.prune(lone.clone()).unwrap().hits, lone.hits);
     }
