@@ -10,7 +10,8 @@ pub const EXIT_ACTION_REQUIRED: u8 = 1;
 pub const EXIT_USAGE_OR_NO_INPUT: u8 = 2;
 pub const EXIT_INPUT_PROBLEMS: u8 = 3;
 
-/// How many kept events that anchor nothing stay in memory before they go to disk: about 6 MiB.
+/// How many kept events that need not stay in memory are held before they go to disk: about
+/// 6 MiB.
 pub const SPILL_AFTER: usize = 1 << 16;
 
 const AFTER_HELP: &str = "\
@@ -114,7 +115,7 @@ pub struct Cli {
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
 
-    /// Kept events that anchor no failure, held in memory before they wait in a temporary file
+    /// Kept events that need not stay in memory, held before they wait in a temporary file
     /// (default 65536; with text logs everything stays in memory). For tests and benchmarks.
     #[arg(long, value_name = "EVENTS", hide = true, default_value_t = SPILL_AFTER)]
     pub spill_after: usize,

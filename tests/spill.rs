@@ -1,6 +1,6 @@
 //! Kept events that wait on disk (issue 24): with a budget of one event, every kept event that
-//! anchors nothing goes to the temporary file and comes back only where an incident could select
-//! it. The report must not change by a byte: on every sample bundle, every file of the corpus,
+//! need not stay in memory goes to a temporary file: anchors that may be let go come back first
+//! (those that can make a finding), the rest only where an incident could select it. The report must not change by a byte: on every sample bundle, every file of the corpus,
 //! the scenario and every signature fixture. Runs with text logs keep everything in memory, so
 //! the event-log-only inputs are where the disk is used; the collector's own test shows it is.
 

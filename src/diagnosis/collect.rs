@@ -1,8 +1,9 @@
 //! The stock [`EventSink`]: what a run's readers deliver goes through the signatures' filters, the
 //! run's scope (time and computers), and matching, and what some evidence definition wants is
 //! kept for correlation. The binary, the fuzz targets, the tests and the benchmarks all read
-//! through it. With a budget ([`Collector::spilling_after`]), kept events that anchor nothing
-//! wait on disk past it ([`super::spill`]), so that memory does not grow with the input.
+//! through it. With a budget ([`Collector::spilling_after`]), kept events that need not stay in
+//! memory (all but the anchors of signatures whose anchors are never let go) wait on disk past
+//! it ([`super::spill`]), so that memory does not grow with the input.
 
 use super::spill::{SpillWriter, Spilled};
 use super::{Diagnoser, Matched, engine};
@@ -196,8 +197,8 @@ impl<'d> Collector<'d> {
         }
     }
 
-    /// Writes kept events that anchor nothing to a temporary file once more than `budget` of them
-    /// are held. Such a collector is finished with [`Collector::into_kept`], and what it kept is
+    /// Writes kept events that need not stay in memory (`Diagnoser::must_stay`) to temporary
+    /// files once more than `budget` of them are held. Such a collector is finished with [`Collector::into_kept`], and what it kept is
     /// diagnosed with [`Diagnoser::diagnose_each`]. Not for text logs' events, which are placed in
     /// time against the event logs' kept records once all are read: those stay in memory.
     pub fn spilling_after(mut self, budget: usize) -> Self {

@@ -3,6 +3,8 @@
 //! succeeded, services that changed state) in proportion to its size; most of them are near no
 //! failure. Past a budget they are written to an unnamed temporary file, and when reading ends
 //! only those some incident could select ([`crate::diagnosis::engine::Relevance`]) come back.
+//! Anchors that may never make a finding ([`crate::diagnosis::engine::Feasible`]: a routine
+//! install is a possible `restart-pending`) wait in a file of their own, read back first.
 //!
 //! The encoding is this module's own: the file lives for one run, is read back by the build that
 //! wrote it, and holds shared strings (`Arc<str>`) that come back shared through the run's sets.

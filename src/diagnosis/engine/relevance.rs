@@ -7,7 +7,8 @@
 //! signature starts and ends at anchors of that signature on that computer, so evidence outside
 //! every anchor's window, or whose join with the anchors can find no anchor value, is never
 //! selected, whatever the clusters, transactions and consumed anchors turn out to be. Anchors
-//! themselves are always kept.
+//! themselves are always kept (those that can never make a finding were let go before:
+//! [`super::Feasible`]).
 
 use super::*;
 
