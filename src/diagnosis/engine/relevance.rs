@@ -4,8 +4,9 @@
 //! by the size of the logs (issue 24: memory flat at any size).
 //!
 //! The test is a superset of what [`run_signature`] selects, never a guess: an incident of a
-//! signature starts and ends at anchors of that signature on that computer, so evidence outside
-//! every anchor's window, or whose join with the anchors can find no anchor value, is never
+//! signature starts and ends at anchors of that signature on that computer, its anchors no
+//! further apart than the signature's gap, so evidence farther than its window and the gap from
+//! every anchor, or whose join with the anchors can find no anchor value, is never
 //! selected, whatever the clusters, transactions and consumed anchors turn out to be. Anchors
 //! themselves are always kept (those that can never make a finding were let go before:
 //! [`super::Feasible`]).
@@ -25,6 +26,8 @@ pub struct Relevance {
 struct Anchors {
     first: DateTime<Utc>,
     last: DateTime<Utc>,
+    /// Every anchor's time, sorted once all are in.
+    times: Vec<DateTime<Utc>>,
     /// Per field of `Relevance::targets`: the join keys anchors hold, and whether some anchor
     /// lacks the field (an `if_present` join is then skipped by an incident of only such anchors).
     values: Vec<(HashSet<JoinKey>, bool)>,
@@ -73,6 +76,7 @@ impl Relevance {
                             Anchors {
                                 first: m.event.time,
                                 last: m.event.time,
+                                times: Vec::new(),
                                 values: vec![(HashSet::new(), false); fields.len()],
                             },
                         ));
@@ -82,6 +86,7 @@ impl Relevance {
                 let anchors = &mut per_signature[at].1;
                 anchors.first = anchors.first.min(m.event.time);
                 anchors.last = anchors.last.max(m.event.time);
+                anchors.times.push(m.event.time);
                 for (field, (values, lacking)) in fields.iter().zip(&mut anchors.values) {
                     match h.fields.get(field) {
                         Some(v) => {
@@ -91,6 +96,9 @@ impl Relevance {
                     }
                 }
             }
+        }
+        for (_, anchors) in relevance.computers.values_mut().flatten() {
+            anchors.times.sort_unstable();
         }
         relevance
     }
@@ -143,6 +151,23 @@ impl Tester<'_> {
             }
             if let Bound::Within(d) = ev.after
                 && t > anchors.last + d + slack
+            {
+                return false;
+            }
+            // Near some anchor: an incident's anchors follow each other within the signature's
+            // gap, so a time inside an incident is within the gap of one of them, and a time
+            // before or after it within the window of its first or last. Anchors spread over
+            // the whole log no longer keep everything between them.
+            let reach = |d: Duration| d + slack + signatures[si].gap;
+            let from = match ev.after {
+                Bound::Within(d) => anchors.times.partition_point(|a| *a < t - reach(d)),
+                Bound::Unbounded => 0,
+            };
+            let Some(&near) = anchors.times.get(from) else {
+                return false;
+            };
+            if let Bound::Within(d) = ev.before
+                && near > t + reach(d)
             {
                 return false;
             }
@@ -305,5 +330,47 @@ pub(super) mod tests {
             ],
         );
         assert!(none.tester(sigs).keeps(&both));
+    }
+
+    #[test]
+    fn evidence_between_distant_anchors_is_not_kept() {
+        let d = Diagnoser::builtin();
+        let sigs = &d.signatures[..];
+        let failed = [("product", "Contoso Agent"), ("msi_error", "1603")];
+        let failure = |minutes: i64| {
+            event(
+                &d,
+                "EXMBX01",
+                minutes,
+                &[("msi-update-failed", "msi_product_status", &failed)],
+            )
+        };
+        // A cause of at most 3 hours before and 10 minutes after a failure; two failures a month
+        // apart.
+        let in_use = |minutes: i64| {
+            event(
+                &d,
+                "EXMBX01",
+                minutes,
+                &[(
+                    "msi-update-failed",
+                    "log_file_in_use",
+                    &[("path", "C:\\x.dll"), ("process", "a.exe"), ("pid", "4")],
+                )],
+            )
+        };
+        let month = 60 * 24 * 30;
+        let kept = vec![failure(0), failure(month)];
+        let relevance = Relevance::of(sigs, &kept);
+        let mut tester = relevance.tester(sigs);
+        assert!(tester.keeps(&in_use(-180)));
+        assert!(tester.keeps(&in_use(month - 180)));
+        assert!(tester.keeps(&in_use(month + 10)));
+        // Two weeks from either failure: no incident's window reaches it.
+        assert!(!tester.keeps(&in_use(month / 2)));
+        // Within the signature's gap of an anchor, an incident may span it.
+        let gap = sigs[kept[0].hits[0].signature as usize].gap.num_minutes();
+        assert!(tester.keeps(&in_use(month - 180 - gap)));
+        assert!(!tester.keeps(&in_use(month - 181 - gap - 1)));
     }
 }
