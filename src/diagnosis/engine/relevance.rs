@@ -265,6 +265,20 @@ pub(super) mod tests {
         }
     }
 
+    /// The installer's log names a file in use on EXMBX01 (msi-update-failed's cause).
+    fn file_in_use(d: &Diagnoser, minutes: i64) -> Matched {
+        event(
+            d,
+            "EXMBX01",
+            minutes,
+            &[(
+                "msi-update-failed",
+                "log_file_in_use",
+                &[("path", "C:\\x.dll"), ("process", "a.exe"), ("pid", "4")],
+            )],
+        )
+    }
+
     #[test]
     fn only_what_an_incident_could_select_is_kept() {
         let d = Diagnoser::builtin();
@@ -289,18 +303,7 @@ pub(super) mod tests {
             )
         };
         // A cause of at most 3 hours before and 10 minutes after the failure.
-        let in_use = |minutes: i64| {
-            event(
-                &d,
-                "EXMBX01",
-                minutes,
-                &[(
-                    "msi-update-failed",
-                    "log_file_in_use",
-                    &[("path", "C:\\x.dll"), ("process", "a.exe"), ("pid", "4")],
-                )],
-            )
-        };
+        let in_use = |minutes: i64| file_in_use(&d, minutes);
         let kept = vec![anchor.clone()];
         let relevance = Relevance::of(sigs, &kept);
         let mut tester = relevance.tester(sigs);
@@ -347,18 +350,7 @@ pub(super) mod tests {
         };
         // A cause of at most 3 hours before and 10 minutes after a failure; two failures a month
         // apart.
-        let in_use = |minutes: i64| {
-            event(
-                &d,
-                "EXMBX01",
-                minutes,
-                &[(
-                    "msi-update-failed",
-                    "log_file_in_use",
-                    &[("path", "C:\\x.dll"), ("process", "a.exe"), ("pid", "4")],
-                )],
-            )
-        };
+        let in_use = |minutes: i64| file_in_use(&d, minutes);
         let month = 60 * 24 * 30;
         let kept = vec![failure(0), failure(month)];
         let relevance = Relevance::of(sigs, &kept);
