@@ -328,7 +328,7 @@ impl Diagnoser {
         let Kept {
             mut memory,
             spilled,
-            spilled_anchors,
+            mut spilled_anchors,
             seen,
         } = kept;
         // Anchors that can never make a finding are let go first, so that nothing is kept for
@@ -347,7 +347,6 @@ impl Diagnoser {
         // install is also a possible sign that a failed product was installed later) comes back
         // below, only where an incident could select it: held here, it was the 16 GiB host's
         // peak (42 MiB of 380,000 events, heaptrack).
-        let mut spilled_anchors = spilled_anchors;
         if let Some(s) = spilled_anchors.as_mut()
             && let Err(e) = s.read_each(self, |m| {
                 memory.extend(prune(m).filter(|m| self.is_anchor(m)));
