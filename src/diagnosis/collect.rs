@@ -157,14 +157,16 @@ enum Spill {
     Failed(Option<SpillWriter>),
 }
 
-/// What a [`Collector`] kept: in memory (every anchor, every text log's event), and on disk.
+/// What a [`Collector`] kept: in memory (the anchors that must stay, every text log's event, what
+/// stayed under the budget), and on disk.
 #[derive(Default)]
 pub struct Kept {
     pub memory: Blocks,
     pub spilled: Option<Spilled>,
     /// Anchors that may be let go, written to disk apart: read back before the rest.
     pub spilled_anchors: Option<Spilled>,
-    /// What `spilled` shows of the evidence that decides futile anchors (`engine::Feasible`).
+    /// What the files on disk show of the evidence that decides futile anchors
+    /// (`engine::Feasible`).
     pub seen: engine::Seen,
 }
 
@@ -198,8 +200,8 @@ impl<'d> Collector<'d> {
     }
 
     /// Writes kept events that need not stay in memory (`Diagnoser::must_stay`) to temporary
-    /// files once more than `budget` of them are held. Such a collector is finished with [`Collector::into_kept`], and what it kept is
-    /// diagnosed with [`Diagnoser::diagnose_each`]. Not for text logs' events, which are placed in
+    /// files once more than `budget` of them are held. Such a collector is finished with
+    /// [`Collector::into_kept`], and what it kept is diagnosed with [`Diagnoser::diagnose_each`]. Not for text logs' events, which are placed in
     /// time against the event logs' kept records once all are read: those stay in memory.
     pub fn spilling_after(mut self, budget: usize) -> Self {
         self.waiting = Some(Waiting {

@@ -68,12 +68,12 @@ impl<F: Write + Read + Seek> SpillWriter<F> {
         self.events
     }
 
-    /// Done writing: the events of the batches written whole, ready to be read back once.
+    /// Done writing: the events of the batches written whole, ready to be read back (each read
+    /// starts from the file's start).
     pub fn finish(self) -> io::Result<Spilled<F>> {
         // Every whole batch was flushed when it was written; what is still buffered belongs to a
         // batch the disk refused, which its caller kept.
-        let (mut file, _) = self.file.into_parts();
-        file.rewind()?;
+        let (file, _) = self.file.into_parts();
         Ok(Spilled {
             file,
             events: self.events,
@@ -82,7 +82,7 @@ impl<F: Write + Read + Seek> SpillWriter<F> {
     }
 }
 
-/// Events on disk, read back once.
+/// Events on disk, read back as often as needed.
 pub struct Spilled<F = File> {
     file: F,
     events: u64,

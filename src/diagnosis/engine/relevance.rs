@@ -24,9 +24,7 @@ pub struct Relevance {
 }
 
 struct Anchors {
-    first: DateTime<Utc>,
-    last: DateTime<Utc>,
-    /// Every anchor's time, sorted once all are in.
+    /// Every anchor's time, sorted once all are in (never empty).
     times: Vec<DateTime<Utc>>,
     /// Per field of `Relevance::targets`: the join keys anchors hold, and whether some anchor
     /// lacks the field (an `if_present` join is then skipped by an incident of only such anchors).
@@ -74,8 +72,6 @@ impl Relevance {
                         per_signature.push((
                             h.signature,
                             Anchors {
-                                first: m.event.time,
-                                last: m.event.time,
                                 times: Vec::new(),
                                 values: vec![(HashSet::new(), false); fields.len()],
                             },
@@ -84,8 +80,6 @@ impl Relevance {
                     }
                 };
                 let anchors = &mut per_signature[at].1;
-                anchors.first = anchors.first.min(m.event.time);
-                anchors.last = anchors.last.max(m.event.time);
                 anchors.times.push(m.event.time);
                 for (field, (values, lacking)) in fields.iter().zip(&mut anchors.values) {
                     match h.fields.get(field) {
@@ -144,13 +138,14 @@ impl Tester<'_> {
                 return false;
             };
             let t = m.event.time;
+            let (first, last) = (anchors.times[0], anchors.times[anchors.times.len() - 1]);
             if let Bound::Within(d) = ev.before
-                && t < anchors.first - d - slack
+                && t < first - d - slack
             {
                 return false;
             }
             if let Bound::Within(d) = ev.after
-                && t > anchors.last + d + slack
+                && t > last + d + slack
             {
                 return false;
             }

@@ -148,16 +148,11 @@ pub(crate) fn decode(chunk: &[u8], v: RawValue) -> Option<Text> {
         value_type::HEXINT32 => one(format!("0x{:x}", v.le(chunk, 4)?)),
         value_type::HEXINT64 => one(format!("0x{:x}", v.le(chunk, 8)?)),
         value_type::BINXML => Some(Text::Nested(v)),
-        value_type::STRING_ARRAY => {
-            let s = decode_utf16le(bytes)?;
-            let mut items: Vec<String> =
-                s.split('\0').map(|i| as_rendered(i.to_string())).collect();
-            // Each item ends with a NUL, so the split leaves one empty piece at the end.
-            if items.last().is_some_and(String::is_empty) {
-                items.pop();
-            }
-            Some(Text::Many(items))
-        }
+        value_type::STRING_ARRAY => Some(Text::Many(
+            array_items(bytes)?
+                .map(|item| as_rendered(decode_utf16le(item).unwrap_or_default()))
+                .collect(),
+        )),
         _ => None,
     }
 }
@@ -188,8 +183,8 @@ pub(crate) fn decodes(chunk: &[u8], v: RawValue) -> bool {
     }
 }
 
-/// The items of a string array as [`decode`] splits it (at NUL units, the empty piece after the
-/// last NUL dropped), each still UTF-16 bytes; `None` where the array does not decode. A
+/// The items of a string array (split at NUL units, the empty piece after the last NUL dropped),
+/// each still UTF-16 bytes; `None` where the array does not decode. A
 /// signature reads one item of a classic event's insertion strings at a time: decoding the
 /// whole array for each, twice (to count, then to read), was a tenth of a generated host's read.
 pub(crate) fn array_items(bytes: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
