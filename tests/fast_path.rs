@@ -64,6 +64,7 @@ fn compare_file(path: &Path) -> (u64, u64, u64, u64) {
                     &mut views,
                     &mut interner,
                     |_| true,
+                    |_| true,
                     |_, _, _| true,
                 ) {
                     Viewed::Event(event, view) => {
@@ -236,6 +237,7 @@ fn remembered_verdicts(path: &Path) -> (u64, u64) {
                     cache,
                     &mut interner,
                     |_| true,
+                    |_| true,
                     |p, id, payload| {
                         *asked += 1;
                         fingerprint_verdict(p, id, payload)
@@ -280,8 +282,8 @@ fn remembered_payload_verdicts_are_the_ones_asked_for() {
     );
 }
 
-/// What lets a reader skip building a record (its payload alone rules out every signature) must
-/// never skip one that matches.
+/// What lets a reader skip building a record (its provider, or its payload, alone rules out every
+/// signature) must never skip one that matches.
 #[test]
 fn payload_refusal_never_hides_a_match() {
     let diagnoser = evtriage::diagnosis::Diagnoser::builtin();
@@ -304,9 +306,16 @@ fn payload_refusal_never_hides_a_match() {
             };
             let may = diagnoser.payload_may_match(&event.provider, event.event_id, &event.payload);
             let wanted = diagnoser.wants_event_id(event.event_id);
+            let provider = diagnoser.wants_provider(&event.provider);
             match diagnoser.match_built(event) {
                 Some(_) => {
                     assert!(may, "{}: record {}", file.display(), record.event_record_id);
+                    assert!(
+                        provider,
+                        "{}: record {}",
+                        file.display(),
+                        record.event_record_id
+                    );
                     matched += 1;
                 }
                 None => refused += u64::from(wanted && !may),
@@ -316,4 +325,97 @@ fn payload_refusal_never_hides_a_match() {
     eprintln!("{matched} records matched, {refused} of a wanted ID refused by their payload alone");
     assert!(matched > 100, "{matched}");
     assert!(refused > 1000, "{refused}");
+}
+
+/// How a record was viewed, and the provider of the event when one was built.
+fn view_of(outcome: Viewed) -> (&'static str, Option<String>) {
+    match outcome {
+        Viewed::Event(e, _) => ("event", Some(e.provider.to_string())),
+        Viewed::Built(e) => ("built", Some(e.provider.to_string())),
+        Viewed::Unwanted => ("unwanted", None),
+        Viewed::Render => ("render", None),
+    }
+}
+
+/// A provider the sink refuses is refused before the record's values are read when its template
+/// names it, from one answer remembered per template and chunk, and by the payload verdict
+/// (which a sink answers alike) when a value holds it: exactly the records whose event would
+/// have named it are refused, and every other record is viewed as when no provider is refused.
+/// (A record left to rendering, whose provider the view cannot know, may be refused when its
+/// template names one.)
+#[test]
+fn refusing_a_provider_refuses_its_records_alone() {
+    let mut dirs = vec![samples()];
+    dirs.extend(shared("corpus"));
+    let (mut refused, mut early, mut kept) = (0u64, 0u64, 0u64);
+    for file in dirs.iter().flat_map(|d| evtx_files(d)) {
+        for victim in [
+            "Service Control Manager",
+            "MsiInstaller",
+            "EventLog",
+            "Microsoft-Windows-Security-Auditing",
+        ] {
+            each_chunk(&file, |chunk| {
+                let mut refusing = PlanCache::default();
+                let mut interner = Interner::default();
+                for record in chunk.iter() {
+                    let Ok(record) = record else { continue };
+                    let start = record.binxml_offset as usize;
+                    let binxml = start..start + record.binxml_size as usize;
+                    let wants = |p: &str| !p.eq_ignore_ascii_case(victim);
+                    // (cache, refuse the provider, refuse it by the payload verdict too)
+                    let mut view = |cache: &mut PlanCache, by_provider: bool, by_payload: bool| {
+                        view_of(event_view(
+                            record.chunk.data,
+                            binxml.clone(),
+                            record.event_record_id,
+                            0,
+                            cache,
+                            &mut interner,
+                            |p| !by_provider || wants(p),
+                            |_| true,
+                            |p, _, _| !by_payload || wants(p),
+                        ))
+                    };
+                    let whole = view(&mut PlanCache::default(), false, false);
+                    assert_ne!(whole.0, "unwanted", "nothing is refused");
+                    let asked = view(&mut refusing, true, true);
+                    // Refused before its payload is asked about: by its template's provider.
+                    let before = view(&mut PlanCache::default(), true, false);
+                    let at = || {
+                        format!(
+                            "{}: record {}, refusing {victim}",
+                            file.display(),
+                            record.event_record_id
+                        )
+                    };
+                    match &whole {
+                        (_, Some(p)) if p.eq_ignore_ascii_case(victim) => {
+                            assert_eq!(asked.0, "unwanted", "{}", at());
+                            refused += 1;
+                            early += u64::from(before.0 == "unwanted");
+                        }
+                        ("render", _) => {
+                            assert!(matches!(asked.0, "render" | "unwanted"), "{}", at());
+                            assert_eq!(asked, before, "{}", at());
+                        }
+                        _ => {
+                            assert_eq!(asked, whole, "{}", at());
+                            assert_eq!(before, whole, "{}", at());
+                            kept += u64::from(whole.1.is_some());
+                        }
+                    }
+                }
+            });
+        }
+    }
+    eprintln!(
+        "{refused} records refused by their provider ({early} of them by their template's), {kept} built beside them"
+    );
+    assert!(early > 1000, "{early} of {refused}");
+    assert!(
+        refused > early,
+        "{early} of {refused}: some by their payload verdict"
+    );
+    assert!(kept > 1000, "{kept}");
 }

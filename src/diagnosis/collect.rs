@@ -314,6 +314,10 @@ impl EventFilter for Collector<'_> {
         self.diagnoser.wants_event_id(id)
     }
 
+    fn wants_provider(&self, provider: &str) -> bool {
+        self.diagnoser.wants_provider(provider)
+    }
+
     fn wants_payload(&self, provider: &str, event_id: u16, payload: &dyn PayloadSource) -> bool {
         self.diagnoser
             .payload_may_match(provider, event_id, payload)

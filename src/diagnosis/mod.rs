@@ -241,6 +241,12 @@ impl Diagnoser {
         self.index.wants_id(id)
     }
 
+    /// Whether any record from this provider could matter; false lets readers skip its records
+    /// without reading their values.
+    pub fn wants_provider(&self, provider: &str) -> bool {
+        self.index.wants_provider(provider)
+    }
+
     /// Every evidence definition the event satisfies, reading its payload from `payload`; `None`
     /// when it satisfies none. A kept event has no payload: what correlation needs of it is in
     /// the hits' fields, and a large input keeps many events until everything has been read.

@@ -33,6 +33,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub trait EventFilter: Sync {
     /// Whether events with this ID can matter; readers skip rendering the rest.
     fn wants_event_id(&self, id: u16) -> bool;
+    /// Whether any event from this provider can matter, whatever its ID and payload; readers
+    /// skip the rest without reading their values. The answer must depend on the name alone:
+    /// readers remember it for every record of the same template.
+    fn wants_provider(&self, _provider: &str) -> bool {
+        true
+    }
     /// Whether an event from `provider` with this ID and payload can be kept, whatever its other
     /// fields; readers skip building the rest. The answer must depend on these three alone:
     /// readers remember it for records that repeat them.

@@ -75,6 +75,8 @@ pub struct EvidenceIndex {
     pub(crate) by_id: rustc_hash::FxHashMap<u16, Vec<(String, Vec<Candidate>)>>,
     /// The IDs of `by_id` as a bit set: asked for every record of every log.
     pub(crate) wanted: Vec<u64>,
+    /// Every lowercased provider name of `by_id`, once: asked once per template and chunk.
+    pub(crate) providers: Vec<String>,
 }
 
 /// (signature, evidence definition) indices.
@@ -100,6 +102,14 @@ impl EvidenceIndex {
                 }
             }
         }
+        let mut providers: Vec<String> = idx
+            .by_id
+            .values()
+            .flat_map(|p| p.iter().map(|(name, _)| name.clone()))
+            .collect();
+        providers.sort_unstable();
+        providers.dedup();
+        idx.providers = providers;
         idx.wanted = vec![0; 1 << 10];
         // The IDs records of event logs are asked about. Text logs' providers use small IDs of
         // their own (1, 2, 10…), which many real providers use too: were they here, every such
@@ -122,20 +132,28 @@ impl EvidenceIndex {
             .is_some_and(|w| w & (1 << (id & 63)) != 0)
     }
 
+    /// Whether any evidence definition reads events of this provider, whatever their ID.
+    pub fn wants_provider(&self, provider: &str) -> bool {
+        self.providers.iter().any(|p| same_provider(provider, p))
+    }
+
     pub fn candidates(&self, provider: &str, id: u16) -> &[(usize, usize)] {
         let Some(providers) = self.by_id.get(&id) else {
             return &[];
         };
-        let same = |lower: &str| {
-            if provider.is_ascii() {
-                provider.eq_ignore_ascii_case(lower)
-            } else {
-                provider.to_lowercase() == lower
-            }
-        };
         providers
             .iter()
-            .find(|(p, _)| same(p))
+            .find(|(p, _)| same_provider(provider, p))
             .map_or(&[], |(_, pairs)| pairs.as_slice())
+    }
+}
+
+/// Whether an event's provider is the one an evidence definition names, `lower` being that name
+/// lowercased: compared without allocating when it is ASCII, as nearly every provider is.
+fn same_provider(provider: &str, lower: &str) -> bool {
+    if provider.is_ascii() {
+        provider.eq_ignore_ascii_case(lower)
+    } else {
+        provider.to_lowercase() == lower
     }
 }

@@ -67,6 +67,7 @@ fn from_template_values(
         &mut plans,
         &mut Interner::default(),
         |_| true,
+        |_| true,
         |_, _, _| true,
     ) {
         Viewed::Event(event, _) | Viewed::Built(event) => {

@@ -314,6 +314,7 @@ fn read_chunk(
                 input.id,
                 plans,
                 interner,
+                |provider| sink.wants_provider(provider),
                 |id| sink.wants_event_id(id),
                 |provider, id, payload| sink.wants_payload(provider, id, payload),
             );

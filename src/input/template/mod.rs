@@ -95,6 +95,143 @@ mod tests {
         }
     }
 
+    /// A located value: where it is, its size and its type.
+    type Located = (usize, usize, u8);
+
+    /// The instance reader as it was before the head was read apart (issue 24), kept as the
+    /// reference: byte by byte, every value located.
+    fn instance_reference(
+        chunk: &[u8],
+        start: usize,
+        end: usize,
+    ) -> Option<(u32, Vec<Located>)> {
+        let end = end.min(chunk.len());
+        let mut r = Reader {
+            chunk,
+            pos: start,
+            end,
+        };
+        let mut token = r.u8()?;
+        if token == token::FRAGMENT_HEADER {
+            r.u16()?;
+            r.u8()?;
+            token = r.u8()?;
+        }
+        if token != token::TEMPLATE_INSTANCE {
+            return None;
+        }
+        r.u8()?;
+        r.u32()?;
+        let def = r.u32()?;
+        if def as usize == r.pos {
+            let size = u32::from_le_bytes(chunk.get(r.pos + 20..r.pos + 24)?.try_into().ok()?);
+            r.pos = r.pos.checked_add(24)?.checked_add(size as usize)?;
+        }
+        let n = r.u32()? as usize;
+        let descriptors = r.pos;
+        let mut at = descriptors.checked_add(n.checked_mul(4)?)?;
+        if at > end {
+            return None;
+        }
+        let mut values = Vec::new();
+        for i in 0..n {
+            let d = descriptors + 4 * i;
+            let size = u16::from_le_bytes([chunk[d], chunk[d + 1]]) as usize;
+            values.push((at, size, chunk[d + 2]));
+            at += size;
+        }
+        if at > end || (at < end && chunk[at] != token::END_OF_STREAM) {
+            return None;
+        }
+        Some((def, values))
+    }
+
+    /// A template instance as records hold one (with or without a fragment header, its
+    /// definition inline or elsewhere, values then an end-of-stream token, another byte or
+    /// nothing), at 8 in a buffer, followed by a few more bytes; maybe one byte changed, maybe
+    /// read from a start or to an end a few bytes off.
+    fn an_instance() -> impl proptest::strategy::Strategy<Value = (Vec<u8>, usize, usize)> {
+        use proptest::prelude::*;
+        (
+            any::<bool>(),
+            any::<bool>(),
+            proptest::collection::vec(0u16..6, 0..5),
+            0u8..3,
+            proptest::collection::vec(any::<u8>(), 0..4),
+            proptest::option::of((any::<usize>(), any::<u8>())),
+            0usize..8,
+            0usize..8,
+        )
+            .prop_map(
+                |(header, inline, sizes, trailer, tail, flip, cut_start, cut_end)| {
+                    // Half the time the instance is whole: its start and end where they are.
+                    let (cut_start, cut_end) = (
+                        cut_start % 4 * usize::from(cut_start < 4),
+                        cut_end % 4 * usize::from(cut_end < 4),
+                    );
+                    let mut b = vec![0u8; 8];
+                    if header {
+                        b.extend_from_slice(&[token::FRAGMENT_HEADER, 1, 1, 0]);
+                    }
+                    b.extend_from_slice(&[token::TEMPLATE_INSTANCE, 1, 7, 7, 7, 7]);
+                    let def_at = b.len() + 4;
+                    let def = if inline { def_at as u32 } else { 3 };
+                    b.extend_from_slice(&def.to_le_bytes());
+                    if inline {
+                        b.extend_from_slice(&[9; 20]);
+                        b.extend_from_slice(&2u32.to_le_bytes());
+                        b.extend_from_slice(&[token::END_OF_STREAM; 2]);
+                    }
+                    b.extend_from_slice(&(sizes.len() as u32).to_le_bytes());
+                    for s in &sizes {
+                        b.extend_from_slice(&s.to_le_bytes());
+                        b.extend_from_slice(&[value_type::STRING, 0]);
+                    }
+                    for s in &sizes {
+                        b.extend(std::iter::repeat_n(0x41, usize::from(*s)));
+                    }
+                    match trailer {
+                        0 => {}
+                        1 => b.push(token::END_OF_STREAM),
+                        _ => b.push(0x41),
+                    }
+                    let end = b.len();
+                    b.extend_from_slice(&tail);
+                    if let Some((at, to)) = flip {
+                        let i = at % b.len();
+                        b[i] = to;
+                    }
+                    (b, 8 + cut_start, end.saturating_sub(cut_end))
+                },
+            )
+    }
+
+    proptest::proptest! {
+        /// Reading an instance's head, then checking or locating its values, accepts exactly
+        /// the instances the reference reads, with the same definition and values.
+        #[test]
+        fn head_then_values_read_as_the_reference((chunk, start, end) in an_instance()) {
+            let reference = instance_reference(&chunk, start, end);
+            let head = instance_head(&chunk, start, end);
+            let holds = head.is_some_and(|(_, count)| instance_holds(&chunk, count, end));
+            let mut out = Vec::new();
+            let located = head.and_then(|(def, count)| {
+                locate_values(&chunk, count, end, &mut out).map(|()| def)
+            });
+            let mut whole = Vec::new();
+            let parsed = parse_instance(&chunk, start, end, &mut whole);
+            proptest::prop_assert_eq!(holds, reference.is_some());
+            proptest::prop_assert_eq!(located, reference.as_ref().map(|r| r.0));
+            proptest::prop_assert_eq!(parsed, located);
+            if let Some((_, values)) = &reference {
+                let got: Vec<_> = out.iter().map(|v| (v.at, v.size, v.ty)).collect();
+                proptest::prop_assert_eq!(&got, values);
+                let whole: Vec<_> = whole.iter().map(|v| (v.at, v.size, v.ty)).collect();
+                proptest::prop_assert_eq!(&whole, values);
+            }
+        }
+    }
+
     /// A template definition laid out as a chunk holds it (MS-EVEN6: 24-byte header, then the
     /// fragment), at `at` in a chunk of zeros: `<Event><EventData><{leaf}>%0</{leaf}>…`.
     /// `earlier` is where the leaf's name already lies in the chunk, else it is inline.

@@ -84,7 +84,7 @@ pub(crate) struct Segment {
 /// (a fifth of a read of real chunks, issue 24).
 #[derive(Default)]
 pub struct Plans {
-    pub(crate) by_offset: HashMap<u32, Option<Arc<Plan>>>,
+    pub(crate) by_offset: HashMap<u32, Planned>,
     by_shape: HashMap<Box<[u8]>, Option<Arc<Plan>>>,
     /// The bytes of `by_shape`'s keys, bounded so that a crafted log of ever new templates
     /// cannot make it grow without end.
@@ -98,34 +98,84 @@ pub struct Plans {
 /// slower; 2 MiB costs neither.
 const SHAPE_BYTES: usize = 2 << 20;
 
+/// A definition of the chunk at hand: its plan, and whether the sink refused the provider its
+/// template names (asked once per definition and chunk, for a named provider only).
+#[derive(Default)]
+pub(crate) struct Planned {
+    plan: Option<Arc<Plan>>,
+    provider_refused: Option<bool>,
+}
+
 impl Plans {
     /// The plan of the template defined at `def` in `chunk`.
     pub(crate) fn at(&mut self, chunk: &[u8], def: u32) -> Option<Arc<Plan>> {
-        if let Some(plan) = self.by_offset.get(&def) {
-            return plan.clone();
-        }
-        let plan = if shape(chunk, def, &mut self.key).is_some() {
-            match self.by_shape.get(self.key.as_slice()) {
-                Some(plan) => plan.clone(),
-                None => {
-                    let plan = plan_template(chunk, def).map(Arc::new);
-                    if self.shape_bytes + self.key.len() > SHAPE_BYTES {
-                        self.by_shape.clear();
-                        self.shape_bytes = 0;
-                    }
-                    self.shape_bytes += self.key.len();
-                    self.by_shape
-                        .insert(self.key.as_slice().into(), plan.clone());
-                    plan
-                }
-            }
-        } else {
-            // A definition the walk refuses has no plan: the record is rendered.
-            None
-        };
-        self.by_offset.insert(def, plan.clone());
-        plan
+        self.planned(chunk, def).plan.clone()
     }
+
+    /// The plan of the template defined at `def`, unless that template names its provider and
+    /// `wants_provider` refuses it: then `Err`, and every record of this template in the chunk
+    /// can be refused without reading its values. A provider that comes from a value, or an
+    /// empty one (which rendering decides on), is never refused here.
+    pub(crate) fn unless_refused(
+        &mut self,
+        chunk: &[u8],
+        def: u32,
+        wants_provider: impl Fn(&str) -> bool,
+    ) -> Result<Option<Arc<Plan>>, ()> {
+        let planned = self.planned(chunk, def);
+        let refused =
+            *planned
+                .provider_refused
+                .get_or_insert_with(|| match planned.plan.as_deref() {
+                    Some(Plan {
+                        provider: Slot::Literal(p),
+                        ..
+                    }) if !p.is_empty() => !wants_provider(p),
+                    _ => false,
+                });
+        if refused {
+            Err(())
+        } else {
+            Ok(planned.plan.clone())
+        }
+    }
+
+    fn planned(&mut self, chunk: &[u8], def: u32) -> &mut Planned {
+        let Plans {
+            by_offset,
+            by_shape,
+            shape_bytes,
+            key,
+        } = self;
+        by_offset.entry(def).or_insert_with(|| Planned {
+            plan: learned(by_shape, shape_bytes, key, chunk, def),
+            provider_refused: None,
+        })
+    }
+}
+
+/// The plan of the definition at `def`, found by its shape among those this thread has planned,
+/// or planned now and remembered (within [`SHAPE_BYTES`]).
+fn learned(
+    by_shape: &mut HashMap<Box<[u8]>, Option<Arc<Plan>>>,
+    shape_bytes: &mut usize,
+    key: &mut Vec<u8>,
+    chunk: &[u8],
+    def: u32,
+) -> Option<Arc<Plan>> {
+    // A definition the walk refuses has no plan: the record is rendered.
+    shape(chunk, def, key)?;
+    if let Some(plan) = by_shape.get(key.as_slice()) {
+        return plan.clone();
+    }
+    let plan = plan_template(chunk, def).map(Arc::new);
+    if *shape_bytes + key.len() > SHAPE_BYTES {
+        by_shape.clear();
+        *shape_bytes = 0;
+    }
+    *shape_bytes += key.len();
+    by_shape.insert(key.as_slice().into(), plan.clone());
+    plan
 }
 
 // ---------------------------------------------------------------------------------------------

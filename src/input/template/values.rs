@@ -50,29 +50,83 @@ pub(crate) fn append_instance(
     out: &mut Vec<RawValue>,
 ) -> Option<u32> {
     let end = end.min(chunk.len());
-    let mut r = Reader {
-        chunk,
-        pos: start,
-        end,
-    };
+    let (def, count) = instance_head(chunk, start, end)?;
+    instance_values(chunk, count, end, out)?;
+    Some(def)
+}
+
+/// Whether the values of the template instance whose value count is at `count` (from
+/// [`instance_head`]) are laid out as [`parse_instance`] reads them, without locating them: a record refused before its values are read is still checked
+/// for the damage that would have sent it to rendering.
+pub(crate) fn instance_holds(chunk: &[u8], count: usize, end: usize) -> bool {
+    instance_values(chunk, count, end.min(chunk.len()), &mut Discard).is_some()
+}
+
+/// [`parse_instance`] for an instance whose head [`instance_head`] has read: its values, whose
+/// count is at `count`, into `out`.
+pub(crate) fn locate_values(
+    chunk: &[u8],
+    count: usize,
+    end: usize,
+    out: &mut Vec<RawValue>,
+) -> Option<()> {
+    out.clear();
+    instance_values(chunk, count, end.min(chunk.len()), out)
+}
+
+/// The definition offset of the template instance starting at `start`, and where its value
+/// count is: what a record's template is known by before any of its values is read.
+pub(crate) fn instance_head(chunk: &[u8], start: usize, end: usize) -> Option<(u32, usize)> {
+    let head = chunk.get(start..end.min(chunk.len()))?;
     // The fragment header is optional (MS-EVEN6: `0*FragmentHeader`); some producers omit it.
-    let mut token = r.u8()?;
-    if token == token::FRAGMENT_HEADER {
-        r.u16()?;
-        r.u8()?;
-        token = r.u8()?;
-    }
-    if token != token::TEMPLATE_INSTANCE {
+    let at = match head.first()? {
+        &token::FRAGMENT_HEADER => 4,
+        _ => 0,
+    };
+    // The instance token, a byte, the template ID, then the definition's offset.
+    if *head.get(at)? != token::TEMPLATE_INSTANCE {
         return None;
     }
-    r.u8()?;
-    r.u32()?;
-    let def = r.u32()?;
-    if def as usize == r.pos {
+    let def = u32::from_le_bytes(head.get(at + 6..at + 10)?.try_into().ok()?);
+    let mut pos = start + at + 10;
+    if def as usize == pos {
         // The definition is inline, on its first use in the chunk: skip its header and body.
-        let size = u32::from_le_bytes(chunk.get(r.pos + 20..r.pos + 24)?.try_into().ok()?);
-        r.pos = r.pos.checked_add(24)?.checked_add(size as usize)?;
+        let size = u32::from_le_bytes(chunk.get(pos + 20..pos + 24)?.try_into().ok()?);
+        pos = pos.checked_add(24)?.checked_add(size as usize)?;
     }
+    Some((def, pos))
+}
+
+/// Where located values go: a record's list, or nowhere when only their layout is checked.
+trait Located {
+    fn reserve(&mut self, n: usize);
+    fn push(&mut self, v: RawValue);
+}
+
+impl Located for Vec<RawValue> {
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n)
+    }
+    fn push(&mut self, v: RawValue) {
+        Vec::push(self, v)
+    }
+}
+
+struct Discard;
+
+impl Located for Discard {
+    fn reserve(&mut self, _: usize) {}
+    fn push(&mut self, _: RawValue) {}
+}
+
+/// The value count at `count`, the descriptors after it and the values after them, which must
+/// end the fragment at `end` (or be followed by an end-of-stream token).
+fn instance_values(chunk: &[u8], count: usize, end: usize, out: &mut impl Located) -> Option<()> {
+    let mut r = Reader {
+        chunk,
+        pos: count,
+        end,
+    };
     let n = r.u32()? as usize;
     // Each value needs a 4-byte descriptor, so a count the fragment cannot hold is damage, and
     // never an allocation.
@@ -96,7 +150,7 @@ pub(crate) fn append_instance(
     if at > end || (at < end && chunk[at] != token::END_OF_STREAM) {
         return None;
     }
-    Some(def)
+    Some(())
 }
 
 /// A substitution value as the event wants it: text (`None` for `NullType`), or a list for arrays.

@@ -44,7 +44,7 @@ pub fn event_from_binxml(
     interner: &mut Interner,
     wants: impl Fn(u16) -> bool,
 ) -> Outcome {
-    let (plan, raw_id) = match prepare(chunk, binxml, cache, wants) {
+    let (plan, raw_id) = match prepare(chunk, binxml, cache, wants, |_| true) {
         Ok(p) => p,
         Err(outcome) => return outcome,
     };
@@ -98,9 +98,10 @@ impl From<Outcome> for Viewed<'_> {
 }
 
 /// [`event_from_binxml`] without building the payload: signatures decode the fields they test.
-/// `wants_payload` is asked first whether the event can be kept at all, given its provider, ID
-/// and payload; its answer is remembered for the rest of the chunk, so it must depend on those
-/// alone.
+/// `wants_provider` is asked of a template that names its provider, before any value is read;
+/// `wants_payload` is asked whether the event can be kept at all, given its provider, ID and
+/// payload. Both answers are remembered for the rest of the chunk, so each must depend on what
+/// it is given alone.
 #[allow(clippy::too_many_arguments)]
 pub fn event_view<'a>(
     chunk: &'a [u8],
@@ -109,10 +110,11 @@ pub fn event_view<'a>(
     source: SourceId,
     cache: &'a mut PlanCache,
     interner: &mut Interner,
+    wants_provider: impl Fn(&str) -> bool,
     wants: impl Fn(u16) -> bool,
     wants_payload: impl FnOnce(&str, u16, &dyn PayloadSource) -> bool,
 ) -> Viewed<'a> {
-    let (plan, raw_id) = match prepare(chunk, binxml.clone(), cache, &wants) {
+    let (plan, raw_id) = match prepare(chunk, binxml.clone(), cache, &wants, wants_provider) {
         Ok(p) => p,
         Err(Outcome::Unwanted) => return Viewed::Unwanted,
         Err(_) => return Viewed::Render,
@@ -277,10 +279,22 @@ pub(crate) fn prepare(
     binxml: std::ops::Range<usize>,
     cache: &mut PlanCache,
     wants: impl Fn(u16) -> bool,
+    wants_provider: impl Fn(&str) -> bool,
 ) -> Result<(Arc<Plan>, u64), Outcome> {
     let PlanCache { plans, values, .. } = cache;
-    let def = parse_instance(chunk, binxml.start, binxml.end, values).ok_or(Outcome::Render)?;
-    let Some(plan) = plans.at(chunk, def) else {
+    let (def, count) = instance_head(chunk, binxml.start, binxml.end).ok_or(Outcome::Render)?;
+    // The provider first: a template that names one no signature reads (most of a busy log's
+    // templates) refuses its records before a value is located. Their layout is still checked,
+    // so that damage goes to rendering as before.
+    let Ok(plan) = plans.unless_refused(chunk, def, wants_provider) else {
+        return Err(if instance_holds(chunk, count, binxml.end) {
+            Outcome::Unwanted
+        } else {
+            Outcome::Render
+        });
+    };
+    locate_values(chunk, count, binxml.end, values).ok_or(Outcome::Render)?;
+    let Some(plan) = plan else {
         // A template the fast path cannot plan may still be Windows' System template, whose
         // event ID sits in slot 3 (next to the FILETIME in 6 and the record ID in 10): an
         // unwanted ID needs no rendering either.
