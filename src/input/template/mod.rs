@@ -100,11 +100,7 @@ mod tests {
 
     /// The instance reader as it was before the head was read apart (issue 24), kept as the
     /// reference: byte by byte, every value located.
-    fn instance_reference(
-        chunk: &[u8],
-        start: usize,
-        end: usize,
-    ) -> Option<(u32, Vec<Located>)> {
+    fn instance_reference(chunk: &[u8], start: usize, end: usize) -> Option<(u32, Vec<Located>)> {
         let end = end.min(chunk.len());
         let mut r = Reader {
             chunk,

@@ -8,7 +8,7 @@
 //! `ServiceControl.log`'s ([`super::service_control::message`]).
 
 use super::service_control::{self, PROVIDER as SERVICE_CONTROL};
-use super::{Emitter, ShortDate, date_order, for_each_line, head_text, parse_time};
+use super::{Emitter, Separator, ShortDate, date_order, for_each_line, head_text, parse_time};
 use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
 
 pub struct ExchangeSetupReader;
@@ -51,11 +51,13 @@ fn cap(s: &str) -> &str {
 
 /// `[11/03/2022 20:41:59.0654] [0] message` → (date, time, message).
 fn timed(line: &str) -> Option<(ShortDate, &str, &str)> {
+    static AFTER_STAMP: Separator = Separator::new("] [");
+    static AFTER_LEVEL: Separator = Separator::new("] ");
     let rest = line.strip_prefix('[')?;
-    let (stamp, rest) = rest.split_once("] [")?;
+    let (stamp, rest) = AFTER_STAMP.split(rest)?;
     let (date, time) = stamp.split_once(' ')?;
     let date = ShortDate::parse(date)?;
-    let (level, message) = rest.split_once("] ")?;
+    let (level, message) = AFTER_LEVEL.split(rest)?;
     (level.len() <= 2 && level.bytes().all(|b| b.is_ascii_digit())).then_some((date, time, message))
 }
 

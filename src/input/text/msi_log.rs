@@ -8,8 +8,8 @@
 //! `evtriage:msi-log` (IDs in [`ids`]); everything else is counted and passed over.
 
 use super::{
-    Clock, DateOrder, Emitter, ShortDate, date_order, first_line, for_each_line, head_text,
-    parse_time,
+    Clock, DateOrder, Emitter, Separator, ShortDate, date_order, first_line, for_each_line,
+    head_text, parse_time,
 };
 use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
 use chrono::NaiveDateTime;
@@ -555,10 +555,11 @@ impl<'a> Session<'a> {
 
 /// An engine line's time and message: `MSI (s) (C8:50) [01:49:43:906]: message`.
 fn engine_line(line: &str) -> Option<(&str, &str)> {
+    static BEFORE_TIME: Separator = Separator::new(") [");
+    static AFTER_TIME: Separator = Separator::new("]: ");
     let rest = line.strip_prefix("MSI (")?;
-    let (_, rest) = rest.split_once(") [")?;
-    let (time, message) = rest.split_once("]: ")?;
-    Some((time, message))
+    let (_, rest) = BEFORE_TIME.split(rest)?;
+    AFTER_TIME.split(rest)
 }
 
 /// Where `Error NNNN. ` starts in a message (an Error-table message: four or five digits), not

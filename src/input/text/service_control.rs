@@ -7,7 +7,9 @@
 //! The messages themselves ([`message`]) are shared with `ExchangeSetup.log`, into which the same
 //! script writes when setup runs it: both yield events of provider `evtriage:service-control`.
 
-use super::{Clock, Emitter, ShortDate, date_order, for_each_line, head_text, parse_time};
+use super::{
+    Clock, Emitter, Separator, ShortDate, date_order, for_each_line, head_text, parse_time,
+};
 use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
 
 pub struct ServiceControlReader;
@@ -129,8 +131,9 @@ pub fn message(m: &str) -> Option<(u16, Vec<(&'static str, &str)>)> {
 
 /// `[00:50:54] message` → (time, message).
 fn timed(line: &str) -> Option<(&str, &str)> {
+    static AFTER_TIME: Separator = Separator::new("] ");
     let rest = line.strip_prefix('[')?;
-    let (time, message) = rest.split_once("] ")?;
+    let (time, message) = AFTER_TIME.split(rest)?;
     (time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':')
         .then_some((time, message))
 }
