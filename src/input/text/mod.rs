@@ -4,15 +4,17 @@
 //! so that signatures correlate them as they correlate records (formats in
 //! `shared/reference/text-logs.md`).
 //!
-//! What they share lives here: decoding (UTF-16LE or UTF-8 by byte-order mark, else UTF-8 when it
-//! is valid, else the Windows ANSI code page 1252), lines of bounded length read a block at a time,
-//! the locale's short dates, and the events themselves. Text logs keep the server's local time
+//! What they share lives here: the locale's short dates, times and the events themselves; their
+//! lines, decoded and of bounded length, come from `lines.rs`. Text logs keep the server's local time
 //! without an offset: their events carry that wall-clock time as if it were UTC, their
 //! [`super::InputReport`] says so (`clock: local`), and [`crate::timeline`] places them against
 //! the event logs once everything has been read.
 
 pub mod clixml;
 pub mod exchange_setup;
+mod lines;
+pub use lines::{Encoding, MAX_LINE, encoding_of, for_each_line, for_each_line_while, head_text};
+pub(crate) use lines::{Separator, decode};
 pub mod msi_log;
 mod placement;
 pub use placement::{Anchor, ComputerClock, OffsetVotes, Placement};
@@ -22,103 +24,9 @@ use super::{EventSink, InputFile, InputReport, LogSpan, Progress};
 use crate::event::{Event, Interner, Payload, TEXT_PROVIDER_PREFIX};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use std::io::{self, Read};
+use std::io;
 use std::ops::ControlFlow;
 use std::sync::Arc;
-
-/// Read this much of a file at a time.
-const BLOCK: usize = 1 << 20;
-
-/// A separator that every line of a text log is split at, its searcher built once: `split_once`
-/// with a `&str` builds a two-way searcher on each call, a fifth of reading an installer log
-/// (issue 24).
-pub(crate) struct Separator {
-    needle: &'static str,
-    finder: std::sync::OnceLock<memchr::memmem::Finder<'static>>,
-}
-
-impl Separator {
-    pub(crate) const fn new(needle: &'static str) -> Self {
-        Separator {
-            needle,
-            finder: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// `s.split_once(needle)`.
-    pub(crate) fn split<'a>(&self, s: &'a str) -> Option<(&'a str, &'a str)> {
-        let finder = self
-            .finder
-            .get_or_init(|| memchr::memmem::Finder::new(self.needle.as_bytes()));
-        let at = finder.find(s.as_bytes())?;
-        // A match of a whole UTF-8 needle in UTF-8 text starts and ends on character boundaries.
-        Some((&s[..at], &s[at + self.needle.len()..]))
-    }
-}
-/// A line longer than this is cut there (its rest is skipped and counted): no real line is, and a
-/// file with no line break must not grow a buffer without end.
-pub const MAX_LINE: usize = 64 << 10;
-
-/// How a text file's bytes are encoded.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Encoding {
-    Utf16Le,
-    Utf8,
-    /// No byte-order mark and not valid UTF-8: the system's ANSI code page, taken to be 1252
-    /// (Western European). A server with another ANSI code page (Cyrillic 1251, say) has its
-    /// non-ASCII letters misread; every structure these readers look for is ASCII.
-    Windows1252,
-}
-
-/// The encoding, and how long the byte-order mark is.
-pub fn encoding_of(head: &[u8]) -> (Encoding, usize) {
-    if head.starts_with(&[0xFF, 0xFE]) {
-        (Encoding::Utf16Le, 2)
-    } else if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        (Encoding::Utf8, 3)
-    } else {
-        match std::str::from_utf8(head) {
-            Ok(_) => (Encoding::Utf8, 0),
-            // Valid up to a character cut by the end of the head.
-            Err(e) if e.error_len().is_none() => (Encoding::Utf8, 0),
-            Err(_) => (Encoding::Windows1252, 0),
-        }
-    }
-}
-
-/// The head's text, as far as it decodes: what recognition looks at.
-pub fn head_text(head: &[u8]) -> String {
-    let (enc, bom) = encoding_of(head);
-    decode(&head[bom..], enc)
-}
-
-pub(crate) fn decode(bytes: &[u8], enc: Encoding) -> String {
-    match enc {
-        // encoding_rs's decoder is vectorized; lone surrogates and an odd last byte become
-        // U+FFFD, as a lossy decoder gives them.
-        Encoding::Utf16Le => encoding_rs::UTF_16LE
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
-        Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
-        Encoding::Windows1252 => encoding_rs::WINDOWS_1252
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
-    }
-}
-
-/// `bytes` as text, taking the buffer: valid UTF-8 (what nearly every block of a text log is)
-/// becomes the string without a copy or a second pass; anything else is decoded.
-fn decode_owned(bytes: Vec<u8>, enc: Encoding) -> String {
-    match enc {
-        Encoding::Utf8 => match String::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        },
-        _ => decode(&bytes, enc),
-    }
-}
 
 /// `s` trimmed, and cut to at most `max` bytes at a character boundary: no value read from a line
 /// is longer than a path or a sentence is.
@@ -137,20 +45,6 @@ pub fn first_line(text: &str) -> &str {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("")
-}
-
-/// Calls `line` with each line of the file (1-based number, text without its line break), decoded
-/// whatever the file's encoding; counts the bytes read as progress. Lines longer than
-/// [`MAX_LINE`] are cut, and how many were is returned.
-pub fn for_each_line(
-    input: &InputFile,
-    progress: &dyn Progress,
-    mut line: impl FnMut(u64, &str),
-) -> io::Result<u64> {
-    for_each_line_while(input, progress, |n, l| {
-        line(n, l);
-        ControlFlow::Continue(())
-    })
 }
 
 /// The order of day and month this file's dates follow, from the dates `date_of` finds in its
@@ -176,119 +70,6 @@ pub fn date_order(
         Some(o) => (o, true, found),
         None => (DateOrder::MonthFirst, false, found),
     })
-}
-
-/// [`for_each_line`], stopping when `line` breaks.
-pub fn for_each_line_while(
-    input: &InputFile,
-    progress: &dyn Progress,
-    mut line: impl FnMut(u64, &str) -> ControlFlow<()>,
-) -> io::Result<u64> {
-    let mut file = input.open()?;
-    let mut head = Vec::with_capacity(4096);
-    (&mut file).take(4096).read_to_end(&mut head)?;
-    let (enc, bom) = encoding_of(&head);
-    // A UTF-8 file whose first 4 KiB are valid may still hold a byte that is not: decoded lossily.
-    let mut carry: Vec<u8> = head[bom..].to_vec();
-    progress.bytes_read(head.len() as u64);
-    let mut pending = String::new();
-    let mut number = 0u64;
-    let mut cut = 0u64;
-    let mut skipping = false;
-    let mut buf = vec![0u8; BLOCK];
-    loop {
-        let n = file.read(&mut buf)?;
-        progress.bytes_read(n as u64);
-        carry.extend_from_slice(&buf[..n]);
-        let at_end = n == 0;
-        let whole = if at_end {
-            carry.len()
-        } else {
-            complete_prefix(&carry, enc)
-        };
-        let rest = carry.split_off(whole);
-        let text = decode_owned(std::mem::replace(&mut carry, rest), enc);
-        if pending.is_empty() {
-            pending = text;
-        } else {
-            pending.push_str(&text);
-        }
-        let mut from = 0;
-        while let Some(nl) = memchr::memchr(b'\n', &pending.as_bytes()[from..]) {
-            let end = from + nl;
-            if !skipping {
-                number += 1;
-                if line(number, pending[from..end].trim_end_matches('\r')).is_break() {
-                    return Ok(cut);
-                }
-            }
-            skipping = false;
-            from = end + 1;
-        }
-        pending.drain(..from);
-        if pending.len() > MAX_LINE {
-            if !skipping {
-                number += 1;
-                cut += 1;
-                let mut at = MAX_LINE;
-                while !pending.is_char_boundary(at) {
-                    at -= 1;
-                }
-                if line(number, &pending[..at]).is_break() {
-                    return Ok(cut);
-                }
-            }
-            skipping = true;
-            pending.clear();
-        }
-        if at_end {
-            break;
-        }
-    }
-    if !pending.is_empty() && !skipping {
-        number += 1;
-        let _ = line(number, pending.trim_end_matches('\r'));
-    }
-    Ok(cut)
-}
-
-/// How many leading bytes hold whole characters (a UTF-16 surrogate pair, a UTF-8 sequence).
-fn complete_prefix(bytes: &[u8], enc: Encoding) -> usize {
-    match enc {
-        Encoding::Windows1252 => bytes.len(),
-        Encoding::Utf8 => {
-            // Only the end can hold a character cut by the block: look at its last three bytes.
-            let tail = bytes.len().saturating_sub(3);
-            match bytes[tail..].iter().rposition(|b| *b >= 0xC0) {
-                Some(i) => {
-                    let lead = bytes[tail + i];
-                    let len = if lead >= 0xF0 {
-                        4
-                    } else if lead >= 0xE0 {
-                        3
-                    } else {
-                        2
-                    };
-                    if bytes.len() - (tail + i) < len {
-                        tail + i
-                    } else {
-                        bytes.len()
-                    }
-                }
-                None => bytes.len(),
-            }
-        }
-        Encoding::Utf16Le => {
-            let mut whole = bytes.len() / 2 * 2;
-            if whole >= 2 {
-                let last = u16::from_le_bytes([bytes[whole - 2], bytes[whole - 1]]);
-                if (0xD800..0xDC00).contains(&last) {
-                    whole -= 2;
-                }
-            }
-            whole
-        }
-    }
 }
 
 /// The order of day and month in a locale's short date.
@@ -544,26 +325,6 @@ pub fn parse_offset(s: &str) -> Option<i32> {
 mod tests {
     use super::*;
 
-    /// A separator splits as `split_once` does: at its first occurrence, beside non-ASCII text,
-    /// at either end, twice over, or not at all.
-    #[test]
-    fn a_separator_splits_as_split_once() {
-        static SEP: Separator = Separator::new("] [");
-        for s in [
-            "[2022] [1] m",
-            "] [",
-            "a] [b] [c",
-            "é] [ü",
-            "日本] [語",
-            "no separator",
-            "] ",
-            "",
-            "x] [",
-        ] {
-            assert_eq!(SEP.split(s), s.split_once("] ["), "{s:?}");
-        }
-    }
-
     #[test]
     fn utc_offsets() {
         assert_eq!(parse_offset("-05:00"), Some(-300));
@@ -623,14 +384,5 @@ mod tests {
         );
         assert_eq!(parse_time("25:00:00"), None);
         assert_eq!(parse_time("1:2"), None);
-    }
-
-    #[test]
-    fn encodings_by_mark_or_content() {
-        assert_eq!(encoding_of(&[0xFF, 0xFE, b'=', 0]), (Encoding::Utf16Le, 2));
-        assert_eq!(encoding_of(b"\xEF\xBB\xBF[1"), (Encoding::Utf8, 3));
-        assert_eq!(encoding_of("café".as_bytes()), (Encoding::Utf8, 0));
-        assert_eq!(encoding_of(b"caf\xe9 ok"), (Encoding::Windows1252, 0));
-        assert_eq!(head_text(b"caf\xe9 ok"), "café ok");
     }
 }
