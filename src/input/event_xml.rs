@@ -7,9 +7,10 @@
 //! malformed event costs that event only.
 
 use super::template::decode_utf16le_lossy;
-use super::xml::from_event_xml;
+use super::xml::{EventXmlError, from_event_xml};
 use super::{EventSink, InputFile, InputReport, LogReader, LogSpan, Progress};
 use crate::event::Interner;
+use rayon::prelude::*;
 use std::io::{self, Read};
 
 pub struct EventXmlReader;
@@ -98,13 +99,15 @@ struct Text<R> {
 }
 
 impl<R: Read> Text<R> {
-    /// The next block of text; empty at the end.
+    /// The next block of text; empty at the end. The block is read after the bytes carried
+    /// over, and valid UTF-8 becomes the text without a copy.
     fn next_block(&mut self, progress: &dyn Progress) -> io::Result<String> {
-        let mut buf = vec![0u8; BLOCK];
-        let n = self.inner.read(&mut buf)?;
-        progress.bytes_read(n as u64);
         let mut bytes = std::mem::take(&mut self.carry);
-        bytes.extend_from_slice(&buf[..n]);
+        bytes.reserve(BLOCK);
+        let n = (&mut self.inner)
+            .take(BLOCK as u64)
+            .read_to_end(&mut bytes)?;
+        progress.bytes_read(n as u64);
         let at_end = n == 0;
         match self.encoding {
             Encoding::Utf8 => {
@@ -114,7 +117,10 @@ impl<R: Read> Text<R> {
                     Err(_) => bytes.len(),
                 };
                 self.carry = bytes.split_off(valid);
-                Ok(String::from_utf8_lossy(&bytes).into_owned())
+                Ok(match String::from_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                })
             }
             Encoding::Utf16Le => {
                 let mut whole = bytes.len() / 2 * 2;
@@ -146,6 +152,14 @@ fn event_start(text: &str, from: usize) -> Option<usize> {
     None
 }
 
+/// What is kept of an event read: what names the log, and whether the sink kept it.
+struct EventRead {
+    time: chrono::DateTime<chrono::Utc>,
+    channel: String,
+    computer: String,
+    used: bool,
+}
+
 fn read_events(
     input: &InputFile,
     sink: &dyn EventSink,
@@ -167,7 +181,6 @@ fn read_events(
         encoding,
         carry: head[bom..n].to_vec(),
     };
-    let mut interner = Interner::default();
     let mut pending = String::new();
     // Bytes of the (UTF-8) text before `pending`, to name where an event is.
     let mut consumed = 0usize;
@@ -177,7 +190,12 @@ fn read_events(
         let block = text.next_block(progress)?;
         at_end = block.is_empty();
         pending.push_str(&block);
+        // The block's whole events, cut out here; then what is left of the block: nothing
+        // needed, or the start of an event the next block ends (or the file cuts, or that grew
+        // too large).
+        let mut events: Vec<std::ops::Range<usize>> = Vec::new();
         let mut from = 0;
+        let mut unfinished = None;
         loop {
             let Some(start) = event_start(&pending, from) else {
                 // Nothing before a possible `<Event` split by the block is needed any more.
@@ -193,17 +211,7 @@ fn read_events(
                 None if pending[start..].starts_with("<Event/>") => start + "<Event/>".len(),
                 None => {
                     if pending.len() - start > MAX_EVENT || at_end {
-                        ordinal += 1;
-                        report.records_failed += 1;
-                        report.error(format!(
-                            "event {ordinal} (at offset {} of the text): {}",
-                            consumed + start,
-                            if at_end {
-                                "cut by the end of the file (no </Event>)"
-                            } else {
-                                "larger than 4 MiB without its </Event>; skipped"
-                            }
-                        ));
+                        unfinished = Some(start);
                         from = pending.len();
                     } else {
                         from = start;
@@ -211,10 +219,34 @@ fn read_events(
                     break;
                 }
             };
+            events.push(start..end);
+            from = end;
+        }
+        // Parsed and handed to the sink on the pool (a block holds hundreds of events); counted
+        // and named here, in the file's order.
+        let read: Vec<Result<EventRead, EventXmlError>> = events
+            .par_iter()
+            .map_init(Interner::default, |interner, r| {
+                let mut event = from_event_xml(&pending[r.clone()], input.id, None, interner)?;
+                let named = EventRead {
+                    time: event.time,
+                    channel: event.channel.to_string(),
+                    computer: event.computer.to_string(),
+                    used: false,
+                };
+                let used = sink.wants_event_id(event.event_id) && {
+                    let payload = std::mem::take(&mut event.payload);
+                    sink.accept(event, &payload)
+                };
+                Ok(EventRead { used, ..named })
+            })
+            .collect();
+        for (r, outcome) in events.iter().zip(read) {
             ordinal += 1;
-            match from_event_xml(&pending[start..end], input.id, None, &mut interner) {
-                Ok(mut event) => {
+            match outcome {
+                Ok(event) => {
                     report.records_read += 1;
+                    report.records_used += u64::from(event.used);
                     // The first event names the log and computer; the others widen its times.
                     match &mut report.log {
                         Some(span) => {
@@ -223,17 +255,11 @@ fn read_events(
                         }
                         None => {
                             report.log = Some(LogSpan {
-                                name: event.channel.to_string(),
-                                computer: event.computer.to_string(),
+                                name: event.channel,
+                                computer: event.computer,
                                 first: event.time,
                                 last: event.time,
                             })
-                        }
-                    }
-                    if sink.wants_event_id(event.event_id) {
-                        let payload = std::mem::take(&mut event.payload);
-                        if sink.accept(event, &payload) {
-                            report.records_used += 1;
                         }
                     }
                 }
@@ -241,11 +267,23 @@ fn read_events(
                     report.records_failed += 1;
                     report.error(format!(
                         "event {ordinal} (at offset {} of the text): {e}",
-                        consumed + start
+                        consumed + r.start
                     ));
                 }
             }
-            from = end;
+        }
+        if let Some(start) = unfinished {
+            ordinal += 1;
+            report.records_failed += 1;
+            report.error(format!(
+                "event {ordinal} (at offset {} of the text): {}",
+                consumed + start,
+                if at_end {
+                    "cut by the end of the file (no </Event>)"
+                } else {
+                    "larger than 4 MiB without its </Event>; skipped"
+                }
+            ));
         }
         consumed += from;
         pending.drain(..from);
