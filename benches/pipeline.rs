@@ -128,6 +128,45 @@ fn read(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Event XML (issue 24): every sample's events exported as Event Viewer does, repeated to
+    // 8 MiB; cut out in order, parsed on the pool a block at a time.
+    let events: Vec<_> = evtriage_gen::samples::all()
+        .into_iter()
+        .flat_map(|b| b.application.into_iter().chain(b.system))
+        .collect();
+    let one = evtriage_gen::samples::events_xml(&events);
+    let body = one
+        .split_once("<Events>\n")
+        .and_then(|(_, rest)| rest.rsplit_once("</Events>"))
+        .map(|(body, _)| body)
+        .unwrap();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Events>\n");
+    while xml.len() < 8 << 20 {
+        xml.push_str(body);
+    }
+    xml.push_str("</Events>\n");
+    let path = dir.path().join("export.xml");
+    std::fs::write(&path, &xml).unwrap();
+    let xml_input = InputFile {
+        path,
+        size: xml.len() as u64,
+        format: "event-xml",
+        ..input.clone()
+    };
+    let mut g = c.benchmark_group("read");
+    g.throughput(Throughput::Bytes(xml.len() as u64));
+    g.sample_size(20);
+    g.bench_function("event_xml_8mib", |b| {
+        b.iter(|| {
+            let sink = Collector::new(&d);
+            let report =
+                evtriage::input::event_xml::EventXmlReader.read(&xml_input, &sink, &NoProgress);
+            assert_eq!(report.records_failed, 0, "{:?}", report.errors);
+            report.records_read
+        })
+    });
+    g.finish();
 }
 
 /// `n` service events of one computer: state changes, with a disable-and-restore burst every 500.
@@ -291,28 +330,38 @@ fn read_text_logs(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let d = Diagnoser::builtin();
     let mut g = c.benchmark_group("read_text");
-    let cases: [(&str, &dyn LogReader, &str, usize); 3] = [
+    let sample = |file: &str| std::fs::read(samples.join(file)).unwrap();
+    // ExchangeSetup.log as the setup that Exchange refused writes it (no sample has one).
+    let setup = evtriage_gen::fixtures::fixture("cu-setup-refused-after-su-failed")
+        .and_then(|b| {
+            b.extra
+                .into_iter()
+                .find(|(path, _)| path.ends_with("ExchangeSetup.log"))
+        })
+        .map(|(_, bytes)| bytes)
+        .unwrap();
+    let cases: [(&str, &dyn LogReader, Vec<u8>, usize); 4] = [
         (
             "msi_log_utf16",
             &MsiLogReader,
-            "msi-update-failed-file-in-use/MSI2b7d4.LOG",
+            sample("msi-update-failed-file-in-use/MSI2b7d4.LOG"),
             600,
         ),
         (
             "msi_log_ansi",
             &MsiLogReader,
-            "kb940006-rollup-failed/MSI4f2a1.LOG",
+            sample("kb940006-rollup-failed/MSI4f2a1.LOG"),
             600,
         ),
         (
             "service_control",
             &ServiceControlReader,
-            "exchange2016-su-failed-retry/ExchangeSetupLogs/ServiceControl.log",
+            sample("exchange2016-su-failed-retry/ExchangeSetupLogs/ServiceControl.log"),
             100,
         ),
+        ("exchange_setup", &ExchangeSetupReader, setup, 2000),
     ];
-    for (name, reader, file, times) in cases {
-        let one = std::fs::read(samples.join(file)).unwrap();
+    for (name, reader, one, times) in cases {
         // A UTF-16 log keeps one byte-order mark.
         let bom = if one.starts_with(&[0xFF, 0xFE]) { 2 } else { 0 };
         let mut bytes = one.clone();
@@ -341,7 +390,6 @@ fn read_text_logs(c: &mut Criterion) {
             })
         });
     }
-    let _ = ExchangeSetupReader;
     let _ = ClixmlReader;
     // The KB bundle zipped: discovery lists the members, the readers open them.
     let zip = evtriage_writer::archive::zip_dir(
