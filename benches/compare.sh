@@ -218,6 +218,33 @@ for f in "$msi16" "$msi8" "$setup"; do
   te=$(printf '%s\n' "${ev[@]}" | median); tc=$(printf '%s\n' "${ct[@]}" | median)
   echo "   $(basename "$f"), $(mib "$bytes") MiB: ${te} s, $(rate "$(mib "$bytes")" "$te") MiB/s, peak $((mem / 1024)) MiB; cat ${tc} s   (target: at least 500 MiB/s)"
 done
+# Event XML (issue 24): every sample's events as Event Viewer exports them, repeated to 256 MiB,
+# with one thread and two (events are cut out in order and parsed on the pool).
+xml=$WORK/events-256m.xml
+if [[ ! -f $xml ]]; then
+  "$GEN" event-xml "$WORK/xml" >/dev/null
+  python3 - "$WORK/xml" "$xml" <<'PY'
+import glob, re, sys
+events = []
+for f in sorted(glob.glob(sys.argv[1] + '/*.xml')):
+    events += re.findall(r'<Event[ >].*?</Event>', open(f, encoding='utf-8').read(), re.S)
+body = '\n'.join(events) + '\n'
+with open(sys.argv[2], 'w', encoding='utf-8') as out:
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n<Events>\n')
+    for _ in range((256 << 20) // len(body.encode()) + 1):
+        out.write(body)
+    out.write('</Events>\n')
+PY
+fi
+bytes=$(stat -c %s "$xml"); cat "$xml" >/dev/null
+x1=(); x2=(); ct=(); mem=0
+for _ in 1 2 3 4 5; do
+  read -r t m < <(measure "$EVTRIAGE" --quiet -j 1 --format json "$xml"); x1+=("$t"); (( m > mem )) && mem=$m
+  read -r t _ < <(measure "$EVTRIAGE" --quiet -j 2 --format json "$xml"); x2+=("$t")
+  read -r t _ < <(measure cat "$xml"); ct+=("$t")
+done
+t1=$(printf '%s\n' "${x1[@]}" | median); t2=$(printf '%s\n' "${x2[@]}" | median); tc=$(printf '%s\n' "${ct[@]}" | median)
+echo "   $(basename "$xml"), $(mib "$bytes") MiB: -j 1 ${t1} s ($(rate "$(mib "$bytes")" "$t1") MiB/s), -j 2 ${t2} s ($(rate "$(mib "$bytes")" "$t2") MiB/s), peak $((mem / 1024)) MiB; cat ${tc} s"
 # A zipped case: the KB sample's logs and the large .evtx log of section 2, deflated, against the
 # same files in a folder and against unpacking the archive alone.
 case_dir=$WORK/zipcase/EXMBX01
