@@ -119,9 +119,16 @@ impl Oldest {
     }
 
     /// Chunk numbers in the walk's order.
+    #[cfg(test)]
     pub(super) fn walk(&self, calculated: u64) -> impl Iterator<Item = u64> + use<> {
+        self.segments(calculated).into_iter().flatten()
+    }
+
+    /// The walk's order as two ranges of chunk numbers: from the oldest chunk to the end, then
+    /// from the start up to it.
+    pub(super) fn segments(&self, calculated: u64) -> [std::ops::Range<u64>; 2] {
         let start = self.oldest.map_or(0, |(_, n)| n).min(calculated);
-        (start..calculated).chain(0..start)
+        [start..calculated, 0..start]
     }
 }
 

@@ -146,48 +146,45 @@ impl LogReader for EvtxReader {
         // and names keep that order; the usual chunks' sums come after, order-free), and every
         // chunk's span for the accounting.
         let Walk {
-            chunks: seen,
+            chunks,
             mut others,
             oldest,
             clean,
         } = walk;
         let mut spans: Vec<KeptSpan> = Vec::new();
-        for n in oldest.walk(calculated) {
-            let ordinal = spans.len() as u64;
-            let Some(chunk) = seen.get(n as usize) else {
-                continue;
-            };
-            let (part, span) = match (chunk.kind, others.remove(&n)) {
-                (Kind::Clean(fast), _) => {
-                    if ordinal == 0 {
-                        // The first record names the log: decoded for this chunk only.
-                        let identity = first_identity(&mut file, input.id, n, fast, &settings);
-                        report.log = LogSpan::merge(identity, report.log.take());
+        // Chunks walked so far, but those of zeros.
+        let mut ordinal = 0u64;
+        for segment in oldest.segments(calculated) {
+            chunks.each(segment, |chunk| {
+                let n = chunk.number;
+                let (part, span) = match (chunk.kind, others.remove(&n)) {
+                    (Kind::Clean(fast), _) => {
+                        if ordinal == 0 {
+                            // The first record names the log: decoded for this chunk only.
+                            let identity = first_identity(&mut file, input.id, n, fast, &settings);
+                            report.log = LogSpan::merge(identity, report.log.take());
+                        }
+                        let len = chunks.lens[chunk.len_at];
+                        KeptSpan::push_usual(&mut spans, n, chunk.claim_first, len, chunk.len_at);
+                        ordinal += 1;
+                        return;
                     }
-                    spans.push(KeptSpan::Plain {
-                        number: n,
-                        claim: (
-                            chunk.claim_first,
-                            chunk.claim_first + u64::from(chunk.claim_len),
-                        ),
-                    });
-                    continue;
-                }
-                (_, Some(Part::Bad(e))) => lost_chunk(ordinal, &e, input),
-                (_, Some(Part::Read(read))) => {
-                    let (mut chunk, span, fast) = *read;
-                    if ordinal == 0 {
-                        let identity = first_identity(&mut file, input.id, n, fast, &settings);
-                        chunk.log = LogSpan::merge(identity, chunk.log.take());
+                    (_, Some(Part::Bad(e))) => lost_chunk(ordinal, &e, input),
+                    (_, Some(Part::Read(read))) => {
+                        let (mut chunk, span, fast) = *read;
+                        if ordinal == 0 {
+                            let identity = first_identity(&mut file, input.id, n, fast, &settings);
+                            chunk.log = LogSpan::merge(identity, chunk.log.take());
+                        }
+                        (chunk, span)
                     }
-                    (chunk, span)
-                }
-                _ => continue,
-            };
-            report.absorb(part);
-            spans.push(KeptSpan::of(span));
+                    _ => return,
+                };
+                report.absorb(part);
+                spans.push(KeptSpan::of(span));
+                ordinal += 1;
+            });
         }
-        drop(seen);
         report.absorb(clean);
         if partial > 0 {
             let (tail, span) =
@@ -202,7 +199,7 @@ impl LogReader for EvtxReader {
             log.name = super::log_name_of(&input.path).to_string();
         }
         account_for_missing_records(&spans, &mut report);
-        account_for_id_gaps(&spans, &mut report);
+        account_for_id_gaps(&spans, &chunks.lens, &mut report);
         if u64::from(header_chunks) < report.chunks && header_chunks != u16::MAX {
             report.notes.push(format!(
                 "the header counts {header_chunks} chunks, the file holds {} with data (room for {counted}); all of them are read",
