@@ -155,8 +155,8 @@ fn event_start(text: &str, from: usize) -> Option<usize> {
 /// What is kept of an event read: what names the log, and whether the sink kept it.
 struct EventRead {
     time: chrono::DateTime<chrono::Utc>,
-    channel: String,
-    computer: String,
+    channel: std::sync::Arc<str>,
+    computer: std::sync::Arc<str>,
     used: bool,
 }
 
@@ -230,8 +230,8 @@ fn read_events(
                 let mut event = from_event_xml(&pending[r.clone()], input.id, None, interner)?;
                 let named = EventRead {
                     time: event.time,
-                    channel: event.channel.to_string(),
-                    computer: event.computer.to_string(),
+                    channel: event.channel.clone(),
+                    computer: event.computer.clone(),
                     used: false,
                 };
                 let used = sink.wants_event_id(event.event_id) && {
@@ -255,8 +255,8 @@ fn read_events(
                         }
                         None => {
                             report.log = Some(LogSpan {
-                                name: event.channel,
-                                computer: event.computer,
+                                name: event.channel.to_string(),
+                                computer: event.computer.to_string(),
                                 first: event.time,
                                 last: event.time,
                             })
