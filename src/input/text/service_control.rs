@@ -7,9 +7,7 @@
 //! The messages themselves ([`message`]) are shared with `ExchangeSetup.log`, into which the same
 //! script writes when setup runs it: both yield events of provider `evtriage:service-control`.
 
-use super::{
-    Clock, Emitter, Separator, ShortDate, date_order, for_each_line, head_text, parse_time,
-};
+use super::{Clock, Emitter, ShortDate, date_order, for_each_line, head_text, parse_time};
 use crate::input::{EventSink, InputFile, InputReport, LogReader, Progress};
 
 pub struct ServiceControlReader;
@@ -129,13 +127,18 @@ pub fn message(m: &str) -> Option<(u16, Vec<(&'static str, &str)>)> {
     None
 }
 
-/// `[00:50:54] message` → (time, message).
+/// `[00:50:54] message` → (time, message). The time is eight characters, so its `] ` is looked
+/// for there rather than searched for (a searcher costs more than the line's first ten bytes);
+/// one earlier in the line refuses it, as splitting at the first `] ` does.
 fn timed(line: &str) -> Option<(&str, &str)> {
-    static AFTER_TIME: Separator = Separator::new("] ");
     let rest = line.strip_prefix('[')?;
-    let (time, message) = AFTER_TIME.split(rest)?;
-    (time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':')
-        .then_some((time, message))
+    let b = rest.as_bytes();
+    if b.get(8..10)? != b"] " || b[..9].windows(2).any(|w| w == b"] ") {
+        return None;
+    }
+    // Bytes 8 and 9 are ASCII: both cuts fall between characters.
+    let (time, message) = (&rest[..8], &rest[10..]);
+    (b[2] == b':' && b[5] == b':').then_some((time, message))
 }
 
 /// `* ServiceControl.ps1: 21/11/2022 00:50:54` → the date and time.
@@ -263,5 +266,37 @@ mod tests {
         );
         assert!(timed("[00:50:54] x").is_some());
         assert!(timed("[0:50:54] x").is_none());
+    }
+
+    /// The time found where it must be splits as the first `] ` does, on lines made of the
+    /// characters that matter (brackets, spaces, colons, digits, a letter of two bytes).
+    #[test]
+    fn timed_splits_at_the_first_separator() {
+        fn reference(line: &str) -> Option<(&str, &str)> {
+            let rest = line.strip_prefix('[')?;
+            let (time, message) = rest.split_once("] ")?;
+            (time.len() == 8 && time.as_bytes()[2] == b':' && time.as_bytes()[5] == b':')
+                .then_some((time, message))
+        }
+        let alphabet = ["[", "]", " ", ":", "0", "é", "] "];
+        let mut lines = vec![String::new()];
+        // Every line of up to six pieces, and each behind a well-formed stamp's first bytes.
+        for _ in 0..6 {
+            let next: Vec<String> = lines
+                .iter()
+                .flat_map(|l| alphabet.iter().map(move |a| format!("{l}{a}")))
+                .collect();
+            lines.extend(next);
+            lines.dedup();
+        }
+        let mut checked = 0;
+        for tail in &lines {
+            for head in ["[00:50:54", "[00:50:5", "[00:5", "[", ""] {
+                let line = format!("{head}{tail}");
+                assert_eq!(timed(&line), reference(&line), "{line:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
     }
 }
