@@ -35,6 +35,7 @@ impl Separator {
         Some((&s[..at], &s[at + self.needle.len()..]))
     }
 }
+
 /// A line longer than this is cut there (its rest is skipped and counted): no real line is, and a
 /// file with no line break must not grow a buffer without end.
 pub const MAX_LINE: usize = 64 << 10;
@@ -153,38 +154,42 @@ fn lines_of(
         let n = (&mut file).take(block as u64).read_to_end(into)?;
         progress.bytes_read(n as u64);
         let at_end = n == 0;
-        let valid = if utf8 {
-            let whole = if at_end {
-                text.len()
-            } else {
-                pending + complete_prefix(&text[pending..], enc)
-            };
-            if std::str::from_utf8(&text[pending..whole]).is_err() {
-                // Rare: the invalid bytes become U+FFFD, the rest of the block stays as it is.
-                let rest = text.split_off(whole);
-                let fixed = String::from_utf8_lossy(&text[pending..]).into_owned();
-                text.truncate(pending);
-                text.extend_from_slice(fixed.as_bytes());
-                let valid = text.len();
-                text.extend_from_slice(&rest);
-                valid
-            } else {
-                whole
-            }
+        // The text to split: what was pending (checked already) and what follows it, checked
+        // here once, or decoded into it.
+        let whole = if at_end {
+            (if utf8 { &text } else { &raw }).len()
+        } else if utf8 {
+            pending + complete_prefix(&text[pending..], enc)
         } else {
-            let whole = if at_end {
-                raw.len()
-            } else {
-                complete_prefix(&raw, enc)
-            };
-            text.extend_from_slice(decode(&raw[..whole], enc).as_bytes());
-            raw.drain(..whole);
-            text.len()
+            complete_prefix(&raw, enc)
         };
-        // Valid: what was pending was, and what follows it has just been checked or decoded.
-        let Ok(now) = std::str::from_utf8(&text[..valid]) else {
-            return Err(io::Error::other("text that does not decode"));
+        let checked = if utf8 {
+            std::str::from_utf8(&text[..whole]).ok()
+        } else {
+            None
         };
+        let now = match checked {
+            Some(now) => now,
+            None => {
+                if utf8 {
+                    // Rare: the invalid bytes become U+FFFD, the rest of the block stays as
+                    // it is.
+                    let rest = text.split_off(whole);
+                    let fixed = String::from_utf8_lossy(&text[pending..]).into_owned();
+                    text.truncate(pending);
+                    text.extend_from_slice(fixed.as_bytes());
+                    let valid = text.len();
+                    text.extend_from_slice(&rest);
+                    std::str::from_utf8(&text[..valid])
+                } else {
+                    text.extend_from_slice(decode(&raw[..whole], enc).as_bytes());
+                    raw.drain(..whole);
+                    std::str::from_utf8(&text)
+                }
+                .map_err(|_| io::Error::other("text that does not decode"))?
+            }
+        };
+        let valid = now.len();
         let mut from = 0;
         while let Some(nl) = memchr::memchr(b'\n', &now.as_bytes()[from..]) {
             let end = from + nl;
