@@ -201,8 +201,9 @@ impl<'d> Collector<'d> {
 
     /// Writes kept events that need not stay in memory (`Diagnoser::must_stay`) to temporary
     /// files once more than `budget` of them are held. Such a collector is finished with
-    /// [`Collector::into_kept`], and what it kept is diagnosed with [`Diagnoser::diagnose_each`]. Not for text logs' events, which are placed in
-    /// time against the event logs' kept records once all are read: those stay in memory.
+    /// [`Collector::into_kept`], and what it kept is diagnosed with [`Diagnoser::diagnose_each`].
+    /// Not for text logs' events, which are placed in time against the event logs' kept records
+    /// once all are read: those stay in memory.
     pub fn spilling_after(mut self, budget: usize) -> Self {
         self.waiting = Some(Waiting {
             budget: (budget / 2).max(1),

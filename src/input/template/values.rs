@@ -56,8 +56,9 @@ pub(crate) fn append_instance(
 }
 
 /// Whether the values of the template instance whose value count is at `count` (from
-/// [`instance_head`]) are laid out as [`parse_instance`] reads them, without locating them: a record refused before its values are read is still checked
-/// for the damage that would have sent it to rendering.
+/// [`instance_head`]) are laid out as [`parse_instance`] reads them, without locating them: a
+/// record refused before its values are read is still checked for the damage that would have
+/// sent it to rendering.
 pub(crate) fn instance_holds(chunk: &[u8], count: usize, end: usize) -> bool {
     instance_values(chunk, count, end.min(chunk.len()), &mut Discard).is_some()
 }

@@ -5,10 +5,10 @@
 //! `shared/reference/text-logs.md`).
 //!
 //! What they share lives here: the locale's short dates, times and the events themselves; their
-//! lines, decoded and of bounded length, come from `lines.rs`. Text logs keep the server's local time
-//! without an offset: their events carry that wall-clock time as if it were UTC, their
-//! [`super::InputReport`] says so (`clock: local`), and [`crate::timeline`] places them against
-//! the event logs once everything has been read.
+//! lines, decoded and of bounded length, come from `lines.rs`. Text logs keep the server's local
+//! time without an offset: their events carry that wall-clock time as if it were UTC, their
+//! [`super::InputReport`] says so (`clock: local`), and [`crate::timeline`] places them against the
+//! event logs once everything has been read.
 
 pub mod clixml;
 pub mod exchange_setup;
